@@ -1,0 +1,489 @@
+//! The one HTTP client of mailreg, shared by both clouds and by the Azure credential transport.
+//!
+//! It owns what every call needs and nothing provider-specific: per-request timeouts, the retry
+//! policy ([`retry`]), the `https`-only rule (plain `http` only to loopback), the request log
+//! (`-vv`: method, host, path, status, duration; never headers or bodies, so never a token or a
+//! secret), and request counters for benchmarks. Providers describe *what* a call is (safe to
+//! repeat or not, which answers mean replication lag); this module decides *how* to get it done.
+
+pub mod retry;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::clock::Clock;
+use crate::error::{Error, ErrorKind, Result};
+pub use retry::RetryPolicy;
+use retry::{Verdict, parse_retry_after};
+
+/// Error code set on an [`Error`] when a request that is not safe to repeat was sent but its
+/// answer never arrived: the change may or may not have been applied, and the caller must look
+/// before it acts again.
+pub const RESPONSE_LOST: &str = "mailreg.response_lost";
+
+/// Whether repeating a request can apply it twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Safety {
+    /// GET, DELETE, PATCH of fields, and creates that are idempotent by key (Graph upsert).
+    Idempotent,
+    /// Creates without a key (`addPassword`, `POST /servicePrincipals`, `projects.create`):
+    /// retried only when the server provably did not process them (429, connection refused).
+    NotIdempotent,
+}
+
+/// Classifies an error answer as replication lag (retried within the lag budget).
+pub type LagClassifier = fn(&Failure) -> bool;
+
+/// A request body. Bodies are never logged.
+#[derive(Clone, Debug)]
+pub enum Body {
+    Empty,
+    Json(serde_json::Value),
+    /// `application/x-www-form-urlencoded`; token requests carry secrets here.
+    Form(Vec<(String, String)>),
+}
+
+/// One logical call. Built by providers, sent by [`Http::send`].
+pub struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Body,
+    pub safety: Safety,
+    pub lag: Option<LagClassifier>,
+}
+
+impl Request {
+    pub fn new(method: Method, url: Url) -> Self {
+        let safety = if method == Method::POST {
+            Safety::NotIdempotent
+        } else {
+            Safety::Idempotent
+        };
+        Request {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+            safety,
+            lag: None,
+        }
+    }
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Body::Json(body);
+        self
+    }
+    pub fn form(mut self, pairs: Vec<(String, String)>) -> Self {
+        self.body = Body::Form(pairs);
+        self
+    }
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(HeaderName::from_static(name), v);
+        }
+        self
+    }
+    /// Adds `Authorization: Bearer …`, marked sensitive so no debug output shows it.
+    pub fn bearer(mut self, token: &str) -> Self {
+        if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            v.set_sensitive(true);
+            self.headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
+        self
+    }
+    pub fn safety(mut self, safety: Safety) -> Self {
+        self.safety = safety;
+        self
+    }
+    pub fn lag(mut self, classifier: LagClassifier) -> Self {
+        self.lag = Some(classifier);
+        self
+    }
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::api(format!(
+                "unexpected response body (HTTP {}): {e}",
+                self.status
+            ))
+        })
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// An error answer from a server, parsed from any of the error shapes the clouds use:
+/// Graph/OData `{"error":{"code":"…","message":"…"}}`, Google `{"error":{"code":403,"status":"…"}}`
+/// and OAuth `{"error":"invalid_client","error_description":"…"}`.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub status: u16,
+    pub code: Option<String>,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+    pub request_id: Option<String>,
+}
+
+impl Failure {
+    fn parse(status: u16, headers: &HeaderMap, body: &[u8]) -> Failure {
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
+        let request_id = headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (code, message) = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(v) => match v.get("error") {
+                Some(serde_json::Value::Object(e)) => {
+                    let code = e
+                        .get("code")
+                        .and_then(|c| c.as_str())
+                        .or_else(|| e.get("status").and_then(|s| s.as_str()))
+                        .map(str::to_owned);
+                    let msg = e
+                        .get("message")
+                        .and_then(|m| m.as_str())
+                        .unwrap_or_default()
+                        .to_owned();
+                    (code, msg)
+                }
+                Some(serde_json::Value::String(code)) => (
+                    Some(code.clone()),
+                    v.get("error_description")
+                        .and_then(|d| d.as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
+                ),
+                _ => (None, String::new()),
+            },
+            Err(_) => (None, String::new()),
+        };
+        let message = if message.is_empty() {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() || text.len() > 300 {
+                http_reason(status).to_owned()
+            } else {
+                text.to_owned()
+            }
+        } else {
+            message
+        };
+        Failure {
+            status,
+            code,
+            message,
+            retry_after,
+            request_id,
+        }
+    }
+
+    pub fn is(&self, status: u16, code: &str) -> bool {
+        self.status == status && self.code.as_deref() == Some(code)
+    }
+
+    /// The user-facing error: status, code and the server's message.
+    pub fn into_error(self) -> Error {
+        let kind = match self.status {
+            401 => ErrorKind::Auth,
+            _ => ErrorKind::Api,
+        };
+        let mut text = match &self.code {
+            Some(code) => format!("HTTP {} {code}: {}", self.status, self.message),
+            None => format!("HTTP {}: {}", self.status, self.message),
+        };
+        if let Some(id) = &self.request_id {
+            text.push_str(&format!(" (request-id {id})"));
+        }
+        Error {
+            kind,
+            message: text,
+            hint: None,
+            code: self.code,
+            status: Some(self.status),
+        }
+    }
+}
+
+fn http_reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("error")
+}
+
+/// Counters for benchmarks and summaries.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub writes: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// Rejects anything but `https`, and `http` to a loopback address.
+pub fn check_url(url: &Url, what: &str) -> Result<()> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(Error::bad_input(format!(
+            "{what}: {url} uses plain http; only https is allowed, except for loopback addresses (127.0.0.1, ::1, localhost)"
+        ))),
+        other => Err(Error::bad_input(format!(
+            "{what}: {url}: unsupported scheme `{other}` (expected https)"
+        ))),
+    }
+}
+
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    clock: Clock,
+    policy: RetryPolicy,
+    timeout: Duration,
+    stats: Arc<Stats>,
+}
+
+impl Http {
+    pub fn new(clock: Clock) -> Result<Self> {
+        let timeout = std::env::var("MAILREG_HTTP_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::from_secs(30));
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("mailreg/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // Graph's nextLink and Google's URLs are followed explicitly; a redirect is a surprise.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::internal(format!("building the HTTP client: {e}")))?;
+        Ok(Http {
+            client,
+            clock,
+            policy: RetryPolicy::default(),
+            timeout,
+            stats: Arc::new(Stats::default()),
+        })
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends a call, retrying what is safe to retry, and returns the 2xx answer or the error.
+    pub async fn send(&self, req: Request) -> Result<Response> {
+        check_url(&req.url, "request URL")?;
+        let policy = &self.policy;
+        let mut attempt: u32 = 0;
+        let mut waited = Duration::ZERO;
+        let mut lag_waited = Duration::ZERO;
+        let target = format!(
+            "{} {}{}",
+            req.method,
+            req.url.host_str().unwrap_or_default(),
+            req.url.path()
+        );
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            if req.method != Method::GET {
+                self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            }
+            let outcome = self.attempt(&req).await;
+            let elapsed = started.elapsed().as_millis();
+            let (verdict, error) = match outcome {
+                Ok(resp) if resp.status < 400 => {
+                    tracing::debug!(target: "mailreg::http", "{target} -> {} ({elapsed} ms)", resp.status);
+                    return Ok(resp);
+                }
+                Ok(resp) => {
+                    let failure = Failure::parse(resp.status, &resp.headers, &resp.body);
+                    tracing::debug!(
+                        target: "mailreg::http",
+                        "{target} -> {} {} ({elapsed} ms)",
+                        resp.status,
+                        failure.code.as_deref().unwrap_or("")
+                    );
+                    (self.classify(&req, &failure, attempt), failure.into_error())
+                }
+                Err(e) => {
+                    let not_sent = e.is_connect();
+                    tracing::debug!(target: "mailreg::http", "{target} -> {} ({elapsed} ms)", describe_transport(&e));
+                    let verdict = if req.safety == Safety::Idempotent || not_sent {
+                        Verdict::Transient(policy.backoff(attempt - 1))
+                    } else {
+                        Verdict::Final
+                    };
+                    let mut err = Error::api(format!("{target}: {}", describe_transport(&e)));
+                    if !not_sent && req.safety == Safety::NotIdempotent {
+                        err.code = Some(RESPONSE_LOST.into());
+                        err.message.push_str(
+                            " after the request was sent; it may or may not have been applied",
+                        );
+                    }
+                    (verdict, err)
+                }
+            };
+            match verdict {
+                Verdict::Final => return Err(error),
+                Verdict::Transient(delay) => {
+                    if attempt >= policy.max_attempts || waited + delay > policy.budget {
+                        return Err(error.context(format!(
+                            "giving up after {attempt} attempts over {:.0}s",
+                            waited.as_secs_f64()
+                        )));
+                    }
+                    waited += delay;
+                    tracing::info!(target: "mailreg::http", "{target}: {}; retrying in {:.1}s", error.message, delay.as_secs_f64());
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.clock.sleep(delay).await;
+                }
+                Verdict::Lag(delay) => {
+                    if lag_waited + delay > policy.lag_budget {
+                        return Err(error
+                            .context(format!(
+                                "still not replicated after {:.0}s",
+                                lag_waited.as_secs_f64()
+                            ))
+                            .with_hint("Entra ID can take minutes to replicate a new object; run the command again"));
+                    }
+                    lag_waited += delay;
+                    tracing::info!(target: "mailreg::http", "{target}: waiting for replication ({}), retrying in {:.1}s", error.message, delay.as_secs_f64());
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.clock.sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    fn classify(&self, req: &Request, failure: &Failure, attempt: u32) -> Verdict {
+        let policy = &self.policy;
+        if let Some(is_lag) = req.lag
+            && is_lag(failure)
+        {
+            // Lag clears in seconds; poll at 1-2 s up to 8 s rather than the throttle schedule.
+            let d = Duration::from_secs(1u64 << (attempt - 1).min(3));
+            return Verdict::Lag(d.mul_f64(0.75 + fastrand::f64() * 0.25));
+        }
+        match failure.status {
+            // Throttled requests were not processed: safe to repeat even when not idempotent.
+            429 => Verdict::Transient(
+                failure
+                    .retry_after
+                    .unwrap_or_else(|| policy.backoff(attempt - 1)),
+            ),
+            500 | 502 | 503 | 504 if req.safety == Safety::Idempotent => Verdict::Transient(
+                failure
+                    .retry_after
+                    .unwrap_or_else(|| policy.backoff(attempt - 1)),
+            ),
+            _ => Verdict::Final,
+        }
+    }
+
+    async fn attempt(&self, req: &Request) -> std::result::Result<Response, reqwest::Error> {
+        let mut builder = self
+            .client
+            .request(req.method.clone(), req.url.clone())
+            .timeout(self.timeout)
+            .headers(req.headers.clone());
+        builder = match &req.body {
+            Body::Empty => {
+                if req.method == Method::POST || req.method == Method::PATCH {
+                    builder.header(reqwest::header::CONTENT_LENGTH, "0")
+                } else {
+                    builder
+                }
+            }
+            Body::Json(v) => builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(v).unwrap_or_default()),
+            Body::Form(pairs) => builder.form(pairs),
+        };
+        let resp = builder.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await?.to_vec();
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+fn describe_transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else {
+        "connection dropped".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        let ok = ["https://graph.microsoft.com", "http://127.0.0.1:8080", "http://[::1]:1", "http://localhost:9"];
+        for u in ok {
+            assert!(check_url(&Url::parse(u).unwrap(), "x").is_ok(), "{u}");
+        }
+        let err = check_url(&Url::parse("http://10.0.0.1/").unwrap(), "MAILREG_GRAPH_URL").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadInput);
+        assert!(err.message.starts_with("MAILREG_GRAPH_URL: http://10.0.0.1/ uses plain http"));
+    }
+
+    #[test]
+    fn parses_the_three_error_shapes() {
+        let h = HeaderMap::new();
+        let g = Failure::parse(404, &h, br#"{"error":{"code":"Request_ResourceNotFound","message":"gone"}}"#);
+        assert_eq!((g.code.as_deref(), g.message.as_str()), (Some("Request_ResourceNotFound"), "gone"));
+        let goog = Failure::parse(409, &h, br#"{"error":{"code":409,"message":"Requested entity already exists","status":"ALREADY_EXISTS"}}"#);
+        assert_eq!(goog.code.as_deref(), Some("ALREADY_EXISTS"));
+        let oauth = Failure::parse(401, &h, br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#);
+        assert_eq!(oauth.code.as_deref(), Some("invalid_client"));
+        assert!(oauth.message.starts_with("AADSTS7000215"));
+        let plain = Failure::parse(502, &h, b"");
+        assert_eq!(plain.message, "Bad Gateway");
+    }
+}

@@ -1,0 +1,576 @@
+//! The spec file: what the user wants, per environment.
+//!
+//! Loading is four steps, each with errors that name the file, line and field:
+//! 1. parse the TOML (syntax errors carry their own position);
+//! 2. select the environment: deep-merge `[env.<env>]` over the base, then substitute `{env}`
+//!    and `{name}` in every string;
+//! 3. deserialise strictly into typed structs (`deny_unknown_fields`, exact types);
+//! 4. validate what types cannot say (URI rules, length limits, audience/cloud combinations).
+//!
+//! All errors of steps 3–4 are collected and reported together, like a compiler, and nothing is
+//! ever sent to a cloud for a spec that does not load.
+
+pub mod locate;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+pub use locate::Locator;
+
+/// Rules for `name` and environment names: they end up in Entra tags, Google labels (lowercase,
+/// digits, hyphens, ≤63) and the Graph `uniqueName`.
+pub fn valid_ident(s: &str, max: usize) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && !s.ends_with('-')
+}
+
+pub const MAX_NAME: usize = 40;
+pub const MAX_ENV: usize = 20;
+
+/// The Microsoft national cloud that holds the directory.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cloud {
+    #[default]
+    Global,
+    Usgov,
+    UsgovDod,
+    China,
+}
+
+/// Who can sign in with the registration (Graph `signInAudience`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum Audience {
+    AzureADMyOrg,
+    AzureADMultipleOrgs,
+    #[default]
+    AzureADandPersonalMicrosoftAccount,
+    PersonalMicrosoftAccount,
+}
+
+impl Audience {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::AzureADMyOrg => "AzureADMyOrg",
+            Audience::AzureADMultipleOrgs => "AzureADMultipleOrgs",
+            Audience::AzureADandPersonalMicrosoftAccount => "AzureADandPersonalMicrosoftAccount",
+            Audience::PersonalMicrosoftAccount => "PersonalMicrosoftAccount",
+        }
+    }
+    /// Personal-account audiences: token version 2, at most two secrets, 90-character names,
+    /// stricter redirect URIs, not in national clouds (reference/microsoft-graph.md §1.2).
+    pub fn is_personal(self) -> bool {
+        matches!(
+            self,
+            Audience::AzureADandPersonalMicrosoftAccount | Audience::PersonalMicrosoftAccount
+        )
+    }
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn default_secret_days() -> u32 {
+    180
+}
+fn default_permissions() -> Vec<String> {
+    ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "offline_access"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// `[microsoft]`: one Entra ID app registration and its client secret.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MicrosoftSpec {
+    /// Directory that holds the registration: a tenant GUID or a verified domain.
+    pub tenant: String,
+    #[serde(default)]
+    pub cloud: Cloud,
+    /// Shown to users at consent. Default: `mailreg <name> (<env>)`.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub audience: Audience,
+    pub redirect_uris: Vec<String>,
+    /// Delegated Microsoft Graph permissions by name.
+    #[serde(default = "default_permissions")]
+    pub permissions: Vec<String>,
+    #[serde(default = "default_secret_days")]
+    pub secret_lifetime_days: u32,
+    /// Grant tenant-wide admin consent (service principal + delegated permission grant).
+    #[serde(default)]
+    pub admin_consent: bool,
+    /// Extra tags; mailreg adds its own `mailreg:*` tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Free text for the registration's notes field.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+impl MicrosoftSpec {
+    pub fn display_name(&self, name: &str, env: &str) -> String {
+        self.display_name
+            .clone()
+            .unwrap_or_else(|| format!("mailreg {name} ({env})"))
+    }
+}
+
+/// The whole file after environment selection.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SpecBody {
+    pub name: String,
+    #[serde(default)]
+    pub microsoft: Option<MicrosoftSpec>,
+}
+
+/// A loaded, validated spec for one environment.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub file: PathBuf,
+    pub env: String,
+    pub body: SpecBody,
+    pub locator: Locator,
+}
+
+impl std::ops::Deref for Spec {
+    type Target = SpecBody;
+    fn deref(&self) -> &SpecBody {
+        &self.body
+    }
+}
+
+/// One problem in a spec, at a field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Spec {
+    /// Loads `file` for environment `env`.
+    pub fn load(file: &Path, env: &str) -> Result<Spec> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            Error::bad_input(format!("{}: cannot read the spec file: {e}", file.display()))
+                .with_hint("create one with `mailreg init`, or pass its path with -f")
+        })?;
+        Self::parse(file, &text, env)
+    }
+
+    pub fn parse(file: &Path, text: &str, env: &str) -> Result<Spec> {
+        let shown = file.display().to_string();
+        let locator = Locator::new(text.to_owned(), env);
+        let mut root: toml::Table = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let (l, c) = locator.line_col(s.start);
+                    format!("{shown}:{l}:{c}")
+                })
+                .unwrap_or_else(|| shown.clone());
+            Error::bad_input(format!("{at}: invalid TOML: {}", e.message().trim()))
+        })?;
+        let report = |problems: Vec<Problem>| -> Error {
+            let mut lines = Vec::new();
+            for p in &problems {
+                let at = match locator.locate(&p.field) {
+                    Some((l, c)) => format!("{shown}:{l}:{c}"),
+                    None => shown.clone(),
+                };
+                lines.push(format!("{at}: {}: {}", p.field, p.message));
+            }
+            Error::bad_input(lines.join("\n"))
+        };
+
+        if !valid_ident(env, MAX_ENV) {
+            return Err(Error::bad_input(format!(
+                "--env {env:?}: environment names are 1-{MAX_ENV} lowercase letters, digits and hyphens, starting with a letter (they become tags and labels)"
+            )));
+        }
+        // Environment overrides.
+        let envs = match root.remove("env") {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => return Err(report(vec![Problem::new("env", "must be a table of environments: [env.<name>]")])),
+        };
+        let mut problems = Vec::new();
+        for (name, value) in &envs {
+            if !valid_ident(name, MAX_ENV) {
+                problems.push(Problem::new(
+                    format!("env.{name}"),
+                    format!("environment names are 1-{MAX_ENV} lowercase letters, digits and hyphens, starting with a letter"),
+                ));
+            } else if !value.is_table() {
+                problems.push(Problem::new(format!("env.{name}"), "must be a table"));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(report(problems));
+        }
+        if let Some(toml::Value::Table(over)) = envs.get(env) {
+            merge(&mut root, over.clone());
+        }
+        let name = root
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        substitute(&mut root, &name, env);
+
+        let body: SpecBody =
+            serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| {
+                let field = e.path().to_string();
+                let field = if field == "." { String::new() } else { field };
+                let inner = e.into_inner().message().trim().to_owned();
+                report(vec![Problem::new(field, inner)])
+            })?;
+        let problems = validate(&body, env);
+        if !problems.is_empty() {
+            return Err(report(problems));
+        }
+        Ok(Spec {
+            file: file.to_owned(),
+            env: env.to_owned(),
+            body,
+            locator,
+        })
+    }
+
+    /// A positioned error about a field found after loading (e.g. a permission name that the
+    /// directory does not know).
+    pub fn field_error(&self, field: &str, message: impl fmt::Display) -> Error {
+        let at = match self.locator.locate(field) {
+            Some((l, c)) => format!("{}:{l}:{c}", self.file.display()),
+            None => self.file.display().to_string(),
+        };
+        Error::bad_input(format!("{at}: {field}: {message}"))
+    }
+}
+
+/// Deep merge: tables merge key by key, everything else (arrays included) is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn substitute(table: &mut toml::Table, name: &str, env: &str) {
+    fn walk(v: &mut toml::Value, name: &str, env: &str) {
+        match v {
+            toml::Value::String(s) => {
+                if s.contains('{') {
+                    *s = s.replace("{env}", env).replace("{name}", name);
+                }
+            }
+            toml::Value::Array(a) => a.iter_mut().for_each(|v| walk(v, name, env)),
+            toml::Value::Table(t) => t.iter_mut().for_each(|(_, v)| walk(v, name, env)),
+            _ => {}
+        }
+    }
+    table.iter_mut().for_each(|(_, v)| walk(v, name, env));
+}
+
+fn validate(body: &SpecBody, env: &str) -> Vec<Problem> {
+    let mut p = Vec::new();
+    if !valid_ident(&body.name, MAX_NAME) {
+        p.push(Problem::new(
+            "name",
+            format!("must be 1-{MAX_NAME} lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen (it names tags and labels), got {:?}", body.name),
+        ));
+    }
+    match &body.microsoft {
+        Some(ms) => validate_microsoft(ms, &body.name, env, &mut p),
+        None => p.push(Problem::new(
+            "microsoft",
+            "the spec declares no provider; add a [microsoft] section",
+        )),
+    }
+    p
+}
+
+fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Problem>) {
+    let t = ms.tenant.trim();
+    if ["common", "organizations", "consumers"].contains(&t.to_ascii_lowercase().as_str()) {
+        p.push(Problem::new(
+            "microsoft.tenant",
+            format!("{t:?} is a sign-in audience, not a directory; give the tenant ID (GUID) or a verified domain such as contoso.onmicrosoft.com"),
+        ));
+    } else if !(is_guid(t) || is_domain(t)) {
+        p.push(Problem::new(
+            "microsoft.tenant",
+            format!("{t:?} is neither a tenant ID (GUID) nor a domain name"),
+        ));
+    }
+    if ms.audience.is_personal() && ms.cloud != Cloud::Global {
+        p.push(Problem::new(
+            "microsoft.audience",
+            format!(
+                "{} is not supported in national clouds (cloud = {:?}); use AzureADMultipleOrgs or AzureADMyOrg",
+                ms.audience,
+                cloud_name(ms.cloud)
+            ),
+        ));
+    }
+    let display = ms.display_name(name, env);
+    let max = if ms.audience.is_personal() { 90 } else { 120 };
+    if display.trim().is_empty() {
+        p.push(Problem::new("microsoft.display_name", "must not be empty"));
+    } else if display.chars().count() > max {
+        p.push(Problem::new(
+            "microsoft.display_name",
+            format!(
+                "is {} characters; {} allows at most {max}",
+                display.chars().count(),
+                ms.audience
+            ),
+        ));
+    }
+    if ms.redirect_uris.is_empty() {
+        p.push(Problem::new(
+            "microsoft.redirect_uris",
+            "at least one redirect URI is needed (the mailbox application's OAuth callback)",
+        ));
+    }
+    let max_uris = if ms.audience.is_personal() { 100 } else { 256 };
+    if ms.redirect_uris.len() > max_uris {
+        p.push(Problem::new(
+            "microsoft.redirect_uris",
+            format!("{} URIs; {} allows at most {max_uris}", ms.redirect_uris.len(), ms.audience),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, uri) in ms.redirect_uris.iter().enumerate() {
+        let field = format!("microsoft.redirect_uris[{i}]");
+        if !seen.insert(uri) {
+            p.push(Problem::new(field, format!("{uri:?} is listed twice")));
+            continue;
+        }
+        if let Err(msg) = check_redirect_uri(uri, ms.audience.is_personal()) {
+            p.push(Problem::new(field, msg));
+        }
+    }
+    if ms.permissions.is_empty() {
+        p.push(Problem::new(
+            "microsoft.permissions",
+            "at least one delegated permission is needed, e.g. IMAP.AccessAsUser.All",
+        ));
+    }
+    if ms.permissions.len() > 30 {
+        p.push(Problem::new(
+            "microsoft.permissions",
+            "at most 30 permissions per resource are allowed",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, perm) in ms.permissions.iter().enumerate() {
+        let field = format!("microsoft.permissions[{i}]");
+        if !seen.insert(perm) {
+            p.push(Problem::new(field, format!("{perm:?} is listed twice")));
+        } else if perm.is_empty() || !perm.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-') {
+            p.push(Problem::new(
+                field,
+                format!("{perm:?} is not a permission name (e.g. IMAP.AccessAsUser.All)"),
+            ));
+        }
+    }
+    if !(1..=730).contains(&ms.secret_lifetime_days) {
+        p.push(Problem::new(
+            "microsoft.secret_lifetime_days",
+            format!("must be between 1 and 730 days, got {}", ms.secret_lifetime_days),
+        ));
+    }
+    for (i, tag) in ms.tags.iter().enumerate() {
+        let field = format!("microsoft.tags[{i}]");
+        if tag.is_empty() || tag.len() > 256 {
+            p.push(Problem::new(field, "tags are 1-256 characters"));
+        } else if tag.chars().any(char::is_whitespace) {
+            p.push(Problem::new(field, format!("{tag:?}: tags may not contain whitespace")));
+        } else if tag.starts_with("mailreg:") {
+            p.push(Problem::new(field, "tags starting with `mailreg:` are mailreg's own"));
+        }
+    }
+    if let Some(notes) = &ms.notes
+        && notes.chars().count() > 1024
+    {
+        p.push(Problem::new("microsoft.notes", "at most 1024 characters"));
+    }
+}
+
+pub fn cloud_name(c: Cloud) -> &'static str {
+    match c {
+        Cloud::Global => "global",
+        Cloud::Usgov => "usgov",
+        Cloud::UsgovDod => "usgov-dod",
+        Cloud::China => "china",
+    }
+}
+
+/// Entra's redirect URI rules (reference/microsoft-graph.md §1.1): absolute, no fragment, https
+/// except for loopback; for personal-account audiences also no query, no wildcard, ≤256 chars.
+fn check_redirect_uri(uri: &str, personal: bool) -> std::result::Result<(), String> {
+    if personal && uri.contains('*') {
+        return Err(format!("{uri:?}: wildcards are not allowed for personal-account audiences"));
+    }
+    let url = url::Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
+    if url.fragment().is_some() {
+        return Err(format!("{uri:?}: redirect URIs may not contain a fragment (#...)"));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if !loopback {
+                return Err(format!(
+                    "{uri:?} uses plain http; only https is allowed, except for localhost"
+                ));
+            }
+        }
+        other => return Err(format!("{uri:?}: scheme {other:?} is not allowed; use https")),
+    }
+    if personal && url.query().is_some() {
+        return Err(format!(
+            "{uri:?}: query parameters are not allowed for personal-account audiences"
+        ));
+    }
+    if personal && uri.len() > 256 {
+        return Err(format!("{uri:?} is longer than 256 characters"));
+    }
+    Ok(())
+}
+
+pub fn is_guid(s: &str) -> bool {
+    uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
+}
+
+fn is_domain(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"name = "agileapps-mail"
+
+[microsoft]
+tenant = "contoso.onmicrosoft.com"
+display_name = "AgileApps mailbox ({env})"
+redirect_uris = ["https://agileapps.example.com/oauth/callback"]
+permissions = ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "offline_access"]
+
+[env.prod]
+microsoft.redirect_uris = ["https://mail.example.com/oauth/callback"]
+"#;
+
+    fn load(text: &str, env: &str) -> Result<Spec> {
+        Spec::parse(Path::new("mailreg.toml"), text, env)
+    }
+
+    #[test]
+    fn env_overrides_and_substitution() {
+        let test = load(BASE, "test").unwrap();
+        let ms = test.microsoft.as_ref().unwrap();
+        assert_eq!(ms.display_name.as_deref(), Some("AgileApps mailbox (test)"));
+        assert_eq!(ms.redirect_uris, ["https://agileapps.example.com/oauth/callback"]);
+        assert_eq!(ms.audience, Audience::AzureADandPersonalMicrosoftAccount);
+        assert_eq!(ms.secret_lifetime_days, 180);
+        let prod = load(BASE, "prod").unwrap();
+        assert_eq!(
+            prod.microsoft.as_ref().unwrap().redirect_uris,
+            ["https://mail.example.com/oauth/callback"]
+        );
+    }
+
+    fn err(text: &str, env: &str) -> String {
+        load(text, env).unwrap_err().message
+    }
+
+    #[test]
+    fn syntax_error_has_line_and_column() {
+        assert_eq!(
+            err("name = \"x\"\n[microsoft\n", "test"),
+            "mailreg.toml:2:11: invalid TOML: unclosed table, expected `]`"
+        );
+    }
+
+    #[test]
+    fn unknown_key_and_wrong_type_name_the_field() {
+        let e = err(&BASE.replace("tenant =", "tenent ="), "test");
+        assert!(e.starts_with("mailreg.toml:4:10: microsoft.tenent: unknown field `tenent`, expected one of `tenant`"), "{e}");
+        let e = err(&BASE.replace("permissions = [", "secret_lifetime_days = \"long\"\npermissions = ["), "test");
+        assert!(e.starts_with("mailreg.toml:7:24: microsoft.secret_lifetime_days: invalid type: string \"long\", expected u32"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported_at_their_lines() {
+        let text = BASE.replace(
+            "redirect_uris = [\"https://agileapps.example.com/oauth/callback\"]",
+            "redirect_uris = [\"http://agileapps.example.com/cb\", \"https://x.example.com/cb?a=1\"]\ncloud = \"china\"",
+        );
+        let e = err(&text, "test");
+        assert_eq!(
+            e,
+            "mailreg.toml:3:1: microsoft.audience: AzureADandPersonalMicrosoftAccount is not supported in national clouds (cloud = \"china\"); use AzureADMultipleOrgs or AzureADMyOrg\n\
+             mailreg.toml:6:18: microsoft.redirect_uris[0]: \"http://agileapps.example.com/cb\" uses plain http; only https is allowed, except for localhost\n\
+             mailreg.toml:6:53: microsoft.redirect_uris[1]: \"https://x.example.com/cb?a=1\": query parameters are not allowed for personal-account audiences"
+        );
+    }
+
+    #[test]
+    fn override_errors_point_at_the_override() {
+        let text = BASE.replace("https://mail.example.com/oauth/callback", "https://mail.example.com/*");
+        let e = err(&text, "prod");
+        assert_eq!(
+            e,
+            "mailreg.toml:10:28: microsoft.redirect_uris[0]: \"https://mail.example.com/*\": wildcards are not allowed for personal-account audiences"
+        );
+    }
+
+    #[test]
+    fn names_and_envs_are_checked() {
+        assert!(err(&BASE.replace("agileapps-mail", "Agile Apps"), "test").starts_with("mailreg.toml:1:8: name: must be 1-40"));
+        assert!(err(BASE, "Prod").starts_with("--env \"Prod\""));
+        assert!(err(&BASE.replace("contoso.onmicrosoft.com", "common"), "test").contains("microsoft.tenant: \"common\" is a sign-in audience"));
+    }
+}
