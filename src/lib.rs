@@ -7,3 +7,7 @@ pub mod clock;
 pub mod error;
 pub mod http;
 pub mod spec;
+pub mod credentials;
+pub mod engine;
+pub mod microsoft;
+pub mod plan;

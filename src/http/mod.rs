@@ -47,6 +47,8 @@ pub enum Body {
     Json(serde_json::Value),
     /// `application/x-www-form-urlencoded`; token requests carry secrets here.
     Form(Vec<(String, String)>),
+    /// Bytes whose `Content-Type` is already in the request headers (the Azure transport).
+    Raw(Vec<u8>),
 }
 
 /// One logical call. Built by providers, sent by [`Http::send`].
@@ -307,6 +309,17 @@ impl Http {
 
     /// Sends a call, retrying what is safe to retry, and returns the 2xx answer or the error.
     pub async fn send(&self, req: Request) -> Result<Response> {
+        let resp = self.send_raw(req).await?;
+        if resp.status < 400 {
+            Ok(resp)
+        } else {
+            Err(Failure::parse(resp.status, &resp.headers, &resp.body).into_error())
+        }
+    }
+
+    /// Like [`Http::send`], but a final error answer (after retries) is returned as a response,
+    /// for callers that interpret error bodies themselves (the Azure credential transport).
+    pub async fn send_raw(&self, req: Request) -> Result<Response> {
         check_url(&req.url, "request URL")?;
         let policy = &self.policy;
         let mut attempt: u32 = 0;
@@ -340,7 +353,11 @@ impl Http {
                         resp.status,
                         failure.code.as_deref().unwrap_or("")
                     );
-                    (self.classify(&req, &failure, attempt), failure.into_error())
+                    let verdict = self.classify(&req, &failure, attempt);
+                    if verdict == Verdict::Final {
+                        return Ok(resp);
+                    }
+                    (verdict, failure.into_error())
                 }
                 Err(e) => {
                     let not_sent = e.is_connect();
@@ -435,6 +452,7 @@ impl Http {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(v).unwrap_or_default()),
             Body::Form(pairs) => builder.form(pairs),
+            Body::Raw(bytes) => builder.body(bytes.clone()),
         };
         let resp = builder.send().await?;
         let status = resp.status().as_u16();

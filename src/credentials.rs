@@ -1,0 +1,251 @@
+//! The credentials model and the local store.
+//!
+//! mailreg keeps no copy of cloud state; it keeps only what the clouds never show again (the
+//! Microsoft secret Value, later the Google client secret) plus what outputs need to render
+//! without a network call. One JSON file per spec name and environment in `.mailreg/` beside the
+//! spec (or `MAILREG_STATE_DIR`), written atomically (temp file + rename) with mode 0600 in a
+//! 0700 folder. The secret type never prints its value through `Debug` or `Display`.
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+
+/// A secret value. `Debug`/`Display` show `[redacted]`; only [`SecretValue::expose`] reveals it.
+#[derive(Clone)]
+pub struct SecretValue(SecretString);
+
+impl SecretValue {
+    pub fn new(s: impl Into<String>) -> Self {
+        SecretValue(SecretString::from(s.into()))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for SecretValue {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d).map(SecretValue::new)
+    }
+}
+
+/// A Microsoft client secret mailreg created and holds the Value of.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SecretRecord {
+    pub key_id: String,
+    pub value: SecretValue,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+/// What the mailbox needs from the Microsoft registration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MicrosoftCredentials {
+    pub tenant: String,
+    pub object_id: String,
+    pub client_id: String,
+    pub audience: String,
+    pub authorize_url: String,
+    pub token_url: String,
+    /// Scopes as a mailbox requests them (`https://outlook.office.com/IMAP.AccessAsUser.All`, …).
+    pub scopes: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub secret: Option<SecretRecord>,
+}
+
+/// One file of the store.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub version: u32,
+    pub name: String,
+    pub env: String,
+    #[serde(default)]
+    pub microsoft: Option<MicrosoftCredentials>,
+}
+
+impl Record {
+    pub fn new(name: &str, env: &str) -> Self {
+        Record {
+            version: 1,
+            name: name.to_owned(),
+            env: env.to_owned(),
+            microsoft: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// `MAILREG_STATE_DIR`, else `.mailreg/` beside the spec file.
+    pub fn for_spec(spec_file: &Path) -> Store {
+        let dir = match std::env::var_os("MAILREG_STATE_DIR") {
+            Some(d) if !d.is_empty() => PathBuf::from(d),
+            _ => spec_file
+                .parent()
+                .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+                .unwrap_or(Path::new("."))
+                .join(".mailreg"),
+        };
+        Store { dir }
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> Store {
+        Store { dir: dir.into() }
+    }
+
+    pub fn path(&self, name: &str, env: &str) -> PathBuf {
+        self.dir.join(format!("{name}.{env}.json"))
+    }
+
+    pub fn load(&self, name: &str, env: &str) -> Result<Option<Record>> {
+        let path = self.path(name, env);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("{}: {e}", path.display()))),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            Error::bad_input(format!(
+                "{}:{}:{}: the credentials file is damaged: {}",
+                path.display(),
+                e.line(),
+                e.column(),
+                strip_position(&e.to_string())
+            ))
+            .with_hint("move it away and run `mailreg apply`: a new secret is made and the old ones retired")
+        })
+    }
+
+    /// Writes the record atomically with mode 0600.
+    pub fn save(&self, record: &Record) -> Result<PathBuf> {
+        let path = self.path(&record.name, &record.env);
+        let bytes = serde_json::to_vec_pretty(record).expect("records serialise");
+        self.ensure_dir()?;
+        write_private(&path, &bytes)?;
+        Ok(path)
+    }
+
+    pub fn remove(&self, name: &str, env: &str) -> Result<()> {
+        let path = self.path(name, env);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        if !self.dir.exists() {
+            std::fs::create_dir_all(&self.dir)
+                .map_err(|e| Error::io(format!("{}: {e}", self.dir.display())))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
+            }
+            // Keep secrets out of version control by default.
+            let _ = std::fs::write(self.dir.join(".gitignore"), "*\n");
+        }
+        Ok(())
+    }
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// Atomic write of a file holding secrets: a 0600 temp file in the same folder, fsync, rename.
+/// A reader sees the old file or the new one, never a half-written one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let fail = |e: std::io::Error| Error::io(format!("writing {}: {e}", path.display()));
+    // tempfile creates with 0600 on unix.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".mailreg-")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    tmp.write_all(bytes).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_kept_in_json() {
+        let s = SecretValue::new("canary-value-123");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"canary-value-123\"");
+    }
+
+    #[test]
+    fn store_round_trip_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join(".mailreg"));
+        assert!(store.load("a", "test").unwrap().is_none());
+        let mut rec = Record::new("a", "test");
+        rec.microsoft = Some(MicrosoftCredentials {
+            tenant: "t".into(),
+            object_id: "o".into(),
+            client_id: "c".into(),
+            audience: "AzureADMyOrg".into(),
+            authorize_url: "u".into(),
+            token_url: "v".into(),
+            scopes: vec![],
+            redirect_uris: vec![],
+            secret: Some(SecretRecord {
+                key_id: "k".into(),
+                value: SecretValue::new("v"),
+                expires: OffsetDateTime::UNIX_EPOCH,
+                created: OffsetDateTime::UNIX_EPOCH,
+            }),
+        });
+        let path = store.save(&rec).unwrap();
+        let back = store.load("a", "test").unwrap().unwrap();
+        assert_eq!(back.microsoft.unwrap().secret.unwrap().value.expose(), "v");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            let dmode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+            assert_eq!(dmode, 0o700);
+        }
+        std::fs::write(&path, "{\"version\": 1,\n \"name\": ").unwrap();
+        let err = store.load("a", "test").unwrap_err();
+        assert!(err.message.contains("a.test.json:2:9: the credentials file is damaged"), "{}", err.message);
+    }
+}

@@ -1,0 +1,170 @@
+//! Orchestration only: plan → confirm → apply, and destroy, over the providers of a spec.
+//!
+//! Providers know their resources (read, diff, create, update, delete); the engine runs them
+//! concurrently, owns the credentials record they write into, and reports progress. A provider
+//! writes a secret to the store the moment it exists, so a run killed afterwards loses nothing.
+
+use std::sync::Arc;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+use crate::credentials::{Record, Store};
+use crate::error::{Error, Result};
+use crate::plan::{Action, Change, Plan};
+
+/// One cloud's resources for a spec.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Reads the cloud (read-only) and returns the changes that would converge it to the spec.
+    async fn plan(&self, ctx: &Ctx) -> Result<Vec<Change>>;
+    /// Carries out the changes of the last [`Provider::plan`].
+    async fn apply(&self, ctx: &Ctx) -> Result<()>;
+    /// Reads the cloud and returns what `destroy` would delete.
+    async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>>;
+    /// Carries out the last [`Provider::plan_destroy`].
+    async fn destroy(&self, ctx: &Ctx) -> Result<()>;
+}
+
+/// Progress on a terminal (one spinner line per provider); `tracing` lines otherwise, which
+/// `-v` shows and CI logs keep quiet by default.
+pub struct Progress {
+    multi: Option<MultiProgress>,
+    bars: std::sync::Mutex<Vec<(String, ProgressBar)>>,
+}
+
+impl Progress {
+    pub fn new(interactive: bool) -> Self {
+        Progress {
+            multi: interactive.then(MultiProgress::new),
+            bars: Default::default(),
+        }
+    }
+
+    pub fn step(&self, provider: &str, message: impl Into<String>) {
+        let message = message.into();
+        tracing::info!(target: "mailreg::progress", "{provider}: {message}");
+        let Some(multi) = &self.multi else { return };
+        let mut bars = self.bars.lock().expect("progress lock");
+        let bar = match bars.iter().find(|(p, _)| p == provider) {
+            Some((_, b)) => b.clone(),
+            None => {
+                let b = multi.add(ProgressBar::new_spinner());
+                b.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:.bold} {msg}")
+                        .expect("static template"),
+                );
+                b.set_prefix(provider.to_owned());
+                b.enable_steady_tick(std::time::Duration::from_millis(120));
+                bars.push((provider.to_owned(), b.clone()));
+                b
+            }
+        };
+        bar.set_message(message);
+    }
+
+    pub fn finish(&self) {
+        for (_, b) in self.bars.lock().expect("progress lock").drain(..) {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// What providers share during one run.
+pub struct Ctx {
+    pub name: String,
+    pub env: String,
+    pub now: OffsetDateTime,
+    pub store: Store,
+    record: Mutex<Record>,
+    pub progress: Progress,
+    /// `apply --replace`: allowed to replace resources that cannot be updated in place.
+    pub replace: bool,
+    /// `destroy --purge`: also remove from deleted items.
+    pub purge: bool,
+}
+
+impl Ctx {
+    pub fn new(name: &str, env: &str, store: Store, progress: Progress) -> Result<Self> {
+        let record = store.load(name, env)?.unwrap_or_else(|| Record::new(name, env));
+        Ok(Ctx {
+            name: name.to_owned(),
+            env: env.to_owned(),
+            now: OffsetDateTime::now_utc(),
+            store,
+            record: Mutex::new(record),
+            progress,
+            replace: false,
+            purge: false,
+        })
+    }
+
+    pub async fn record(&self) -> Record {
+        self.record.lock().await.clone()
+    }
+
+    /// Changes the record and writes it at once (atomically, 0600). Skips the write when
+    /// nothing changed, so a no-op run leaves the file untouched.
+    pub async fn update_record(&self, f: impl FnOnce(&mut Record)) -> Result<()> {
+        let mut rec = self.record.lock().await;
+        let before = serde_json::to_value(&*rec).expect("records serialise");
+        f(&mut rec);
+        if serde_json::to_value(&*rec).expect("records serialise") == before {
+            return Ok(());
+        }
+        if rec.microsoft.is_none() {
+            return self.store.remove(&rec.name, &rec.env);
+        }
+        self.store.save(&rec).map(drop)
+    }
+}
+
+pub type Providers = Vec<Arc<dyn Provider>>;
+
+/// Reads every provider concurrently and assembles the plan, in provider order.
+pub async fn plan(ctx: &Ctx, providers: &Providers) -> Result<Plan> {
+    let results = futures::future::join_all(providers.iter().map(|p| p.plan(ctx))).await;
+    collect(ctx, results)
+}
+
+pub async fn plan_destroy(ctx: &Ctx, providers: &Providers) -> Result<Plan> {
+    let results = futures::future::join_all(providers.iter().map(|p| p.plan_destroy(ctx))).await;
+    collect(ctx, results)
+}
+
+fn collect(ctx: &Ctx, results: Vec<Result<Vec<Change>>>) -> Result<Plan> {
+    let mut plan = Plan::new(&ctx.name, &ctx.env);
+    for r in results {
+        plan.changes.extend(r?);
+    }
+    Ok(plan)
+}
+
+/// Refuses replacements unless `--replace` was given: a replacement changes the client ID.
+pub fn check_replacements(ctx: &Ctx, plan: &Plan) -> Result<()> {
+    if let Some(c) = plan.changes.iter().find(|c| c.action == Action::Replace)
+        && !ctx.replace
+    {
+        return Err(Error::refused(format!(
+            "{} must be replaced: {}",
+            c.address,
+            c.reason.as_deref().unwrap_or("it cannot be updated in place")
+        ))
+        .with_hint("run `mailreg apply --replace` to delete it and create a new one (the client ID and secret change)"));
+    }
+    Ok(())
+}
+
+pub async fn apply(ctx: &Ctx, providers: &Providers) -> Result<()> {
+    let results = futures::future::join_all(providers.iter().map(|p| p.apply(ctx))).await;
+    ctx.progress.finish();
+    results.into_iter().collect()
+}
+
+pub async fn destroy(ctx: &Ctx, providers: &Providers) -> Result<()> {
+    let results = futures::future::join_all(providers.iter().map(|p| p.destroy(ctx))).await;
+    ctx.progress.finish();
+    results.into_iter().collect()
+}

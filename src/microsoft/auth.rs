@@ -1,0 +1,217 @@
+//! How mailreg signs in to Microsoft Entra ID: the standard Azure credential chain.
+//!
+//! `azure_identity` 1.0 has no `DefaultAzureCredential`, so the chain is composed here, in the
+//! usual order: client secret, workload identity (federated token file), managed identity, then
+//! the Azure CLI's login. The first one that is *configured* is used and named to the user;
+//! `MAILREG_AZURE_AUTH` forces one.
+//!
+//! All credentials send their token requests through [`Transport`], i.e. through mailreg's one
+//! HTTP client (same retries, same request log). `azure_identity` refuses `http://` authorities,
+//! so a loopback `MAILREG_LOGIN_URL` (the emulator) is reached by keeping the cloud's real https
+//! authority in the credential and rewriting the origin in the transport: the real credential
+//! code path runs end to end against the emulator.
+
+use std::sync::Arc;
+
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::{AsyncRawResponse, ClientOptions, HttpClient, StatusCode};
+use azure_identity::{
+    AzureCliCredential, AzureCliCredentialOptions, ClientSecretCredential,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+use url::Url;
+
+use super::cloud::Endpoints;
+use crate::error::{Error, Result};
+use crate::http::{Body, Http, Request, Safety};
+
+/// Sends azure_identity's requests through [`Http`], moving the cloud's authority to the
+/// configured login URL when they differ.
+#[derive(Debug)]
+struct Transport {
+    http: Http,
+    authority: Url,
+    login: Url,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Http")
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for Transport {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<AsyncRawResponse> {
+        let mut url = request.url().clone();
+        if url.origin() == self.authority.origin() {
+            let _ = url.set_scheme(self.login.scheme());
+            let _ = url.set_host(self.login.host_str());
+            let _ = url.set_port(self.login.port());
+        }
+        let method = reqwest::Method::from_bytes(request.method().as_ref().as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        let mut req = Request::new(method, url).safety(Safety::Idempotent);
+        for (name, value) in request.headers().iter() {
+            if let (Ok(n), Ok(mut v)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+                reqwest::header::HeaderValue::from_str(value.as_str()),
+            ) {
+                v.set_sensitive(true);
+                req.headers.insert(n, v);
+            }
+        }
+        let bytes: bytes::Bytes = request.body().into();
+        if !bytes.is_empty() {
+            req.body = Body::Raw(bytes.to_vec());
+        }
+        let resp = self.http.send_raw(req).await.map_err(|e| {
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Io, e.message)
+        })?;
+        let mut headers = azure_core::http::headers::Headers::new();
+        for (k, v) in resp.headers.iter() {
+            if let Ok(v) = v.to_str() {
+                headers.insert(k.as_str().to_owned(), v.to_owned());
+            }
+        }
+        Ok(AsyncRawResponse::from_bytes(
+            StatusCode::from(resp.status),
+            headers,
+            resp.body,
+        ))
+    }
+}
+
+/// A Graph bearer-token source, with the name of the credential that provides it.
+#[derive(Clone)]
+pub struct GraphAuth {
+    credential: Arc<dyn TokenCredential>,
+    pub source: String,
+    scope: String,
+}
+
+impl GraphAuth {
+    /// Picks the first configured credential. `tenant` is the spec's directory: mailreg always
+    /// signs in to the directory it manages.
+    pub fn from_env(http: &Http, endpoints: &Endpoints, tenant: &str) -> Result<GraphAuth> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let forced = var("MAILREG_AZURE_AUTH");
+        let options = || {
+            let mut o = ClientOptions::default();
+            o.transport = Some(azure_core::http::Transport::new(Arc::new(Transport {
+                http: http.clone(),
+                authority: Url::parse(endpoints.authority).expect("authority constants are URLs"),
+                login: endpoints.login.clone(),
+            })));
+            // One retry policy for the whole tool: ours, in the transport.
+            o.retry = azure_core::http::RetryOptions::none();
+            if endpoints.authority != "https://login.microsoftonline.com" {
+                let mut custom = azure_core::cloud::CustomConfiguration::default();
+                custom.authority_host = endpoints.authority.to_owned();
+                o.cloud = Some(Arc::new(custom.into()));
+            }
+            o
+        };
+        let fail = |what: &str, e: azure_core::Error| {
+            Error::auth(format!("{what}: {e}"))
+        };
+        let want = |name: &str| forced.as_deref().is_none_or(|f| f == name);
+        let scope = format!("{}/.default", endpoints.graph_resource);
+        let make = |credential: Arc<dyn TokenCredential>, source: &str| GraphAuth {
+            credential,
+            source: source.to_owned(),
+            scope: scope.clone(),
+        };
+
+        if want("client-secret")
+            && let (Some(id), Some(secret)) = (var("AZURE_CLIENT_ID"), var("AZURE_CLIENT_SECRET"))
+        {
+            let cred = ClientSecretCredential::new(
+                tenant,
+                id,
+                Secret::new(secret),
+                Some(ClientSecretCredentialOptions {
+                    client_options: options(),
+                }),
+            )
+            .map_err(|e| fail("client secret credential (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)", e))?;
+            return Ok(make(cred, "client secret (AZURE_CLIENT_ID + AZURE_CLIENT_SECRET)"));
+        }
+        if want("client-certificate") && var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
+            return Err(Error::auth(
+                "AZURE_CLIENT_CERTIFICATE_PATH is set, but certificate credentials are not supported by this build",
+            )
+            .with_hint("use a client secret (AZURE_CLIENT_SECRET) or workload identity federation (AZURE_FEDERATED_TOKEN_FILE)"));
+        }
+        if want("workload-identity")
+            && let (Some(id), Some(file)) = (var("AZURE_CLIENT_ID"), var("AZURE_FEDERATED_TOKEN_FILE"))
+        {
+            let mut o = WorkloadIdentityCredentialOptions {
+                client_id: Some(id),
+                tenant_id: Some(tenant.to_owned()),
+                token_file_path: Some(file.into()),
+                ..Default::default()
+            };
+            o.credential_options.client_options = options();
+            let cred = WorkloadIdentityCredential::new(Some(o))
+                .map_err(|e| fail("workload identity (AZURE_FEDERATED_TOKEN_FILE)", e))?;
+            return Ok(make(cred, "workload identity (AZURE_FEDERATED_TOKEN_FILE)"));
+        }
+        let msi_configured = var("IDENTITY_ENDPOINT").is_some() || var("MSI_ENDPOINT").is_some();
+        if (forced.as_deref() == Some("managed-identity")) || (forced.is_none() && msi_configured) {
+            let cred = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                user_assigned_id: var("AZURE_CLIENT_ID").map(UserAssignedId::ClientId),
+                client_options: options(),
+                ..Default::default()
+            }))
+            .map_err(|e| fail("managed identity", e))?;
+            return Ok(make(cred, "managed identity"));
+        }
+        if want("azure-cli") && (forced.is_some() || which("az")) {
+            let cred = AzureCliCredential::new(Some(AzureCliCredentialOptions {
+                tenant_id: Some(tenant.to_owned()),
+                ..Default::default()
+            }))
+            .map_err(|e| fail("Azure CLI credential", e))?;
+            return Ok(make(cred, "Azure CLI login (az)"));
+        }
+        if let Some(f) = forced {
+            return Err(Error::bad_input(format!(
+                "MAILREG_AZURE_AUTH={f:?}: expected client-secret, workload-identity, managed-identity or azure-cli, and that credential must be configured"
+            )));
+        }
+        Err(Error::auth("no Microsoft credential is configured").with_hint(
+            "tried, in order: AZURE_CLIENT_ID + AZURE_CLIENT_SECRET (client secret), AZURE_CLIENT_ID + AZURE_FEDERATED_TOKEN_FILE (workload identity), IDENTITY_ENDPOINT / MSI_ENDPOINT (managed identity), and `az` on PATH (run `az login`)",
+        ))
+    }
+
+    /// A Graph access token (cached and refreshed by azure_identity).
+    pub async fn token(&self) -> Result<String> {
+        let token = self
+            .credential
+            .get_token(&[self.scope.as_str()], None)
+            .await
+            .map_err(|e| {
+                Error::auth(format!(
+                    "signing in to Microsoft Entra ID with {} failed: {}",
+                    self.source,
+                    first_line(&e.to_string())
+                ))
+            })?;
+        Ok(token.token.secret().to_owned())
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn which(cmd: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|p| p.join(cmd).is_file())
+    })
+}

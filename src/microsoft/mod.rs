@@ -1,0 +1,418 @@
+//! The Microsoft side: one Entra ID app registration with its client secret (and optionally
+//! admin consent), found by mailreg's tags, created with Graph's keyed upsert.
+
+pub mod app;
+pub mod auth;
+pub mod cloud;
+pub mod consent;
+pub mod graph;
+pub mod permissions;
+pub mod secret;
+
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+use crate::credentials::{MicrosoftCredentials, SecretRecord, SecretValue};
+use crate::engine::{Ctx, Provider};
+use crate::error::{Error, Result};
+use crate::http::Http;
+use crate::plan::{Action, Change};
+use crate::spec::{MicrosoftSpec, Spec};
+use app::{AppDiff, DesiredApp};
+use cloud::Endpoints;
+use consent::ConsentState;
+use graph::{Application, Graph, Upserted};
+use secret::SecretPlan;
+
+const PROVIDER: &str = "microsoft";
+
+/// What the last plan found and decided; apply carries it out.
+#[derive(Default)]
+struct Pending {
+    desired: Option<DesiredApp>,
+    app: Option<Application>,
+    patch: serde_json::Map<String, serde_json::Value>,
+    replace: bool,
+    secret: SecretPlan,
+    graph_sp_id: Option<String>,
+    consent: Option<ConsentState>,
+    /// destroy: live apps to delete, soft-deleted apps to purge.
+    delete: Vec<Application>,
+    purge: Vec<String>,
+}
+
+pub struct MicrosoftProvider {
+    spec: Spec,
+    ms: MicrosoftSpec,
+    endpoints: Endpoints,
+    graph: Graph,
+    clock: crate::clock::Clock,
+    pending: Mutex<Pending>,
+}
+
+impl MicrosoftProvider {
+    pub fn new(spec: &Spec, http: &Http) -> Result<Self> {
+        let ms = spec
+            .microsoft
+            .clone()
+            .ok_or_else(|| Error::internal("the spec has no [microsoft] section"))?;
+        let endpoints = Endpoints::for_cloud(ms.cloud)?;
+        let auth = auth::GraphAuth::from_env(http, &endpoints, &ms.tenant)?;
+        tracing::info!(target: "mailreg::auth", "microsoft: signing in with {}", auth.source);
+        Ok(MicrosoftProvider {
+            graph: Graph::new(http.clone(), endpoints.clone(), auth),
+            spec: spec.clone(),
+            ms,
+            endpoints,
+            clock: http.clock(),
+            pending: Mutex::new(Pending::default()),
+        })
+    }
+
+    pub fn auth_source(&self) -> &str {
+        self.graph.auth_source()
+    }
+
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The app with mailreg's id tag; refuses if it lacks mailreg's other marks, or if there are
+    /// several (someone copied the tags).
+    async fn find_app(&self) -> Result<Option<Application>> {
+        let tag = app::id_tag(self.name(), &self.spec.env);
+        let mut found = self.graph.apps_by_tag(&tag).await?;
+        if found.len() > 1 {
+            let ids: Vec<_> = found.iter().map(|a| a.app_id.as_str()).collect();
+            return Err(Error::refused(format!(
+                "{} applications carry the tag {tag}: {}; mailreg manages exactly one per name and environment",
+                found.len(),
+                ids.join(", ")
+            ))
+            .with_hint("delete the extra registrations in the Entra portal, or remove the tag from them"));
+        }
+        let Some(found) = found.pop() else { return Ok(None) };
+        if !app::is_ours(&found, self.name(), &self.spec.env) {
+            return Err(Error::refused(format!(
+                "application {} ({}) carries {tag} but not all of mailreg's tags ({}); mailreg will not touch it",
+                found.display_name.as_deref().unwrap_or(""),
+                found.app_id,
+                app::mailreg_tags(self.name(), &self.spec.env).join(", ")
+            )));
+        }
+        Ok(Some(found))
+    }
+
+    /// (name, id) for each permission in the spec: constants for the known ones, one read of
+    /// the Graph service principal for the others. Unknown names are spec errors at their line.
+    async fn resolve_permissions(&self, graph_sp: &mut Option<graph::ServicePrincipal>) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (i, name) in self.ms.permissions.iter().enumerate() {
+            if let Some(id) = permissions::known_id(name) {
+                out.push((name.clone(), id.to_owned()));
+                continue;
+            }
+            if graph_sp.is_none() {
+                *graph_sp = Some(self.graph.graph_service_principal().await?);
+            }
+            let sp = graph_sp.as_ref().expect("just set");
+            match sp.oauth2_permission_scopes.iter().find(|s| s.value == *name) {
+                Some(s) => out.push((name.clone(), s.id.clone())),
+                None => {
+                    let near: Vec<&str> = sp
+                        .oauth2_permission_scopes
+                        .iter()
+                        .filter(|s| s.value.eq_ignore_ascii_case(name))
+                        .map(|s| s.value.as_str())
+                        .collect();
+                    let mut msg = format!("{name:?} is not a delegated permission of Microsoft Graph");
+                    if let Some(n) = near.first() {
+                        msg.push_str(&format!(" (did you mean {n:?}?)"));
+                    }
+                    return Err(self.spec.field_error(&format!("microsoft.permissions[{i}]"), msg));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn grant_scope(&self) -> String {
+        self.ms.permissions.join(" ")
+    }
+
+    async fn stored_secret(&self, ctx: &Ctx, app: &Application) -> Option<SecretRecord> {
+        ctx.record()
+            .await
+            .microsoft
+            .filter(|m| m.object_id == app.id)
+            .and_then(|m| m.secret)
+    }
+
+    /// After an upsert answered "updated" (the create had happened in an earlier, interrupted
+    /// run), find the app by tag; the tag index lags behind writes, so poll within a budget.
+    async fn find_after_upsert(&self) -> Result<Application> {
+        let mut waited = Duration::ZERO;
+        let mut delay = Duration::from_secs(1);
+        loop {
+            if let Some(app) = self.find_app().await? {
+                return Ok(app);
+            }
+            if waited >= Duration::from_secs(120) {
+                return Err(Error::api(
+                    "the application exists (the upsert updated it) but is not yet listed by its tags after 120s",
+                )
+                .with_hint("Entra ID replication can be slow; run apply again in a minute"));
+            }
+            self.clock.sleep(delay).await;
+            waited += delay;
+            delay = (delay * 2).min(Duration::from_secs(8));
+        }
+    }
+
+    fn credentials(&self, app: &Application, secret: Option<SecretRecord>) -> MicrosoftCredentials {
+        let (authorize_url, token_url) = self
+            .endpoints
+            .mailbox_endpoints(self.ms.audience, &self.ms.tenant);
+        MicrosoftCredentials {
+            tenant: self.ms.tenant.clone(),
+            object_id: app.id.clone(),
+            client_id: app.app_id.clone(),
+            audience: self.ms.audience.as_str().to_owned(),
+            authorize_url,
+            token_url,
+            scopes: cloud::mailbox_scopes(&self.ms.permissions),
+            redirect_uris: self.ms.redirect_uris.clone(),
+            secret,
+        }
+    }
+
+    async fn add_secret(&self, ctx: &Ctx, app: &Application) -> Result<()> {
+        let now = ctx.now;
+        let expires = now + time::Duration::days(self.ms.secret_lifetime_days.into());
+        ctx.progress.step(PROVIDER, "adding a client secret");
+        let created = self
+            .graph
+            .add_password(&app.id, &secret::display_name(&self.spec.env, now), &secret::rfc3339(expires))
+            .await
+            .map_err(|e| hint_graph(e.context("adding a client secret")))?;
+        let expires = created
+            .end_date_time
+            .as_deref()
+            .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or(expires);
+        let record = SecretRecord {
+            key_id: created.key_id,
+            value: SecretValue::new(created.secret_text),
+            expires,
+            created: now,
+        };
+        // Stored before anything else happens: the Value is never shown again.
+        let creds = self.credentials(app, Some(record));
+        ctx.update_record(|r| r.microsoft = Some(creds)).await
+    }
+}
+
+/// Adds a hint to the Graph errors people meet (reference §4.1).
+fn hint_graph(e: Error) -> Error {
+    let hint = match e.code.as_deref() {
+        Some("Authorization_RequestDenied") => Some("the identity mailreg signs in with needs the Graph permission Application.ReadWrite.All (or Application.ReadWrite.OwnedBy), granted with admin consent; purge and admin consent also need DelegatedPermissionGrant.ReadWrite.All"),
+        Some("CredentialInvalidLifetimeAsPerAppPolicy") => Some("a tenant policy limits secret lifetimes: lower microsoft.secret_lifetime_days in the spec"),
+        Some("CredentialTypeNotAllowedAsPerAppPolicy") => Some("a tenant policy forbids client secrets for this app"),
+        Some("TooManyAppPasswords") => Some("personal-account apps hold at most two secrets: remove one you no longer use in the Entra portal"),
+        Some("InvalidAccessTokenVersion") => Some("personal-account audiences need api.requestedAccessTokenVersion = 2; mailreg sets it, so the app was changed elsewhere"),
+        Some("Directory_QuotaExceeded") => Some("the directory's object quota is full; soft-deleted apps count for 30 days: `mailreg destroy --purge` or purge them in the portal"),
+        _ => None,
+    };
+    match hint {
+        Some(h) if e.hint.is_none() => e.with_hint(h),
+        _ => e,
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for MicrosoftProvider {
+    fn name(&self) -> &'static str {
+        PROVIDER
+    }
+
+    async fn plan(&self, ctx: &Ctx) -> Result<Vec<Change>> {
+        ctx.progress.step(PROVIDER, "reading the directory");
+        let app = self.find_app().await.map_err(hint_graph)?;
+        let mut graph_sp = None;
+        let perms = self.resolve_permissions(&mut graph_sp).await?;
+        let desired = DesiredApp::new(&self.ms, self.name(), &self.spec.env, perms);
+        let mut pending = Pending { desired: Some(desired.clone()), ..Default::default() };
+        let mut changes = Vec::new();
+        let personal = self.ms.audience.is_personal();
+        match &app {
+            None => {
+                changes.push(desired.create_change());
+                pending.secret = secret::plan(&[], None, personal, ctx.now)?;
+            }
+            Some(found) => {
+                let AppDiff { replace, patch, change } = app::diff(&desired, found);
+                changes.extend(change);
+                if replace.is_some() {
+                    pending.replace = true;
+                    pending.secret = secret::plan(&[], None, personal, ctx.now)?;
+                } else {
+                    pending.patch = patch;
+                    let stored = self.stored_secret(ctx, found).await;
+                    pending.secret = secret::plan(&found.password_credentials, stored.as_ref(), personal, ctx.now)?;
+                }
+            }
+        }
+        changes.extend(pending.secret.changes(self.ms.secret_lifetime_days, ctx.now));
+        if self.ms.admin_consent {
+            let sp = match graph_sp {
+                Some(sp) => sp,
+                None => self.graph.graph_service_principal().await?,
+            };
+            let state = match &app {
+                Some(a) if !pending.replace => consent::observe(&self.graph, &a.app_id, &sp.id).await?,
+                _ => ConsentState::default(),
+            };
+            changes.extend(consent::changes(&state, &self.grant_scope()));
+            pending.graph_sp_id = Some(sp.id);
+            pending.consent = Some(state);
+        }
+        pending.app = app;
+        *self.pending.lock().await = pending;
+        Ok(changes)
+    }
+
+    async fn apply(&self, ctx: &Ctx) -> Result<()> {
+        let pending = std::mem::take(&mut *self.pending.lock().await);
+        let desired = pending.desired.clone().ok_or_else(|| Error::internal("apply without plan"))?;
+        let mut app = pending.app.clone();
+        let mut secret_plan = pending.secret.clone();
+        if pending.replace {
+            let old = app.take().expect("replace implies an app");
+            ctx.progress.step(PROVIDER, "deleting the registration to replace it");
+            self.graph.delete_app(&old.id).await.map_err(hint_graph)?;
+            // The soft-deleted app keeps its uniqueName; purge it so the new one can take it.
+            self.graph.purge(&old.id).await.map_err(hint_graph)?;
+            ctx.update_record(|r| r.microsoft = None).await?;
+        }
+        let app = match app {
+            Some(a) => {
+                if !pending.patch.is_empty() {
+                    ctx.progress.step(PROVIDER, "updating the registration");
+                    self.graph
+                        .patch_app(&a.id, serde_json::Value::Object(pending.patch.clone()))
+                        .await
+                        .map_err(|e| hint_graph(e.context("updating the application")))?;
+                }
+                a
+            }
+            None => {
+                ctx.progress.step(PROVIDER, "creating the registration");
+                let key = app::unique_name(self.name(), &self.spec.env);
+                match self
+                    .graph
+                    .upsert(&key, desired.create_body())
+                    .await
+                    .map_err(|e| hint_graph(e.context("creating the application")))?
+                {
+                    Upserted::Created(a) => a,
+                    Upserted::Updated => {
+                        // An earlier run created it; its secrets' Values are unknown here
+                        // unless on record.
+                        let a = self.find_after_upsert().await?;
+                        let stored = self.stored_secret(ctx, &a).await;
+                        secret_plan = secret::plan(&a.password_credentials, stored.as_ref(), self.ms.audience.is_personal(), ctx.now)?;
+                        a
+                    }
+                }
+            }
+        };
+        for c in &secret_plan.remove_before {
+            ctx.progress.step(PROVIDER, "retiring an old client secret");
+            self.graph.remove_password(&app.id, &c.key_id).await.map_err(hint_graph)?;
+        }
+        if secret_plan.add.is_some() {
+            self.add_secret(ctx, &app).await?;
+        }
+        for c in &secret_plan.remove_after {
+            ctx.progress.step(PROVIDER, "retiring an old client secret");
+            self.graph.remove_password(&app.id, &c.key_id).await.map_err(hint_graph)?;
+        }
+        if let (Some(state), Some(graph_sp_id)) = (&pending.consent, &pending.graph_sp_id) {
+            ctx.progress.step(PROVIDER, "granting admin consent");
+            consent::apply(&self.graph, state, &app.app_id, graph_sp_id, &self.grant_scope())
+                .await
+                .map_err(|e| hint_graph(e.context("granting admin consent")))?;
+        }
+        let secret = self.stored_secret(ctx, &app).await;
+        let creds = self.credentials(&app, secret);
+        ctx.update_record(|r| r.microsoft = Some(creds)).await
+    }
+
+    async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>> {
+        ctx.progress.step(PROVIDER, "reading the directory");
+        let mut pending = Pending::default();
+        let mut changes = Vec::new();
+        let app = self.find_app().await.map_err(hint_graph)?;
+        if let Some(a) = &app {
+            if self.ms.admin_consent {
+                let sp = self.graph.graph_service_principal().await?;
+                let state = consent::observe(&self.graph, &a.app_id, &sp.id).await?;
+                changes.extend(consent::destroy_changes(&state));
+                pending.consent = Some(state);
+            }
+            let reason = if ctx.purge {
+                "deleted, then purged from deleted items"
+            } else {
+                "soft delete: restorable for 30 days, and it counts against the directory quota until then (use --purge)"
+            };
+            changes.push(
+                Change::new(PROVIDER, "application", Action::Delete)
+                    .id(a.app_id.clone())
+                    .reason(reason),
+            );
+            pending.delete.push(a.clone());
+        }
+        if ctx.purge {
+            let tag = app::id_tag(self.name(), &self.spec.env);
+            for d in self.graph.deleted_apps_by_tag(&tag).await.map_err(hint_graph)? {
+                if pending.delete.iter().any(|a| a.id == d.id) {
+                    continue;
+                }
+                if !app::is_ours(&d, self.name(), &self.spec.env) {
+                    continue;
+                }
+                changes.push(
+                    Change::new(PROVIDER, "deleted_application", Action::Delete)
+                        .address(format!("microsoft.deleted_application[{}]", d.app_id))
+                        .id(d.app_id.clone())
+                        .reason("purge from deleted items"),
+                );
+                pending.purge.push(d.id.clone());
+            }
+        }
+        *self.pending.lock().await = pending;
+        Ok(changes)
+    }
+
+    async fn destroy(&self, ctx: &Ctx) -> Result<()> {
+        let pending = std::mem::take(&mut *self.pending.lock().await);
+        if let Some(state) = &pending.consent {
+            ctx.progress.step(PROVIDER, "removing admin consent");
+            consent::destroy(&self.graph, state).await.map_err(hint_graph)?;
+        }
+        for a in &pending.delete {
+            ctx.progress.step(PROVIDER, "deleting the registration");
+            self.graph.delete_app(&a.id).await.map_err(hint_graph)?;
+            if ctx.purge {
+                ctx.progress.step(PROVIDER, "purging it from deleted items");
+                self.graph.purge(&a.id).await.map_err(hint_graph)?;
+            }
+        }
+        for id in &pending.purge {
+            ctx.progress.step(PROVIDER, "purging from deleted items");
+            self.graph.purge(id).await.map_err(hint_graph)?;
+        }
+        ctx.update_record(|r| r.microsoft = None).await
+    }
+}
