@@ -106,7 +106,13 @@ impl Store {
             Some(d) if !d.is_empty() => PathBuf::from(d),
             _ => spec_file
                 .parent()
-                .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+                .map(|p| {
+                    if p.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        p
+                    }
+                })
                 .unwrap_or(Path::new("."))
                 .join(".mailreg"),
         };
@@ -241,11 +247,20 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
-            let dmode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+            let dmode = std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
             assert_eq!(dmode, 0o700);
         }
         std::fs::write(&path, "{\"version\": 1,\n \"name\": ").unwrap();
         let err = store.load("a", "test").unwrap_err();
-        assert!(err.message.contains("a.test.json:2:9: the credentials file is damaged"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("a.test.json:2:9: the credentials file is damaged"),
+            "{}",
+            err.message
+        );
     }
 }

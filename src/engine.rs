@@ -88,7 +88,9 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(name: &str, env: &str, store: Store, progress: Progress) -> Result<Self> {
-        let record = store.load(name, env)?.unwrap_or_else(|| Record::new(name, env));
+        let record = store
+            .load(name, env)?
+            .unwrap_or_else(|| Record::new(name, env));
         Ok(Ctx {
             name: name.to_owned(),
             env: env.to_owned(),

@@ -3,11 +3,15 @@
 //! Data flows one way: [`spec`] → provider reads → [`plan`] → [`engine`] apply → [`credentials`]
 //! → outputs. See the README's architecture section.
 
+pub mod cli;
 pub mod clock;
+pub mod commands;
+pub mod credentials;
+pub mod emulator;
+pub mod engine;
 pub mod error;
 pub mod http;
-pub mod spec;
-pub mod credentials;
-pub mod engine;
+pub mod logging;
 pub mod microsoft;
 pub mod plan;
+pub mod spec;

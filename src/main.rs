@@ -1,1 +1,55 @@
-fn main() {}
+//! Thin entry point: parse arguments, set up logging, run, map errors to exit codes.
+
+use std::process::ExitCode as ProcessExit;
+
+use clap::Parser;
+use mailreg::cli::{Cli, OutputFormat};
+use mailreg::error::{Error, ErrorKind, ExitCode};
+
+fn main() -> ProcessExit {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors are bad input (3), not clap's 2, which means "changes pending" here.
+            return ProcessExit::from(if e.use_stderr() {
+                ExitCode::BadInput as u8
+            } else {
+                0
+            });
+        }
+    };
+    mailreg::logging::init(cli.global.verbose, cli.global.quiet);
+    let json = cli.global.output == OutputFormat::Json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return report(Error::internal(format!("starting the runtime: {e}")), json),
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = mailreg::commands::run(cli.command, &cli.global) => r,
+            _ = tokio::signal::ctrl_c() => Err(Error::new(ErrorKind::Internal, "interrupted").with_hint("run the same command again: mailreg converges from wherever it stopped")),
+        }
+    });
+    match result {
+        Ok(code) => ProcessExit::from(code as u8),
+        Err(e) if e.message == "interrupted" => {
+            report(e, json);
+            ProcessExit::from(ExitCode::Interrupted as u8)
+        }
+        Err(e) => report(e, json),
+    }
+}
+
+fn report(e: Error, json: bool) -> ProcessExit {
+    let code = e.kind.exit_code() as u8;
+    if json {
+        println!("{}", serde_json::json!({"error": e.to_json()}));
+    } else {
+        eprintln!("error: {e}");
+    }
+    ProcessExit::from(code)
+}

@@ -217,7 +217,13 @@ mod tests {
             plan.render(),
             "  ~ microsoft.application (obj-1)\n      redirect_uris [\"https://a\"] -> [\"https://b\"]\n  + microsoft.client_secret\n      # no secret value on record\n      expires \"2027-05-27\"\n\nPlan: 1 to add, 1 to change, 0 to destroy.\n"
         );
-        assert_eq!(plan.to_json()["summary"], json!({"add":1,"change":1,"destroy":0}));
-        assert_eq!(Plan::new("app", "test").render(), "No changes. app (test) matches the spec.\n");
+        assert_eq!(
+            plan.to_json()["summary"],
+            json!({"add":1,"change":1,"destroy":0})
+        );
+        assert_eq!(
+            Plan::new("app", "test").render(),
+            "No changes. app (test) matches the spec.\n"
+        );
     }
 }

@@ -39,7 +39,8 @@ impl EmuRequest {
     /// The bearer token of the `Authorization` header, if any.
     pub fn bearer(&self) -> Option<&str> {
         let v = self.header("authorization")?;
-        v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
     }
 
     /// The body parsed as JSON (`None` when empty or not JSON).

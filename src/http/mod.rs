@@ -482,20 +482,39 @@ mod tests {
 
     #[test]
     fn only_https_or_loopback_http() {
-        let ok = ["https://graph.microsoft.com", "http://127.0.0.1:8080", "http://[::1]:1", "http://localhost:9"];
+        let ok = [
+            "https://graph.microsoft.com",
+            "http://127.0.0.1:8080",
+            "http://[::1]:1",
+            "http://localhost:9",
+        ];
         for u in ok {
             assert!(check_url(&Url::parse(u).unwrap(), "x").is_ok(), "{u}");
         }
-        let err = check_url(&Url::parse("http://10.0.0.1/").unwrap(), "MAILREG_GRAPH_URL").unwrap_err();
+        let err = check_url(
+            &Url::parse("http://10.0.0.1/").unwrap(),
+            "MAILREG_GRAPH_URL",
+        )
+        .unwrap_err();
         assert_eq!(err.kind, ErrorKind::BadInput);
-        assert!(err.message.starts_with("MAILREG_GRAPH_URL: http://10.0.0.1/ uses plain http"));
+        assert!(
+            err.message
+                .starts_with("MAILREG_GRAPH_URL: http://10.0.0.1/ uses plain http")
+        );
     }
 
     #[test]
     fn parses_the_three_error_shapes() {
         let h = HeaderMap::new();
-        let g = Failure::parse(404, &h, br#"{"error":{"code":"Request_ResourceNotFound","message":"gone"}}"#);
-        assert_eq!((g.code.as_deref(), g.message.as_str()), (Some("Request_ResourceNotFound"), "gone"));
+        let g = Failure::parse(
+            404,
+            &h,
+            br#"{"error":{"code":"Request_ResourceNotFound","message":"gone"}}"#,
+        );
+        assert_eq!(
+            (g.code.as_deref(), g.message.as_str()),
+            (Some("Request_ResourceNotFound"), "gone")
+        );
         let goog = Failure::parse(409, &h, br#"{"error":{"code":409,"message":"Requested entity already exists","status":"ALREADY_EXISTS"}}"#);
         assert_eq!(goog.code.as_deref(), Some("ALREADY_EXISTS"));
         let oauth = Failure::parse(401, &h, br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#);

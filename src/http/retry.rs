@@ -57,11 +57,8 @@ pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Durat
         }
         return None;
     }
-    let date = time::OffsetDateTime::parse(
-        value,
-        &time::format_description::well_known::Rfc2822,
-    )
-    .ok()?;
+    let date =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
     let delta = date - now;
     Some(if delta.is_negative() {
         Duration::ZERO

@@ -51,7 +51,12 @@ pub struct DesiredApp {
 }
 
 impl DesiredApp {
-    pub fn new(spec: &MicrosoftSpec, name: &str, env: &str, permissions: Vec<(String, String)>) -> Self {
+    pub fn new(
+        spec: &MicrosoftSpec,
+        name: &str,
+        env: &str,
+        permissions: Vec<(String, String)>,
+    ) -> Self {
         let mut tags = mailreg_tags(name, env);
         tags.extend(spec.tags.iter().cloned());
         DesiredApp {
@@ -161,28 +166,49 @@ pub fn diff(desired: &DesiredApp, app: &Application) -> AppDiff {
     let observed_name = app.display_name.clone().unwrap_or_default();
     if observed_name != desired.display_name {
         patch.insert("displayName".into(), json!(desired.display_name));
-        change = change.field("display_name", json!(observed_name), json!(desired.display_name));
+        change = change.field(
+            "display_name",
+            json!(observed_name),
+            json!(desired.display_name),
+        );
     }
-    let observed_uris = app.web.as_ref().map(|w| w.redirect_uris.clone()).unwrap_or_default();
+    let observed_uris = app
+        .web
+        .as_ref()
+        .map(|w| w.redirect_uris.clone())
+        .unwrap_or_default();
     if sorted(&observed_uris) != sorted(&desired.redirect_uris) {
         patch.insert("web".into(), json!({"redirectUris": desired.redirect_uris}));
-        change = change.field("redirect_uris", json!(observed_uris), json!(desired.redirect_uris));
+        change = change.field(
+            "redirect_uris",
+            json!(observed_uris),
+            json!(desired.redirect_uris),
+        );
     }
     let want: Vec<ResourceAccess> = desired
         .permissions
         .iter()
-        .map(|(_, id)| ResourceAccess { id: id.to_ascii_lowercase(), kind: "Scope".into() })
+        .map(|(_, id)| ResourceAccess {
+            id: id.to_ascii_lowercase(),
+            kind: "Scope".into(),
+        })
         .collect();
     let have: Vec<ResourceAccess> = observed_graph_access(&app.required_resource_access)
         .into_iter()
-        .map(|a| ResourceAccess { id: a.id.to_ascii_lowercase(), kind: a.kind })
+        .map(|a| ResourceAccess {
+            id: a.id.to_ascii_lowercase(),
+            kind: a.kind,
+        })
         .collect();
     let foreign_resources = app
         .required_resource_access
         .iter()
         .any(|r| !r.resource_app_id.eq_ignore_ascii_case(GRAPH_APP_ID));
     if sorted(&want) != sorted(&have) || foreign_resources {
-        patch.insert("requiredResourceAccess".into(), desired.required_resource_access());
+        patch.insert(
+            "requiredResourceAccess".into(),
+            desired.required_resource_access(),
+        );
         change = change.field(
             "permissions",
             json!(observed_permission_names(app, &desired.permissions)),
@@ -199,7 +225,10 @@ pub fn diff(desired: &DesiredApp, app: &Application) -> AppDiff {
         change = change.field("notes", json!(observed_notes), json!(desired.notes));
     }
     if desired.audience.is_personal() {
-        let version = app.api.as_ref().and_then(|a| a.requested_access_token_version);
+        let version = app
+            .api
+            .as_ref()
+            .and_then(|a| a.requested_access_token_version);
         if version != Some(2) {
             patch.insert("api".into(), json!({"requestedAccessTokenVersion": 2}));
             change = change.field("access_token_version", json!(version), json!(2));
@@ -222,7 +251,10 @@ mod tests {
             display_name: "n".into(),
             audience: Audience::AzureADandPersonalMicrosoftAccount,
             redirect_uris: vec!["https://a/cb".into()],
-            permissions: vec![("IMAP.AccessAsUser.All".into(), "652390e4-393a-48de-9484-05f9b1212954".into())],
+            permissions: vec![(
+                "IMAP.AccessAsUser.All".into(),
+                "652390e4-393a-48de-9484-05f9b1212954".into(),
+            )],
             tags: mailreg_tags("x", "test"),
             notes: "notes".into(),
         }
@@ -246,14 +278,22 @@ mod tests {
     fn drift_becomes_a_patch_of_just_those_fields() {
         let d = desired();
         let mut app = app_from(&d);
-        app.web = Some(WebApplication { redirect_uris: vec!["https://evil/cb".into()] });
+        app.web = Some(WebApplication {
+            redirect_uris: vec!["https://evil/cb".into()],
+        });
         app.tags.retain(|t| t != "mailreg:env=test");
         let diff = diff(&d, &app);
         assert_eq!(
             serde_json::Value::Object(diff.patch),
             json!({"web": {"redirectUris": ["https://a/cb"]}, "tags": d.tags})
         );
-        let fields: Vec<_> = diff.change.unwrap().fields.into_iter().map(|f| f.field).collect();
+        let fields: Vec<_> = diff
+            .change
+            .unwrap()
+            .fields
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
         assert_eq!(fields, ["redirect_uris", "tags"]);
     }
 

@@ -101,12 +101,15 @@ impl GraphAuth {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let forced = var("MAILREG_AZURE_AUTH");
         let options = || {
-            let mut o = ClientOptions::default();
-            o.transport = Some(azure_core::http::Transport::new(Arc::new(Transport {
-                http: http.clone(),
-                authority: Url::parse(endpoints.authority).expect("authority constants are URLs"),
-                login: endpoints.login.clone(),
-            })));
+            let mut o = ClientOptions {
+                transport: Some(azure_core::http::Transport::new(Arc::new(Transport {
+                    http: http.clone(),
+                    authority: Url::parse(endpoints.authority)
+                        .expect("authority constants are URLs"),
+                    login: endpoints.login.clone(),
+                }))),
+                ..Default::default()
+            };
             // One retry policy for the whole tool: ours, in the transport.
             o.retry = azure_core::http::RetryOptions::none();
             if endpoints.authority != "https://login.microsoftonline.com" {
@@ -116,9 +119,7 @@ impl GraphAuth {
             }
             o
         };
-        let fail = |what: &str, e: azure_core::Error| {
-            Error::auth(format!("{what}: {e}"))
-        };
+        let fail = |what: &str, e: azure_core::Error| Error::auth(format!("{what}: {e}"));
         let want = |name: &str| forced.as_deref().is_none_or(|f| f == name);
         let scope = format!("{}/.default", endpoints.graph_resource);
         let make = |credential: Arc<dyn TokenCredential>, source: &str| GraphAuth {
@@ -138,8 +139,16 @@ impl GraphAuth {
                     client_options: options(),
                 }),
             )
-            .map_err(|e| fail("client secret credential (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)", e))?;
-            return Ok(make(cred, "client secret (AZURE_CLIENT_ID + AZURE_CLIENT_SECRET)"));
+            .map_err(|e| {
+                fail(
+                    "client secret credential (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)",
+                    e,
+                )
+            })?;
+            return Ok(make(
+                cred,
+                "client secret (AZURE_CLIENT_ID + AZURE_CLIENT_SECRET)",
+            ));
         }
         if want("client-certificate") && var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
             return Err(Error::auth(
@@ -148,7 +157,8 @@ impl GraphAuth {
             .with_hint("use a client secret (AZURE_CLIENT_SECRET) or workload identity federation (AZURE_FEDERATED_TOKEN_FILE)"));
         }
         if want("workload-identity")
-            && let (Some(id), Some(file)) = (var("AZURE_CLIENT_ID"), var("AZURE_FEDERATED_TOKEN_FILE"))
+            && let (Some(id), Some(file)) =
+                (var("AZURE_CLIENT_ID"), var("AZURE_FEDERATED_TOKEN_FILE"))
         {
             let mut o = WorkloadIdentityCredentialOptions {
                 client_id: Some(id),
@@ -166,7 +176,6 @@ impl GraphAuth {
             let cred = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                 user_assigned_id: var("AZURE_CLIENT_ID").map(UserAssignedId::ClientId),
                 client_options: options(),
-                ..Default::default()
             }))
             .map_err(|e| fail("managed identity", e))?;
             return Ok(make(cred, "managed identity"));
@@ -211,7 +220,6 @@ fn first_line(s: &str) -> &str {
 }
 
 fn which(cmd: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|p| p.join(cmd).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join(cmd).is_file()))
 }

@@ -25,10 +25,22 @@ pub struct Endpoints {
 
 fn defaults(cloud: Cloud) -> (&'static str, &'static str) {
     match cloud {
-        Cloud::Global => ("https://login.microsoftonline.com", "https://graph.microsoft.com"),
-        Cloud::Usgov => ("https://login.microsoftonline.us", "https://graph.microsoft.us"),
-        Cloud::UsgovDod => ("https://login.microsoftonline.us", "https://dod-graph.microsoft.us"),
-        Cloud::China => ("https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+        Cloud::Global => (
+            "https://login.microsoftonline.com",
+            "https://graph.microsoft.com",
+        ),
+        Cloud::Usgov => (
+            "https://login.microsoftonline.us",
+            "https://graph.microsoft.us",
+        ),
+        Cloud::UsgovDod => (
+            "https://login.microsoftonline.us",
+            "https://dod-graph.microsoft.us",
+        ),
+        Cloud::China => (
+            "https://login.chinacloudapi.cn",
+            "https://microsoftgraph.chinacloudapi.cn",
+        ),
     }
 }
 
@@ -108,7 +120,8 @@ mod tests {
             authority: "https://login.microsoftonline.com",
         };
         assert_eq!(
-            e.mailbox_endpoints(Audience::AzureADandPersonalMicrosoftAccount, "contoso.com").0,
+            e.mailbox_endpoints(Audience::AzureADandPersonalMicrosoftAccount, "contoso.com")
+                .0,
             "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
         );
         assert_eq!(
@@ -119,15 +132,29 @@ mod tests {
             e.mailbox_endpoints(Audience::AzureADMultipleOrgs, "x").1,
             "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
         );
-        assert_eq!(e.graph_url("applications").as_str(), "https://graph.microsoft.com/v1.0/applications");
+        assert_eq!(
+            e.graph_url("applications").as_str(),
+            "https://graph.microsoft.com/v1.0/applications"
+        );
     }
 
     #[test]
     fn scopes_are_outlook_qualified() {
-        let p: Vec<String> = ["IMAP.AccessAsUser.All", "SMTP.Send", "offline_access", "User.Read"].map(String::from).to_vec();
+        let p: Vec<String> = [
+            "IMAP.AccessAsUser.All",
+            "SMTP.Send",
+            "offline_access",
+            "User.Read",
+        ]
+        .map(String::from)
+        .to_vec();
         assert_eq!(
             mailbox_scopes(&p),
-            ["https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send", "offline_access"]
+            [
+                "https://outlook.office.com/IMAP.AccessAsUser.All",
+                "https://outlook.office.com/SMTP.Send",
+                "offline_access"
+            ]
         );
     }
 }

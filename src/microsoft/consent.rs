@@ -19,12 +19,13 @@ pub async fn observe(graph: &Graph, app_id: &str, graph_sp_id: &str) -> Result<C
     let Some(sp) = graph.service_principal_of(app_id).await? else {
         return Ok(ConsentState::default());
     };
-    let grant = graph
-        .grants_of(&sp.id)
-        .await?
-        .into_iter()
-        .find(|g| g.resource_id == graph_sp_id && g.consent_type.as_deref() == Some("AllPrincipals"));
-    Ok(ConsentState { sp: Some(sp), grant })
+    let grant = graph.grants_of(&sp.id).await?.into_iter().find(|g| {
+        g.resource_id == graph_sp_id && g.consent_type.as_deref() == Some("AllPrincipals")
+    });
+    Ok(ConsentState {
+        sp: Some(sp),
+        grant,
+    })
 }
 
 fn normalise(scope: &str) -> Vec<&str> {
@@ -36,13 +37,21 @@ fn normalise(scope: &str) -> Vec<&str> {
 pub fn changes(state: &ConsentState, scope: &str) -> Vec<Change> {
     let mut out = Vec::new();
     if state.sp.is_none() {
-        out.push(Change::new("microsoft", "service_principal", Action::Create));
+        out.push(Change::new(
+            "microsoft",
+            "service_principal",
+            Action::Create,
+        ));
     }
     match &state.grant {
         None => out.push(
             Change::new("microsoft", "permission_grant", Action::Create)
                 .field("scope", serde_json::Value::Null, json!(scope))
-                .field("consent_type", serde_json::Value::Null, json!("AllPrincipals")),
+                .field(
+                    "consent_type",
+                    serde_json::Value::Null,
+                    json!("AllPrincipals"),
+                ),
         ),
         Some(g) if normalise(g.scope.as_deref().unwrap_or("")) != normalise(scope) => out.push(
             Change::new("microsoft", "permission_grant", Action::Update)
@@ -67,7 +76,10 @@ pub async fn apply(
         None => graph.create_service_principal(app_id).await?,
     };
     match &state.grant {
-        None => graph.create_grant(&sp.id, graph_sp_id, scope).await.map(drop),
+        None => graph
+            .create_grant(&sp.id, graph_sp_id, scope)
+            .await
+            .map(drop),
         Some(g) if normalise(g.scope.as_deref().unwrap_or("")) != normalise(scope) => {
             graph.update_grant(&g.id, scope).await
         }

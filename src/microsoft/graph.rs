@@ -151,19 +151,22 @@ pub const APP_SELECT: &str = "id,appId,displayName,signInAudience,api,web,requir
 pub fn lag_app(f: &Failure) -> bool {
     f.is(404, "Request_ResourceNotFound")
         || f.is(409, "Error_MsaAppDoesNotExist")
-        || (f.status == 400 && f.message.contains("does not reference a valid application object"))
+        || (f.status == 400
+            && f.message
+                .contains("does not reference a valid application object"))
 }
 
 /// A new service principal not yet visible to the grant service.
 pub fn lag_grant(f: &Failure) -> bool {
     (f.status == 400 || f.status == 404)
-        && f.message
-            .contains("does not exist or one of its queried reference-property objects are not present")
+        && f.message.contains(
+            "does not exist or one of its queried reference-property objects are not present",
+        )
 }
 
 /// Outcome of the keyed upsert.
 pub enum Upserted {
-    Created(Application),
+    Created(Box<Application>),
     /// The app already existed (a previous create whose answer was lost) and was updated.
     Updated,
 }
@@ -237,15 +240,21 @@ impl Graph {
 
     pub async fn apps_by_tag(&self, tag: &str) -> Result<Vec<Application>> {
         let filter = format!("tags/any(t:t eq '{}')", odata_quote(tag));
-        self.list(self.url("applications", &[("$filter", &filter), ("$select", APP_SELECT)]))
-            .await
+        self.list(self.url(
+            "applications",
+            &[("$filter", &filter), ("$select", APP_SELECT)],
+        ))
+        .await
     }
 
     pub async fn deleted_apps_by_tag(&self, tag: &str) -> Result<Vec<Application>> {
         let filter = format!("tags/any(t:t eq '{}')", odata_quote(tag));
         self.list(self.url(
             "directory/deletedItems/microsoft.graph.application",
-            &[("$filter", &filter), ("$select", "id,appId,displayName,tags,deletedDateTime")],
+            &[
+                ("$filter", &filter),
+                ("$select", "id,appId,displayName,tags,deletedDateTime"),
+            ],
         ))
         .await
     }
@@ -260,7 +269,7 @@ impl Graph {
             .safety(Safety::Idempotent);
         let resp = self.call(req).await?;
         if resp.status == 201 {
-            Ok(Upserted::Created(resp.json()?))
+            Ok(Upserted::Created(Box::new(resp.json()?)))
         } else {
             Ok(Upserted::Updated)
         }
@@ -268,7 +277,9 @@ impl Graph {
 
     pub async fn get_app(&self, id: &str) -> Result<Application> {
         let url = self.url(&format!("applications/{id}"), &[("$select", APP_SELECT)]);
-        self.call(Request::new(Method::GET, url).lag(lag_app)).await?.json()
+        self.call(Request::new(Method::GET, url).lag(lag_app))
+            .await?
+            .json()
     }
 
     pub async fn patch_app(&self, id: &str, body: Value) -> Result<()> {
@@ -278,7 +289,12 @@ impl Graph {
             .map(drop)
     }
 
-    pub async fn add_password(&self, id: &str, display_name: &str, end: &str) -> Result<NewPassword> {
+    pub async fn add_password(
+        &self,
+        id: &str,
+        display_name: &str,
+        end: &str,
+    ) -> Result<NewPassword> {
         let url = self.url(&format!("applications/{id}/addPassword"), &[]);
         let body = json!({"passwordCredential": {"displayName": display_name, "endDateTime": end}});
         self.call(Request::new(Method::POST, url).json(body).lag(lag_app))
@@ -309,7 +325,10 @@ impl Graph {
     /// listed yet (lag); a 404 that persists means it is already purged.
     pub async fn purge(&self, id: &str) -> Result<()> {
         let url = self.url(&format!("directory/deletedItems/{id}"), &[]);
-        match self.call(Request::new(Method::DELETE, url).lag(lag_app)).await {
+        match self
+            .call(Request::new(Method::DELETE, url).lag(lag_app))
+            .await
+        {
             Err(e) if e.status == Some(404) => Ok(()),
             other => other.map(drop),
         }
@@ -325,7 +344,10 @@ impl Graph {
 
     pub async fn service_principal_of(&self, app_id: &str) -> Result<Option<ServicePrincipal>> {
         let filter = format!("appId eq '{}'", odata_quote(app_id));
-        let url = self.url("servicePrincipals", &[("$filter", &filter), ("$select", "id,appId")]);
+        let url = self.url(
+            "servicePrincipals",
+            &[("$filter", &filter), ("$select", "id,appId")],
+        );
         Ok(self.list(url).await?.into_iter().next())
     }
 

@@ -92,7 +92,9 @@ impl MicrosoftProvider {
             ))
             .with_hint("delete the extra registrations in the Entra portal, or remove the tag from them"));
         }
-        let Some(found) = found.pop() else { return Ok(None) };
+        let Some(found) = found.pop() else {
+            return Ok(None);
+        };
         if !app::is_ours(&found, self.name(), &self.spec.env) {
             return Err(Error::refused(format!(
                 "application {} ({}) carries {tag} but not all of mailreg's tags ({}); mailreg will not touch it",
@@ -106,7 +108,10 @@ impl MicrosoftProvider {
 
     /// (name, id) for each permission in the spec: constants for the known ones, one read of
     /// the Graph service principal for the others. Unknown names are spec errors at their line.
-    async fn resolve_permissions(&self, graph_sp: &mut Option<graph::ServicePrincipal>) -> Result<Vec<(String, String)>> {
+    async fn resolve_permissions(
+        &self,
+        graph_sp: &mut Option<graph::ServicePrincipal>,
+    ) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
         for (i, name) in self.ms.permissions.iter().enumerate() {
             if let Some(id) = permissions::known_id(name) {
@@ -117,7 +122,11 @@ impl MicrosoftProvider {
                 *graph_sp = Some(self.graph.graph_service_principal().await?);
             }
             let sp = graph_sp.as_ref().expect("just set");
-            match sp.oauth2_permission_scopes.iter().find(|s| s.value == *name) {
+            match sp
+                .oauth2_permission_scopes
+                .iter()
+                .find(|s| s.value == *name)
+            {
                 Some(s) => out.push((name.clone(), s.id.clone())),
                 None => {
                     let near: Vec<&str> = sp
@@ -126,11 +135,14 @@ impl MicrosoftProvider {
                         .filter(|s| s.value.eq_ignore_ascii_case(name))
                         .map(|s| s.value.as_str())
                         .collect();
-                    let mut msg = format!("{name:?} is not a delegated permission of Microsoft Graph");
+                    let mut msg =
+                        format!("{name:?} is not a delegated permission of Microsoft Graph");
                     if let Some(n) = near.first() {
                         msg.push_str(&format!(" (did you mean {n:?}?)"));
                     }
-                    return Err(self.spec.field_error(&format!("microsoft.permissions[{i}]"), msg));
+                    return Err(self
+                        .spec
+                        .field_error(&format!("microsoft.permissions[{i}]"), msg));
                 }
             }
         }
@@ -193,13 +205,19 @@ impl MicrosoftProvider {
         ctx.progress.step(PROVIDER, "adding a client secret");
         let created = self
             .graph
-            .add_password(&app.id, &secret::display_name(&self.spec.env, now), &secret::rfc3339(expires))
+            .add_password(
+                &app.id,
+                &secret::display_name(&self.spec.env, now),
+                &secret::rfc3339(expires),
+            )
             .await
             .map_err(|e| hint_graph(e.context("adding a client secret")))?;
         let expires = created
             .end_date_time
             .as_deref()
-            .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
             .unwrap_or(expires);
         let record = SecretRecord {
             key_id: created.key_id,
@@ -216,12 +234,24 @@ impl MicrosoftProvider {
 /// Adds a hint to the Graph errors people meet (reference §4.1).
 fn hint_graph(e: Error) -> Error {
     let hint = match e.code.as_deref() {
-        Some("Authorization_RequestDenied") => Some("the identity mailreg signs in with needs the Graph permission Application.ReadWrite.All (or Application.ReadWrite.OwnedBy), granted with admin consent; purge and admin consent also need DelegatedPermissionGrant.ReadWrite.All"),
-        Some("CredentialInvalidLifetimeAsPerAppPolicy") => Some("a tenant policy limits secret lifetimes: lower microsoft.secret_lifetime_days in the spec"),
-        Some("CredentialTypeNotAllowedAsPerAppPolicy") => Some("a tenant policy forbids client secrets for this app"),
-        Some("TooManyAppPasswords") => Some("personal-account apps hold at most two secrets: remove one you no longer use in the Entra portal"),
-        Some("InvalidAccessTokenVersion") => Some("personal-account audiences need api.requestedAccessTokenVersion = 2; mailreg sets it, so the app was changed elsewhere"),
-        Some("Directory_QuotaExceeded") => Some("the directory's object quota is full; soft-deleted apps count for 30 days: `mailreg destroy --purge` or purge them in the portal"),
+        Some("Authorization_RequestDenied") => Some(
+            "the identity mailreg signs in with needs the Graph permission Application.ReadWrite.All (or Application.ReadWrite.OwnedBy), granted with admin consent; purge and admin consent also need DelegatedPermissionGrant.ReadWrite.All",
+        ),
+        Some("CredentialInvalidLifetimeAsPerAppPolicy") => Some(
+            "a tenant policy limits secret lifetimes: lower microsoft.secret_lifetime_days in the spec",
+        ),
+        Some("CredentialTypeNotAllowedAsPerAppPolicy") => {
+            Some("a tenant policy forbids client secrets for this app")
+        }
+        Some("TooManyAppPasswords") => Some(
+            "personal-account apps hold at most two secrets: remove one you no longer use in the Entra portal",
+        ),
+        Some("InvalidAccessTokenVersion") => Some(
+            "personal-account audiences need api.requestedAccessTokenVersion = 2; mailreg sets it, so the app was changed elsewhere",
+        ),
+        Some("Directory_QuotaExceeded") => Some(
+            "the directory's object quota is full; soft-deleted apps count for 30 days: `mailreg destroy --purge` or purge them in the portal",
+        ),
         _ => None,
     };
     match hint {
@@ -238,11 +268,15 @@ impl Provider for MicrosoftProvider {
 
     async fn plan(&self, ctx: &Ctx) -> Result<Vec<Change>> {
         ctx.progress.step(PROVIDER, "reading the directory");
-        let app = self.find_app().await.map_err(hint_graph)?;
+        // Permission names first: a misspelt one is a spec error, found before anything else.
         let mut graph_sp = None;
         let perms = self.resolve_permissions(&mut graph_sp).await?;
+        let app = self.find_app().await.map_err(hint_graph)?;
         let desired = DesiredApp::new(&self.ms, self.name(), &self.spec.env, perms);
-        let mut pending = Pending { desired: Some(desired.clone()), ..Default::default() };
+        let mut pending = Pending {
+            desired: Some(desired.clone()),
+            ..Default::default()
+        };
         let mut changes = Vec::new();
         let personal = self.ms.audience.is_personal();
         match &app {
@@ -251,7 +285,11 @@ impl Provider for MicrosoftProvider {
                 pending.secret = secret::plan(&[], None, personal, ctx.now)?;
             }
             Some(found) => {
-                let AppDiff { replace, patch, change } = app::diff(&desired, found);
+                let AppDiff {
+                    replace,
+                    patch,
+                    change,
+                } = app::diff(&desired, found);
                 changes.extend(change);
                 if replace.is_some() {
                     pending.replace = true;
@@ -259,18 +297,29 @@ impl Provider for MicrosoftProvider {
                 } else {
                     pending.patch = patch;
                     let stored = self.stored_secret(ctx, found).await;
-                    pending.secret = secret::plan(&found.password_credentials, stored.as_ref(), personal, ctx.now)?;
+                    pending.secret = secret::plan(
+                        &found.password_credentials,
+                        stored.as_ref(),
+                        personal,
+                        ctx.now,
+                    )?;
                 }
             }
         }
-        changes.extend(pending.secret.changes(self.ms.secret_lifetime_days, ctx.now));
+        changes.extend(
+            pending
+                .secret
+                .changes(self.ms.secret_lifetime_days, ctx.now),
+        );
         if self.ms.admin_consent {
             let sp = match graph_sp {
                 Some(sp) => sp,
                 None => self.graph.graph_service_principal().await?,
             };
             let state = match &app {
-                Some(a) if !pending.replace => consent::observe(&self.graph, &a.app_id, &sp.id).await?,
+                Some(a) if !pending.replace => {
+                    consent::observe(&self.graph, &a.app_id, &sp.id).await?
+                }
                 _ => ConsentState::default(),
             };
             changes.extend(consent::changes(&state, &self.grant_scope()));
@@ -284,12 +333,16 @@ impl Provider for MicrosoftProvider {
 
     async fn apply(&self, ctx: &Ctx) -> Result<()> {
         let pending = std::mem::take(&mut *self.pending.lock().await);
-        let desired = pending.desired.clone().ok_or_else(|| Error::internal("apply without plan"))?;
+        let desired = pending
+            .desired
+            .clone()
+            .ok_or_else(|| Error::internal("apply without plan"))?;
         let mut app = pending.app.clone();
         let mut secret_plan = pending.secret.clone();
         if pending.replace {
             let old = app.take().expect("replace implies an app");
-            ctx.progress.step(PROVIDER, "deleting the registration to replace it");
+            ctx.progress
+                .step(PROVIDER, "deleting the registration to replace it");
             self.graph.delete_app(&old.id).await.map_err(hint_graph)?;
             // The soft-deleted app keeps its uniqueName; purge it so the new one can take it.
             self.graph.purge(&old.id).await.map_err(hint_graph)?;
@@ -315,13 +368,18 @@ impl Provider for MicrosoftProvider {
                     .await
                     .map_err(|e| hint_graph(e.context("creating the application")))?
                 {
-                    Upserted::Created(a) => a,
+                    Upserted::Created(a) => *a,
                     Upserted::Updated => {
                         // An earlier run created it; its secrets' Values are unknown here
                         // unless on record.
                         let a = self.find_after_upsert().await?;
                         let stored = self.stored_secret(ctx, &a).await;
-                        secret_plan = secret::plan(&a.password_credentials, stored.as_ref(), self.ms.audience.is_personal(), ctx.now)?;
+                        secret_plan = secret::plan(
+                            &a.password_credentials,
+                            stored.as_ref(),
+                            self.ms.audience.is_personal(),
+                            ctx.now,
+                        )?;
                         a
                     }
                 }
@@ -329,20 +387,32 @@ impl Provider for MicrosoftProvider {
         };
         for c in &secret_plan.remove_before {
             ctx.progress.step(PROVIDER, "retiring an old client secret");
-            self.graph.remove_password(&app.id, &c.key_id).await.map_err(hint_graph)?;
+            self.graph
+                .remove_password(&app.id, &c.key_id)
+                .await
+                .map_err(hint_graph)?;
         }
         if secret_plan.add.is_some() {
             self.add_secret(ctx, &app).await?;
         }
         for c in &secret_plan.remove_after {
             ctx.progress.step(PROVIDER, "retiring an old client secret");
-            self.graph.remove_password(&app.id, &c.key_id).await.map_err(hint_graph)?;
+            self.graph
+                .remove_password(&app.id, &c.key_id)
+                .await
+                .map_err(hint_graph)?;
         }
         if let (Some(state), Some(graph_sp_id)) = (&pending.consent, &pending.graph_sp_id) {
             ctx.progress.step(PROVIDER, "granting admin consent");
-            consent::apply(&self.graph, state, &app.app_id, graph_sp_id, &self.grant_scope())
-                .await
-                .map_err(|e| hint_graph(e.context("granting admin consent")))?;
+            consent::apply(
+                &self.graph,
+                state,
+                &app.app_id,
+                graph_sp_id,
+                &self.grant_scope(),
+            )
+            .await
+            .map_err(|e| hint_graph(e.context("granting admin consent")))?;
         }
         let secret = self.stored_secret(ctx, &app).await;
         let creds = self.credentials(&app, secret);
@@ -375,7 +445,12 @@ impl Provider for MicrosoftProvider {
         }
         if ctx.purge {
             let tag = app::id_tag(self.name(), &self.spec.env);
-            for d in self.graph.deleted_apps_by_tag(&tag).await.map_err(hint_graph)? {
+            for d in self
+                .graph
+                .deleted_apps_by_tag(&tag)
+                .await
+                .map_err(hint_graph)?
+            {
                 if pending.delete.iter().any(|a| a.id == d.id) {
                     continue;
                 }
@@ -399,7 +474,9 @@ impl Provider for MicrosoftProvider {
         let pending = std::mem::take(&mut *self.pending.lock().await);
         if let Some(state) = &pending.consent {
             ctx.progress.step(PROVIDER, "removing admin consent");
-            consent::destroy(&self.graph, state).await.map_err(hint_graph)?;
+            consent::destroy(&self.graph, state)
+                .await
+                .map_err(hint_graph)?;
         }
         for a in &pending.delete {
             ctx.progress.step(PROVIDER, "deleting the registration");

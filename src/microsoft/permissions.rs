@@ -8,8 +8,14 @@
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 pub const KNOWN: &[(&str, &str)] = &[
-    ("IMAP.AccessAsUser.All", "652390e4-393a-48de-9484-05f9b1212954"),
-    ("POP.AccessAsUser.All", "d7b7f2d9-0f45-4ea1-9d42-e50810c06991"),
+    (
+        "IMAP.AccessAsUser.All",
+        "652390e4-393a-48de-9484-05f9b1212954",
+    ),
+    (
+        "POP.AccessAsUser.All",
+        "d7b7f2d9-0f45-4ea1-9d42-e50810c06991",
+    ),
     ("SMTP.Send", "258f6531-6087-4cc4-bb90-092c5fb3ed3f"),
     ("offline_access", "7427e0e9-2fba-42fe-b0c0-848c9e6a8182"),
     ("openid", "37f7f235-527c-4136-accd-4a02d197296e"),

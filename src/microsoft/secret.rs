@@ -91,7 +91,11 @@ pub fn plan(
     personal: bool,
     now: OffsetDateTime,
 ) -> Result<SecretPlan> {
-    let on_app = |r: &SecretRecord| creds.iter().any(|c| c.key_id.eq_ignore_ascii_case(&r.key_id));
+    let on_app = |r: &SecretRecord| {
+        creds
+            .iter()
+            .any(|c| c.key_id.eq_ignore_ascii_case(&r.key_id))
+    };
     let healthy = stored.filter(|r| on_app(r) && r.expires > now);
     let mut ours: Vec<PasswordCredential> = creds
         .iter()
@@ -107,8 +111,14 @@ pub fn plan(
         });
     }
     let reason = match stored {
-        None => "no secret value on record for this app (new app, or the credentials store was lost)".to_owned(),
-        Some(r) if !on_app(r) => format!("the secret on record ({}) is no longer on the app", r.key_id),
+        None => {
+            "no secret value on record for this app (new app, or the credentials store was lost)"
+                .to_owned()
+        }
+        Some(r) if !on_app(r) => format!(
+            "the secret on record ({}) is no longer on the app",
+            r.key_id
+        ),
         Some(r) => format!("the secret on record expired on {}", rfc3339(r.expires)),
     };
     let mut plan = SecretPlan {
@@ -146,23 +156,53 @@ mod tests {
         }
     }
     fn record(key: &str, expires: OffsetDateTime) -> SecretRecord {
-        SecretRecord { key_id: key.into(), value: SecretValue::new("v"), expires, created: expires }
+        SecretRecord {
+            key_id: key.into(),
+            value: SecretValue::new("v"),
+            expires,
+            created: expires,
+        }
     }
     const NOW: OffsetDateTime = time::macros::datetime!(2026-11-28 12:00 UTC);
 
     #[test]
     fn healthy_secret_means_no_change_but_orphans_go() {
-        let creds = [cred("a", "mailreg test 1", "2026-01-01"), cred("b", "mailreg test 2", "2026-02-01"), cred("x", "portal", "2025-01-01")];
-        let p = plan(&creds, Some(&record("b", NOW + time::Duration::days(1))), true, NOW).unwrap();
+        let creds = [
+            cred("a", "mailreg test 1", "2026-01-01"),
+            cred("b", "mailreg test 2", "2026-02-01"),
+            cred("x", "portal", "2025-01-01"),
+        ];
+        let p = plan(
+            &creds,
+            Some(&record("b", NOW + time::Duration::days(1))),
+            true,
+            NOW,
+        )
+        .unwrap();
         assert!(p.add.is_none() && p.remove_before.is_empty());
-        assert_eq!(p.remove_after.iter().map(|c| c.key_id.as_str()).collect::<Vec<_>>(), ["a"]);
-        let none = plan(&creds[1..2], Some(&record("b", NOW + time::Duration::days(1))), true, NOW).unwrap();
+        assert_eq!(
+            p.remove_after
+                .iter()
+                .map(|c| c.key_id.as_str())
+                .collect::<Vec<_>>(),
+            ["a"]
+        );
+        let none = plan(
+            &creds[1..2],
+            Some(&record("b", NOW + time::Duration::days(1))),
+            true,
+            NOW,
+        )
+        .unwrap();
         assert!(none.is_empty());
     }
 
     #[test]
     fn lost_value_at_the_personal_limit_removes_oldest_first() {
-        let creds = [cred("new", "mailreg test 2", "2026-02-01"), cred("old", "mailreg test 1", "2026-01-01")];
+        let creds = [
+            cred("new", "mailreg test 2", "2026-02-01"),
+            cred("old", "mailreg test 1", "2026-01-01"),
+        ];
         let p = plan(&creds, None, true, NOW).unwrap();
         assert!(p.add.is_some());
         assert_eq!(p.remove_before[0].key_id, "old");
@@ -175,17 +215,36 @@ mod tests {
 
     #[test]
     fn foreign_secrets_at_the_limit_are_never_touched() {
-        let creds = [cred("a", "portal", "2026-01-01"), cred("b", "ci", "2026-01-01")];
+        let creds = [
+            cred("a", "portal", "2026-01-01"),
+            cred("b", "ci", "2026-01-01"),
+        ];
         let e = plan(&creds, None, true, NOW).unwrap_err();
-        assert!(e.message.starts_with("the app holds 2 client secrets and 2 of them were not made by mailreg"));
+        assert!(
+            e.message.starts_with(
+                "the app holds 2 client secrets and 2 of them were not made by mailreg"
+            )
+        );
     }
 
     #[test]
     fn expired_or_missing_record_is_replaced() {
         let creds = [cred("a", "mailreg test", "2026-01-01")];
-        let p = plan(&creds, Some(&record("a", NOW - time::Duration::days(1))), true, NOW).unwrap();
+        let p = plan(
+            &creds,
+            Some(&record("a", NOW - time::Duration::days(1))),
+            true,
+            NOW,
+        )
+        .unwrap();
         assert!(p.add.unwrap().starts_with("the secret on record expired"));
-        let p = plan(&creds, Some(&record("zz", NOW + time::Duration::days(1))), true, NOW).unwrap();
+        let p = plan(
+            &creds,
+            Some(&record("zz", NOW + time::Duration::days(1))),
+            true,
+            NOW,
+        )
+        .unwrap();
         assert!(p.add.unwrap().contains("no longer on the app"));
     }
 }

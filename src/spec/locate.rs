@@ -73,11 +73,7 @@ impl Locator {
 
 /// Walks the spanned document. With `exact`, only a full match counts (used for overrides, so
 /// an override table that does not mention the field does not steal the location).
-fn find(
-    table: &DeTable<'_>,
-    segs: &[Seg],
-    exact: bool,
-) -> Option<std::ops::Range<usize>> {
+fn find(table: &DeTable<'_>, segs: &[Seg], exact: bool) -> Option<std::ops::Range<usize>> {
     let Some((Seg::Key(first), rest)) = segs.split_first() else {
         return None;
     };
@@ -121,7 +117,11 @@ mod tests {
         );
         assert_eq!(
             parse_path("output[0].path"),
-            vec![Seg::Key("output".into()), Seg::Index(0), Seg::Key("path".into())]
+            vec![
+                Seg::Key("output".into()),
+                Seg::Index(0),
+                Seg::Key("path".into())
+            ]
         );
     }
 

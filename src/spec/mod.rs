@@ -86,9 +86,13 @@ fn default_secret_days() -> u32 {
     180
 }
 fn default_permissions() -> Vec<String> {
-    ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "offline_access"]
-        .map(String::from)
-        .to_vec()
+    [
+        "IMAP.AccessAsUser.All",
+        "POP.AccessAsUser.All",
+        "offline_access",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// `[microsoft]`: one Entra ID app registration and its client secret.
@@ -174,8 +178,11 @@ impl Spec {
     /// Loads `file` for environment `env`.
     pub fn load(file: &Path, env: &str) -> Result<Spec> {
         let text = std::fs::read_to_string(file).map_err(|e| {
-            Error::bad_input(format!("{}: cannot read the spec file: {e}", file.display()))
-                .with_hint("create one with `mailreg init`, or pass its path with -f")
+            Error::bad_input(format!(
+                "{}: cannot read the spec file: {e}",
+                file.display()
+            ))
+            .with_hint("create one with `mailreg init`, or pass its path with -f")
         })?;
         Self::parse(file, &text, env)
     }
@@ -214,7 +221,12 @@ impl Spec {
         let envs = match root.remove("env") {
             None => toml::Table::new(),
             Some(toml::Value::Table(t)) => t,
-            Some(_) => return Err(report(vec![Problem::new("env", "must be a table of environments: [env.<name>]")])),
+            Some(_) => {
+                return Err(report(vec![Problem::new(
+                    "env",
+                    "must be a table of environments: [env.<name>]",
+                )]));
+            }
         };
         let mut problems = Vec::new();
         for (name, value) in &envs {
@@ -285,10 +297,8 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 fn substitute(table: &mut toml::Table, name: &str, env: &str) {
     fn walk(v: &mut toml::Value, name: &str, env: &str) {
         match v {
-            toml::Value::String(s) => {
-                if s.contains('{') {
-                    *s = s.replace("{env}", env).replace("{name}", name);
-                }
+            toml::Value::String(s) if s.contains('{') => {
+                *s = s.replace("{env}", env).replace("{name}", name);
             }
             toml::Value::Array(a) => a.iter_mut().for_each(|v| walk(v, name, env)),
             toml::Value::Table(t) => t.iter_mut().for_each(|(_, v)| walk(v, name, env)),
@@ -363,7 +373,11 @@ fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Pro
     if ms.redirect_uris.len() > max_uris {
         p.push(Problem::new(
             "microsoft.redirect_uris",
-            format!("{} URIs; {} allows at most {max_uris}", ms.redirect_uris.len(), ms.audience),
+            format!(
+                "{} URIs; {} allows at most {max_uris}",
+                ms.redirect_uris.len(),
+                ms.audience
+            ),
         ));
     }
     let mut seen = BTreeSet::new();
@@ -394,7 +408,11 @@ fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Pro
         let field = format!("microsoft.permissions[{i}]");
         if !seen.insert(perm) {
             p.push(Problem::new(field, format!("{perm:?} is listed twice")));
-        } else if perm.is_empty() || !perm.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-') {
+        } else if perm.is_empty()
+            || !perm
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
+        {
             p.push(Problem::new(
                 field,
                 format!("{perm:?} is not a permission name (e.g. IMAP.AccessAsUser.All)"),
@@ -404,7 +422,10 @@ fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Pro
     if !(1..=730).contains(&ms.secret_lifetime_days) {
         p.push(Problem::new(
             "microsoft.secret_lifetime_days",
-            format!("must be between 1 and 730 days, got {}", ms.secret_lifetime_days),
+            format!(
+                "must be between 1 and 730 days, got {}",
+                ms.secret_lifetime_days
+            ),
         ));
     }
     for (i, tag) in ms.tags.iter().enumerate() {
@@ -412,9 +433,15 @@ fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Pro
         if tag.is_empty() || tag.len() > 256 {
             p.push(Problem::new(field, "tags are 1-256 characters"));
         } else if tag.chars().any(char::is_whitespace) {
-            p.push(Problem::new(field, format!("{tag:?}: tags may not contain whitespace")));
+            p.push(Problem::new(
+                field,
+                format!("{tag:?}: tags may not contain whitespace"),
+            ));
         } else if tag.starts_with("mailreg:") {
-            p.push(Problem::new(field, "tags starting with `mailreg:` are mailreg's own"));
+            p.push(Problem::new(
+                field,
+                "tags starting with `mailreg:` are mailreg's own",
+            ));
         }
     }
     if let Some(notes) = &ms.notes
@@ -437,11 +464,15 @@ pub fn cloud_name(c: Cloud) -> &'static str {
 /// except for loopback; for personal-account audiences also no query, no wildcard, ≤256 chars.
 fn check_redirect_uri(uri: &str, personal: bool) -> std::result::Result<(), String> {
     if personal && uri.contains('*') {
-        return Err(format!("{uri:?}: wildcards are not allowed for personal-account audiences"));
+        return Err(format!(
+            "{uri:?}: wildcards are not allowed for personal-account audiences"
+        ));
     }
     let url = url::Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
     if url.fragment().is_some() {
-        return Err(format!("{uri:?}: redirect URIs may not contain a fragment (#...)"));
+        return Err(format!(
+            "{uri:?}: redirect URIs may not contain a fragment (#...)"
+        ));
     }
     match url.scheme() {
         "https" => {}
@@ -458,7 +489,11 @@ fn check_redirect_uri(uri: &str, personal: bool) -> std::result::Result<(), Stri
                 ));
             }
         }
-        other => return Err(format!("{uri:?}: scheme {other:?} is not allowed; use https")),
+        other => {
+            return Err(format!(
+                "{uri:?}: scheme {other:?} is not allowed; use https"
+            ));
+        }
     }
     if personal && url.query().is_some() {
         return Err(format!(
@@ -512,7 +547,10 @@ microsoft.redirect_uris = ["https://mail.example.com/oauth/callback"]
         let test = load(BASE, "test").unwrap();
         let ms = test.microsoft.as_ref().unwrap();
         assert_eq!(ms.display_name.as_deref(), Some("AgileApps mailbox (test)"));
-        assert_eq!(ms.redirect_uris, ["https://agileapps.example.com/oauth/callback"]);
+        assert_eq!(
+            ms.redirect_uris,
+            ["https://agileapps.example.com/oauth/callback"]
+        );
         assert_eq!(ms.audience, Audience::AzureADandPersonalMicrosoftAccount);
         assert_eq!(ms.secret_lifetime_days, 180);
         let prod = load(BASE, "prod").unwrap();
@@ -538,7 +576,13 @@ microsoft.redirect_uris = ["https://mail.example.com/oauth/callback"]
     fn unknown_key_and_wrong_type_name_the_field() {
         let e = err(&BASE.replace("tenant =", "tenent ="), "test");
         assert!(e.starts_with("mailreg.toml:4:10: microsoft.tenent: unknown field `tenent`, expected one of `tenant`"), "{e}");
-        let e = err(&BASE.replace("permissions = [", "secret_lifetime_days = \"long\"\npermissions = ["), "test");
+        let e = err(
+            &BASE.replace(
+                "permissions = [",
+                "secret_lifetime_days = \"long\"\npermissions = [",
+            ),
+            "test",
+        );
         assert!(e.starts_with("mailreg.toml:7:24: microsoft.secret_lifetime_days: invalid type: string \"long\", expected u32"), "{e}");
     }
 
@@ -559,7 +603,10 @@ microsoft.redirect_uris = ["https://mail.example.com/oauth/callback"]
 
     #[test]
     fn override_errors_point_at_the_override() {
-        let text = BASE.replace("https://mail.example.com/oauth/callback", "https://mail.example.com/*");
+        let text = BASE.replace(
+            "https://mail.example.com/oauth/callback",
+            "https://mail.example.com/*",
+        );
         let e = err(&text, "prod");
         assert_eq!(
             e,
@@ -569,8 +616,14 @@ microsoft.redirect_uris = ["https://mail.example.com/oauth/callback"]
 
     #[test]
     fn names_and_envs_are_checked() {
-        assert!(err(&BASE.replace("agileapps-mail", "Agile Apps"), "test").starts_with("mailreg.toml:1:8: name: must be 1-40"));
+        assert!(
+            err(&BASE.replace("agileapps-mail", "Agile Apps"), "test")
+                .starts_with("mailreg.toml:1:8: name: must be 1-40")
+        );
         assert!(err(BASE, "Prod").starts_with("--env \"Prod\""));
-        assert!(err(&BASE.replace("contoso.onmicrosoft.com", "common"), "test").contains("microsoft.tenant: \"common\" is a sign-in audience"));
+        assert!(
+            err(&BASE.replace("contoso.onmicrosoft.com", "common"), "test")
+                .contains("microsoft.tenant: \"common\" is a sign-in audience")
+        );
     }
 }

@@ -1,0 +1,126 @@
+//! Commands and flags. Each flag is documented here, where it is defined; `--help` shows it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailreg",
+    version,
+    about = "Mailbox OAuth app registrations as code: Microsoft Entra ID (and Google Cloud) for IMAP/POP/SMTP XOAUTH2",
+    long_about = "mailreg reads a declarative spec (mailreg.toml), compares it with what exists in the cloud, \
+and converges: it creates or updates the app registration and its client secret, keeps the secret \
+in a local credentials store (.mailreg/, mode 0600), and prints the client ID and the authorize and \
+token URLs a mailbox needs. It keeps no copy of cloud state: it finds what it manages by its tags.\n\n\
+Try it offline first: `mailreg demo`.",
+    after_help = "Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode), 3 bad input, \
+4 authentication failed, 5 manual step required, 6 verification failed, 7 refused, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    #[command(flatten)]
+    pub global: Global,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Output format: human-readable text, or one JSON document on stdout.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text, env = "MAILREG_OUTPUT")]
+    pub output: OutputFormat,
+
+    /// More logging on stderr: -v shows progress steps, -vv also the request log (method, path,
+    /// status, duration; never tokens or secrets).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print only errors.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Which spec and environment a command works on.
+#[derive(Debug, Args, Clone)]
+pub struct Target {
+    /// The spec file.
+    #[arg(
+        long,
+        short = 'f',
+        default_value = "mailreg.toml",
+        env = "MAILREG_FILE"
+    )]
+    pub file: PathBuf,
+
+    /// The environment: selects `[env.<name>]` overrides and is part of every resource's identity
+    /// (tags, unique name), so each environment gets its own registration.
+    #[arg(long, short = 'e', default_value = "default", env = "MAILREG_ENV")]
+    pub env: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change. Makes no write.
+    Plan {
+        #[command(flatten)]
+        target: Target,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error (as terraform does).
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Converge the cloud to the spec, store the new secret, print the credentials.
+    Apply {
+        #[command(flatten)]
+        target: Target,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Allow replacing resources that cannot be updated in place (an audience change):
+        /// the registration is deleted and created again, with a new client ID and secret.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Delete what apply made (only resources carrying mailreg's tags).
+    Destroy {
+        #[command(flatten)]
+        target: Target,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Also remove the registration from deleted items, permanently. Soft-deleted apps count
+        /// against the directory quota for 30 days: test teardown wants this.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Print the credentials of an applied environment from the credentials store.
+    Output {
+        #[command(flatten)]
+        target: Target,
+        /// Include secret values (masked otherwise).
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Serve the built-in cloud emulator, to rehearse pipelines offline.
+    Emulator {
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8480)]
+        port: u16,
+        /// Requests for which a new application is not yet visible (Entra replication lag).
+        #[arg(long, default_value_t = 0)]
+        replication_lag: u32,
+    },
+    /// Run the whole flow offline: start the emulator, apply an example spec, show the
+    /// credentials, destroy everything. Needs no account.
+    Demo {
+        /// Show secret values instead of masking them.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+}

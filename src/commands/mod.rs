@@ -1,0 +1,248 @@
+//! The commands: each loads its inputs, calls the engine, and prints one result.
+
+mod demo;
+mod show;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::cli::{Command, Global, OutputFormat, Target};
+use crate::clock::Clock;
+use crate::credentials::Store;
+use crate::engine::{self, Ctx, Progress, Providers};
+use crate::error::{Error, ExitCode, Result};
+use crate::http::Http;
+use crate::microsoft::MicrosoftProvider;
+use crate::plan::Plan;
+use crate::spec::Spec;
+
+pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
+    match command {
+        Command::Plan {
+            target,
+            detailed_exitcode,
+        } => plan(&target, global, detailed_exitcode).await,
+        Command::Apply {
+            target,
+            yes,
+            replace,
+        } => apply(&target, global, yes, replace).await,
+        Command::Destroy { target, yes, purge } => destroy(&target, global, yes, purge).await,
+        Command::Output {
+            target,
+            show_secrets,
+        } => output(&target, global, show_secrets),
+        Command::Emulator {
+            port,
+            replication_lag,
+        } => emulator(port, replication_lag).await,
+        Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
+    }
+}
+
+/// Everything a cloud command needs: the spec, the providers, and a run context.
+struct Session {
+    spec: Spec,
+    providers: Providers,
+    ctx: Ctx,
+}
+
+fn session(target: &Target, global: &Global) -> Result<Session> {
+    let spec = Spec::load(&target.file, &target.env)?;
+    let http = Http::new(Clock::from_env())?;
+    let mut providers: Providers = Vec::new();
+    if spec.microsoft.is_some() {
+        providers.push(Arc::new(MicrosoftProvider::new(&spec, &http)?));
+    }
+    let interactive =
+        global.output == OutputFormat::Text && !global.quiet && std::io::stderr().is_terminal();
+    let ctx = Ctx::new(
+        &spec.name,
+        &spec.env,
+        Store::for_spec(&spec.file),
+        Progress::new(interactive),
+    )?;
+    Ok(Session {
+        spec,
+        providers,
+        ctx,
+    })
+}
+
+fn print_plan(global: &Global, header: &str, plan: &Plan) {
+    if global.output == OutputFormat::Text && !global.quiet {
+        println!("{header}\n");
+        print!("{}", plan.render());
+    }
+}
+
+/// Asks before changing anything, unless `--yes`. Without a terminal there is nobody to ask:
+/// refuse rather than guess.
+fn confirm(global: &Global, yes: bool, question: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if global.output == OutputFormat::Json || !std::io::stdin().is_terminal() {
+        return Err(
+            Error::refused("confirmation needed, but there is no terminal to ask on")
+                .with_hint("pass --yes to apply without asking (as CI should)"),
+        );
+    }
+    print!("\n{question}\n  Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::refused("cancelled; nothing was changed"))
+    }
+}
+
+fn header(verb: &str, spec: &Spec) -> String {
+    format!(
+        "mailreg {verb}: {} (environment {}) from {}",
+        spec.name,
+        spec.env,
+        spec.file.display()
+    )
+}
+
+async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCode> {
+    let s = session(target, global)?;
+    let plan = engine::plan(&s.ctx, &s.providers).await;
+    s.ctx.progress.finish();
+    let plan = plan?;
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan.to_json()).expect("json")
+        ),
+        OutputFormat::Text => print_plan(global, &header("plan", &s.spec), &plan),
+    }
+    Ok(if detailed && !plan.is_empty() {
+        ExitCode::ChangesPending
+    } else {
+        ExitCode::Success
+    })
+}
+
+async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Result<ExitCode> {
+    let mut s = session(target, global)?;
+    s.ctx.replace = replace;
+    let plan = engine::plan(&s.ctx, &s.providers).await;
+    s.ctx.progress.finish();
+    let plan = plan?;
+    engine::check_replacements(&s.ctx, &plan)?;
+    print_plan(global, &header("apply", &s.spec), &plan);
+    if !plan.is_empty() {
+        confirm(global, yes, "Do you want to perform these actions?")?;
+        engine::apply(&s.ctx, &s.providers).await?;
+    }
+    let record = s.ctx.record().await;
+    let store_path = s.ctx.store.path(&s.spec.name, &s.spec.env);
+    match global.output {
+        OutputFormat::Json => {
+            let doc = json!({
+                "plan": plan.to_json(),
+                "applied": !plan.is_empty(),
+                "credentials": show::credentials_json(&record, false),
+                "credentials_file": store_path.display().to_string(),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        }
+        OutputFormat::Text if !global.quiet => {
+            let sum = plan.summary();
+            if plan.is_empty() {
+                println!();
+            } else {
+                println!(
+                    "\nApply complete: {} added, {} changed, {} destroyed.\n",
+                    sum.add, sum.change, sum.destroy
+                );
+            }
+            print!("{}", show::credentials_text(&record, false, &store_path));
+        }
+        OutputFormat::Text => {}
+    }
+    Ok(ExitCode::Success)
+}
+
+async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {
+    let mut s = session(target, global)?;
+    s.ctx.purge = purge;
+    let plan = engine::plan_destroy(&s.ctx, &s.providers).await;
+    s.ctx.progress.finish();
+    let plan = plan?;
+    print_plan(global, &header("destroy", &s.spec), &plan);
+    if !plan.is_empty() {
+        confirm(
+            global,
+            yes,
+            "Do you really want to destroy these resources?",
+        )?;
+    }
+    // Runs even for an empty plan: it also clears a stale credentials record.
+    engine::destroy(&s.ctx, &s.providers).await?;
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"plan": plan.to_json(), "destroyed": !plan.is_empty()})
+            )
+            .expect("json")
+        ),
+        OutputFormat::Text if !global.quiet && !plan.is_empty() => {
+            println!("\nDestroy complete: {} destroyed.", plan.summary().destroy)
+        }
+        OutputFormat::Text => {}
+    }
+    Ok(ExitCode::Success)
+}
+
+fn output(target: &Target, global: &Global, show_secrets: bool) -> Result<ExitCode> {
+    let spec = Spec::load(&target.file, &target.env)?;
+    let store = Store::for_spec(&spec.file);
+    let Some(record) = store.load(&spec.name, &spec.env)? else {
+        return Err(Error::bad_input(format!(
+            "no credentials on record for {} (environment {}) in {}",
+            spec.name,
+            spec.env,
+            store.path(&spec.name, &spec.env).display()
+        ))
+        .with_hint(
+            "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
+        ));
+    };
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&show::credentials_json(&record, show_secrets))
+                .expect("json")
+        ),
+        OutputFormat::Text => print!(
+            "{}",
+            show::credentials_text(&record, show_secrets, &store.path(&spec.name, &spec.env))
+        ),
+    }
+    Ok(ExitCode::Success)
+}
+
+async fn emulator(port: u16, replication_lag: u32) -> Result<ExitCode> {
+    let mut config = crate::emulator::EmulatorConfig {
+        port,
+        ..Default::default()
+    };
+    config.graph.replication_lag = replication_lag;
+    let emu = crate::emulator::Emulator::start(config).await?;
+    println!("mailreg emulator listening on {}", emu.url());
+    println!("Point mailreg at it:\n");
+    for (k, v) in emu.env() {
+        println!("  export {k}={v}");
+    }
+    println!("\nCtrl-C stops it; state is kept in memory only.");
+    tokio::signal::ctrl_c().await?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,87 @@
+//! Showing credentials: masked unless asked, in text or JSON.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::credentials::Record;
+use crate::microsoft::secret::rfc3339;
+
+/// `abc…` style masking: enough to recognise a value, not to use it.
+pub fn mask(secret: &str) -> String {
+    let head: String = secret.chars().take(3).collect();
+    format!("{head}…(hidden)")
+}
+
+pub fn credentials_json(record: &Record, show_secrets: bool) -> Value {
+    let mut out = json!({"name": record.name, "env": record.env});
+    if let Some(ms) = &record.microsoft {
+        out["microsoft"] = json!({
+            "tenant": ms.tenant,
+            "client_id": ms.client_id,
+            "object_id": ms.object_id,
+            "audience": ms.audience,
+            "authorize_url": ms.authorize_url,
+            "token_url": ms.token_url,
+            "scopes": ms.scopes,
+            "redirect_uris": ms.redirect_uris,
+            "client_secret": ms.secret.as_ref().map(|s| json!({
+                "key_id": s.key_id,
+                "expires": rfc3339(s.expires),
+                "value": if show_secrets { json!(s.value.expose()) } else { Value::Null },
+            })),
+        });
+    }
+    out
+}
+
+pub fn credentials_text(record: &Record, show_secrets: bool, store: &Path) -> String {
+    let mut out = String::new();
+    if let Some(ms) = &record.microsoft {
+        let _ = writeln!(out, "microsoft");
+        let row = |out: &mut String, k: &str, v: &str| {
+            let _ = writeln!(out, "  {k:<15} {v}");
+        };
+        row(&mut out, "client_id", &ms.client_id);
+        row(&mut out, "tenant", &ms.tenant);
+        row(&mut out, "authorize_url", &ms.authorize_url);
+        row(&mut out, "token_url", &ms.token_url);
+        row(&mut out, "scopes", &ms.scopes.join(" "));
+        row(
+            &mut out,
+            "redirect_uri",
+            ms.redirect_uris.first().map(String::as_str).unwrap_or(""),
+        );
+        match &ms.secret {
+            Some(s) => {
+                row(&mut out, "secret_expires", &rfc3339(s.expires));
+                if show_secrets {
+                    row(&mut out, "client_secret", s.value.expose());
+                } else {
+                    row(
+                        &mut out,
+                        "client_secret",
+                        &format!(
+                            "{} (in {}; `mailreg output --show-secrets`)",
+                            mask(s.value.expose()),
+                            store.display()
+                        ),
+                    );
+                }
+            }
+            None => row(
+                &mut out,
+                "client_secret",
+                "(none on record: run `mailreg apply`)",
+            ),
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "Nothing applied for {} (environment {}).",
+            record.name, record.env
+        );
+    }
+    out
+}

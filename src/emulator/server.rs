@@ -1,0 +1,373 @@
+//! The emulator's server: sockets, fault injection and the request log, shared by the fakes.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+
+use super::google::{GoogleConfig, GoogleState};
+use super::graph::{GraphConfig, GraphState};
+use super::wire::{EmuRequest, EmuResponse};
+use crate::error::{Error, Result};
+
+/// What a fault does to a matching request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// 429 with `Retry-After: n` (seconds), or without the header.
+    Throttle(Option<u32>),
+    /// A 5xx (or any) status with a Graph-style error body.
+    Status(u16),
+    /// Close the connection without an answer; the request is not processed.
+    DropBefore,
+    /// Process the request, then lose the answer (the change happened; the client cannot know).
+    DropAfter,
+    /// Answer normally after a delay (real time).
+    Delay(Duration),
+}
+
+/// A fault for the next `count` requests matching `method` and a path fragment.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path_contains: Option<String>,
+    pub count: u32,
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    pub fn new(kind: FaultKind) -> Self {
+        Fault {
+            method: None,
+            path_contains: None,
+            count: 1,
+            kind,
+        }
+    }
+    pub fn on(mut self, method: &str, path_contains: &str) -> Self {
+        self.method = Some(method.to_owned());
+        self.path_contains = Some(path_contains.to_owned());
+        self
+    }
+    pub fn times(mut self, n: u32) -> Self {
+        self.count = n;
+        self
+    }
+    fn matches(&self, req: &EmuRequest) -> bool {
+        self.count > 0
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(&req.method))
+            && self
+                .path_contains
+                .as_deref()
+                .is_none_or(|p| req.path.contains(p))
+    }
+}
+
+/// One request as the emulator saw it. `status` is 0 when the connection was dropped unanswered.
+#[derive(Clone, Debug)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<serde_json::Value>,
+    pub status: u16,
+}
+
+impl LoggedRequest {
+    pub fn is_write(&self) -> bool {
+        self.method != "GET"
+    }
+    /// Requests to token endpoints (not counted as API calls).
+    pub fn is_token(&self) -> bool {
+        self.path.ends_with("/token")
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EmulatorConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub graph: GraphConfig,
+    pub google: GoogleConfig,
+}
+
+/// Everything the emulator knows; tests reach it through [`Emulator::with_state`].
+pub struct EmuState {
+    pub graph: GraphState,
+    pub google: GoogleState,
+    pub faults: Vec<Fault>,
+    pub log: Vec<LoggedRequest>,
+}
+
+enum Outcome {
+    Respond(EmuResponse, Option<Duration>),
+    Drop,
+}
+
+impl EmuState {
+    fn dispatch(&mut self, req: EmuRequest) -> Outcome {
+        let now = time::OffsetDateTime::now_utc();
+        let fault = self.faults.iter_mut().find(|f| f.matches(&req)).map(|f| {
+            f.count -= 1;
+            f.kind.clone()
+        });
+        let mut entry = LoggedRequest {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: req.query.clone(),
+            body: req.json(),
+            status: 0,
+        };
+        let outcome = match fault {
+            Some(FaultKind::DropBefore) => Outcome::Drop,
+            Some(FaultKind::Throttle(after)) => {
+                let body = serde_json::json!({"error": {"code": "TooManyRequests", "message": "Please retry again later.",
+                    "innerError": {"code": "429", "message": "Please retry after", "status": "429"}}});
+                let mut r = EmuResponse::json(429, &body);
+                if let Some(s) = after {
+                    r = r.with_header("retry-after", s.to_string());
+                }
+                Outcome::Respond(r, None)
+            }
+            Some(FaultKind::Status(code)) => {
+                let body = serde_json::json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable (injected fault)."}});
+                Outcome::Respond(EmuResponse::json(code, &body), None)
+            }
+            Some(FaultKind::DropAfter) => {
+                let _ = self.route(&req, now);
+                Outcome::Drop
+            }
+            Some(FaultKind::Delay(d)) => Outcome::Respond(self.route(&req, now), Some(d)),
+            None => Outcome::Respond(self.route(&req, now), None),
+        };
+        if let Outcome::Respond(r, _) = &outcome {
+            entry.status = r.status;
+        }
+        self.log.push(entry);
+        outcome
+    }
+
+    fn route(&mut self, req: &EmuRequest, now: time::OffsetDateTime) -> EmuResponse {
+        self.graph
+            .handle(req, now)
+            .or_else(|| self.google.handle(req, now))
+            .unwrap_or_else(|| {
+                EmuResponse::json(404, &serde_json::json!({"error": {"code": "NotFound", "message": format!("the emulator does not serve {} {}", req.method, req.path)}}))
+            })
+    }
+}
+
+type Shared = Arc<Mutex<EmuState>>;
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    addr: SocketAddr,
+    state: Shared,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+async fn handle(State(state): State<Shared>, req: Request<Body>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .unwrap_or_default();
+    let path = percent_encoding::percent_decode_str(parts.uri.path())
+        .decode_utf8_lossy()
+        .into_owned();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))
+        })
+        .collect();
+    let emu = EmuRequest {
+        method: parts.method.as_str().to_owned(),
+        path,
+        query,
+        headers,
+        body: bytes.to_vec(),
+    };
+    let outcome = state.lock().expect("emulator state").dispatch(emu);
+    match outcome {
+        Outcome::Respond(r, delay) => {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            let mut resp = Response::new(Body::from(r.body));
+            *resp.status_mut() =
+                StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            for (k, v) in r.headers {
+                if let (Ok(k), Ok(v)) = (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(&v),
+                ) {
+                    resp.headers_mut().append(k, v);
+                }
+            }
+            resp
+        }
+        Outcome::Drop => {
+            // A body that fails mid-stream makes hyper abort the connection: the client sees the
+            // connection drop without a complete answer.
+            let stream = futures::stream::once(async {
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other(
+                    "connection dropped (injected fault)",
+                ))
+            });
+            let mut resp = Response::new(Body::from_stream(stream));
+            resp.headers_mut()
+                .insert("content-length", HeaderValue::from_static("100"));
+            resp
+        }
+    }
+}
+
+impl Emulator {
+    /// Starts on the current tokio runtime.
+    pub async fn start(config: EmulatorConfig) -> Result<Emulator> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|e| {
+                Error::io(format!(
+                    "emulator: cannot listen on 127.0.0.1:{}: {e}",
+                    config.port
+                ))
+            })?;
+        let addr = listener.local_addr()?;
+        let mut config = config;
+        // Links the fake writes (@odata.nextLink, location) point back at this server.
+        config.graph.graph_base_url = format!("http://{addr}");
+        let state = Self::state(config);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Emulator {
+            addr,
+            state,
+            shutdown: Some(tx),
+            thread: None,
+        })
+    }
+
+    /// Starts on a runtime of its own, for synchronous callers (tests that run the binary).
+    pub fn start_background(config: EmulatorConfig) -> Result<Emulator> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("emulator runtime");
+            rt.block_on(async move {
+                match Emulator::start(config).await {
+                    Ok(mut emu) => {
+                        let stop = emu.shutdown.take();
+                        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+                        let _ = tx.send(Ok((emu.addr, emu.state.clone(), stop_tx)));
+                        let _ = stop_rx.await;
+                        if let Some(s) = stop {
+                            let _ = s.send(());
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        });
+        let (addr, state, stop) = rx
+            .recv()
+            .map_err(|_| Error::internal("emulator thread died"))??;
+        Ok(Emulator {
+            addr,
+            state,
+            shutdown: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn state(config: EmulatorConfig) -> Shared {
+        Arc::new(Mutex::new(EmuState {
+            graph: GraphState::new(config.graph),
+            google: GoogleState::new(config.google),
+            faults: Vec::new(),
+            log: Vec::new(),
+        }))
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut EmuState) -> R) -> R {
+        f(&mut self.state.lock().expect("emulator state"))
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.with_state(|s| s.faults.push(fault));
+    }
+
+    /// Every request so far, in order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.with_state(|s| s.log.clone())
+    }
+
+    pub fn clear_log(&self) {
+        self.with_state(|s| s.log.clear());
+    }
+
+    /// The environment that points mailreg at this emulator, signed in as its operator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let url = self.url();
+        let (client_id, secret) = self.with_state(|s| {
+            s.graph
+                .config_mut()
+                .principals
+                .first()
+                .cloned()
+                .unwrap_or_default()
+        });
+        vec![
+            ("MAILREG_GRAPH_URL".into(), url.clone()),
+            ("MAILREG_LOGIN_URL".into(), url),
+            ("AZURE_CLIENT_ID".into(), client_id),
+            ("AZURE_CLIENT_SECRET".into(), secret),
+        ]
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

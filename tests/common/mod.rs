@@ -1,0 +1,180 @@
+//! Shared harness: an emulator on 127.0.0.1 and the real binary pointed at it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use mailreg::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, LoggedRequest};
+
+pub const SPEC: &str = r#"name = "agileapps-mail"
+
+[microsoft]
+tenant = "contoso.onmicrosoft.com"
+display_name = "AgileApps mailbox ({env})"
+redirect_uris = ["https://agileapps.example.com/oauth/callback"]
+permissions = ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "offline_access"]
+"#;
+
+pub struct Harness {
+    pub emu: Emulator,
+    pub dir: tempfile::TempDir,
+    pub spec: PathBuf,
+    pub extra_env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Harness {
+    pub fn new(spec: &str) -> Harness {
+        Self::with_config(spec, EmulatorConfig::default())
+    }
+
+    pub fn with_config(spec: &str, config: EmulatorConfig) -> Harness {
+        let emu = Emulator::start_background(config).expect("emulator starts");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mailreg.toml");
+        std::fs::write(&path, spec).unwrap();
+        Harness {
+            emu,
+            dir,
+            spec: path,
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub fn write_spec(&self, text: &str) {
+        std::fs::write(&self.spec, text).unwrap();
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join(".mailreg")
+    }
+
+    pub fn store_file(&self, env: &str) -> PathBuf {
+        self.state_dir().join(format!("agileapps-mail.{env}.json"))
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailreg"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(self.emu.env())
+            .env("MAILREG_FILE", &self.spec)
+            .env("MAILREG_STATE_DIR", self.state_dir())
+            .env("MAILREG_TIME_SCALE", "0.001")
+            .env("NO_COLOR", "1")
+            .envs(self.extra_env.iter().cloned())
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out: Output = self.command(args).output().expect("binary runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and asserts the exit code, showing the output when it differs.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        self.expect(0, args)
+    }
+
+    pub fn expect(&self, code: i32, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert_eq!(
+            r.code, code,
+            "mailreg {args:?}\n--- stdout\n{}\n--- stderr\n{}",
+            r.stdout, r.stderr
+        );
+        r
+    }
+
+    /// Requests to the APIs (token requests left out), in order.
+    pub fn api_requests(&self) -> Vec<LoggedRequest> {
+        self.emu
+            .requests()
+            .into_iter()
+            .filter(|r| !r.is_token())
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.emu.clear_log();
+    }
+}
+
+/// `METHOD path` lines of API requests, for compact order assertions.
+pub fn lines(reqs: &[LoggedRequest]) -> Vec<String> {
+    reqs.iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// Replaces GUIDs, secrets, dates and ports so snapshots are stable.
+pub fn normalise(text: &str, dir: &Path) -> String {
+    let mut out = text.replace(&dir.display().to_string(), "[TMP]");
+    let guid =
+        regex_lite::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+            .unwrap();
+    out = guid.replace_all(&out, "[GUID]").into_owned();
+    let date = regex_lite::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z").unwrap();
+    out = date.replace_all(&out, "[DATE]").into_owned();
+    let port = regex_lite::Regex::new(r"127\.0\.0\.1:\d+").unwrap();
+    port.replace_all(&out, "127.0.0.1:[PORT]").into_owned()
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Calls the emulator's Graph directly (bypassing mailreg), as someone editing in the portal
+/// would: for drift and for seeding secrets.
+pub fn graph_call(
+    emu: &Emulator,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> mailreg::emulator::wire::EmuResponse {
+    use mailreg::emulator::wire::EmuRequest;
+    let env: std::collections::HashMap<_, _> = emu.env().into_iter().collect();
+    emu.with_state(|s| {
+        let now = time::OffsetDateTime::now_utc();
+        let form = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
+            env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"]
+        );
+        let token_req = EmuRequest {
+            method: "POST".into(),
+            path: "/contoso.onmicrosoft.com/oauth2/v2.0/token".into(),
+            headers: vec![("content-type".into(), "application/x-www-form-urlencoded".into())],
+            body: form.into_bytes(),
+            ..Default::default()
+        };
+        let token = s.graph.handle(&token_req, now).expect("token route").body_json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let req = EmuRequest {
+            method: method.into(),
+            path: path.into(),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {token}")),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default(),
+            ..Default::default()
+        };
+        s.graph.handle(&req, now).expect("graph route")
+    })
+}
