@@ -551,3 +551,201 @@ fn confirmation_is_required_without_yes() {
     assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
     assert!(h.api_requests().iter().all(|r| !r.is_write()));
 }
+
+#[test]
+fn a_create_whose_answer_was_lost_is_not_duplicated() {
+    let h = Harness::new(SPEC);
+    // The upsert is processed, then the connection drops: the retry is the same keyed upsert,
+    // which answers 204 (it exists) and mailreg finds the app by its tags.
+    h.emu
+        .inject(Fault::new(FaultKind::DropAfter).on("PATCH", "uniqueName"));
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    assert_eq!(h.emu.with_state(|s| s.graph.applications().len()), 1);
+    let statuses: Vec<u16> = h
+        .api_requests()
+        .iter()
+        .filter(|r| r.path.contains("uniqueName"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [0, 204]);
+    h.clear();
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    assert_eq!(h.api_requests().len(), 1, "converged after the lost answer");
+}
+
+#[test]
+fn a_secret_whose_answer_was_lost_is_retired_on_the_next_run() {
+    let h = Harness::new(SPEC);
+    h.emu
+        .inject(Fault::new(FaultKind::DropAfter).on("POST", "addPassword"));
+    let r = h.expect(1, &["apply", "--env", "test", "--yes"]);
+    assert!(
+        r.stderr.contains("may or may not have been applied"),
+        "{}",
+        r.stderr
+    );
+    // addPassword is not idempotent: it was sent once, not repeated.
+    assert_eq!(
+        h.api_requests()
+            .iter()
+            .filter(|r| r.path.ends_with("addPassword"))
+            .count(),
+        1
+    );
+    let creds = h.emu.with_state(|s| s.graph.applications())[0]["passwordCredentials"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(creds, 1, "the secret exists, its value is lost");
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    let app = &h.emu.with_state(|s| s.graph.applications())[0];
+    let creds = app["passwordCredentials"].as_array().unwrap();
+    assert_eq!(creds.len(), 1, "the orphan was retired: {creds:?}");
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(h.store_file("test")).unwrap()).unwrap();
+    assert_eq!(creds[0]["keyId"], rec["microsoft"]["secret"]["key_id"]);
+}
+
+#[test]
+fn the_request_log_shows_calls_but_never_secrets() {
+    let h = Harness::new(SPEC);
+    let r = h.ok(&["apply", "--env", "test", "--yes", "-vv"]);
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(h.store_file("test")).unwrap()).unwrap();
+    let secret = rec["microsoft"]["secret"]["value"].as_str().unwrap();
+    let operator_secret = h
+        .emu
+        .env()
+        .into_iter()
+        .find(|(k, _)| k == "AZURE_CLIENT_SECRET")
+        .unwrap()
+        .1;
+    for text in [&r.stdout, &r.stderr] {
+        assert!(!text.contains(secret));
+        assert!(!text.contains(&operator_secret));
+        assert!(!text.contains("Bearer"));
+    }
+    let log = normalise(&r.stderr, h.dir.path());
+    assert!(
+        log.contains(
+            "microsoft: signing in with client secret (AZURE_CLIENT_ID + AZURE_CLIENT_SECRET)"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("POST 127.0.0.1/contoso.onmicrosoft.com/oauth2/v2.0/token -> 200"),
+        "{log}"
+    );
+    assert!(
+        log.contains("GET 127.0.0.1/v1.0/applications -> 200"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "PATCH 127.0.0.1/v1.0/applications(uniqueName='mailreg.agileapps-mail.test') -> 201"
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn national_clouds_use_their_authority_and_organizations_endpoints() {
+    let spec = SPEC.replace(
+        "[microsoft]\n",
+        "[microsoft]\ncloud = \"usgov\"\naudience = \"AzureADMultipleOrgs\"\n",
+    );
+    let h = Harness::new(&spec);
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&h.ok(&["output", "--env", "test", "-o", "json"]).stdout).unwrap();
+    assert_eq!(
+        json["microsoft"]["token_url"],
+        json!(format!("{}/organizations/oauth2/v2.0/token", h.emu.url()))
+    );
+    assert_eq!(
+        h.emu.with_state(|s| s.graph.applications())[0]["signInAudience"],
+        "AzureADMultipleOrgs"
+    );
+    let personal = SPEC.replace("[microsoft]\n", "[microsoft]\ncloud = \"china\"\n");
+    h.write_spec(&personal);
+    let r = h.expect(3, &["plan", "--env", "test"]);
+    assert!(
+        r.stderr
+            .contains("AzureADandPersonalMicrosoftAccount is not supported in national clouds"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn http_endpoints_are_refused_unless_loopback() {
+    let mut h = Harness::new(SPEC);
+    h.extra_env.push((
+        "MAILREG_GRAPH_URL".into(),
+        "http://graph.example.com".into(),
+    ));
+    let r = h.expect(3, &["plan", "--env", "test"]);
+    assert!(
+        r.stderr
+            .contains("MAILREG_GRAPH_URL: http://graph.example.com/ uses plain http"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_emulator_command_serves_and_prints_its_environment() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailreg"))
+        .args(["emulator", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("mailreg emulator listening on ")
+        .unwrap()
+        .to_owned();
+    let mut exports = Vec::new();
+    for line in lines.by_ref().take(8) {
+        let line = line.unwrap();
+        if let Some(kv) = line.trim().strip_prefix("export ") {
+            exports.push(kv.to_owned());
+        }
+    }
+    assert!(
+        exports.contains(&format!("MAILREG_GRAPH_URL={url}")),
+        "{exports:?}"
+    );
+    assert!(exports.iter().any(|e| e.starts_with("AZURE_CLIENT_ID=")));
+    // A full run against it, as a pipeline rehearsal would.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mailreg.toml"), SPEC).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mailreg"));
+    cmd.args(["apply", "--env", "ci", "--yes", "-o", "json"])
+        .current_dir(dir.path())
+        .env("MAILREG_TIME_SCALE", "0.001");
+    for kv in &exports {
+        let (k, v) = kv.split_once('=').unwrap();
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["applied"], true);
+    assert_eq!(
+        v["plan"]["summary"],
+        json!({"add": 2, "change": 0, "destroy": 0})
+    );
+    assert_eq!(
+        mode(&dir.path().join(".mailreg/agileapps-mail.ci.json")),
+        0o600
+    );
+}

@@ -843,7 +843,18 @@ impl GraphState {
             ));
         }
         let aud = rec.aud.trim_end_matches('/');
-        if aud != DEFAULT_GRAPH_BASE_URL && aud != GRAPH_APP_ID && aud != self.base() {
+        // The emulator stands in for every cloud: the national clouds' Graph resources are
+        // accepted as well as the global one (reference §3).
+        const NATIONAL_GRAPH: [&str; 3] = [
+            "https://graph.microsoft.us",
+            "https://dod-graph.microsoft.us",
+            "https://microsoftgraph.chinacloudapi.cn",
+        ];
+        if aud != DEFAULT_GRAPH_BASE_URL
+            && aud != GRAPH_APP_ID
+            && aud != self.base()
+            && !NATIONAL_GRAPH.contains(&aud)
+        {
             // INFERRED: real text for a token minted for another resource.
             return Err(unauthorized(
                 "Access token validation failure. Invalid audience.",
