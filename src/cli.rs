@@ -116,6 +116,9 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         replication_lag: u32,
     },
+    /// Google-only steps: import the OAuth client made in the console, restore a project.
+    #[command(subcommand)]
+    Google(GoogleCommand),
     /// Run the whole flow offline: start the emulator, apply an example spec, show the
     /// credentials, destroy everything. Needs no account.
     Demo {
@@ -123,4 +126,36 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GoogleCommand {
+    /// Store the Web OAuth client created in the console: the downloaded client JSON, or
+    /// `--client-id` with the secret on standard input. Checked against the spec (Web type,
+    /// redirect URIs, Google's endpoints, the project); nothing is stored if a check fails.
+    ImportClient {
+        #[command(flatten)]
+        target: Target,
+        /// The client JSON downloaded from the console (client_secret_….json).
+        #[arg(value_name = "CLIENT_JSON", required_unless_present = "client_id", conflicts_with = "client_id")]
+        client_json: Option<PathBuf>,
+        /// The client ID, when pasting instead of importing a file; the secret is read from
+        /// standard input (without echo on a terminal), never from the command line.
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+    /// Restore this spec's project while it is pending deletion (within 30 days).
+    Undelete {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -73,6 +73,32 @@ pub struct MicrosoftCredentials {
     pub secret: Option<SecretRecord>,
 }
 
+/// A Google Web OAuth client, imported from the console's download (or pasted).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GoogleClient {
+    pub client_id: String,
+    pub client_secret: SecretValue,
+    /// The redirect URIs registered on the client (from the downloaded JSON, or the spec's
+    /// when pasted).
+    pub redirect_uris: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub imported: OffsetDateTime,
+}
+
+/// What the mailbox needs from the Google project.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GoogleCredentials {
+    pub project_id: String,
+    #[serde(default)]
+    pub project_number: Option<String>,
+    pub authorize_url: String,
+    pub token_url: String,
+    pub scopes: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub client: Option<GoogleClient>,
+}
+
 /// One file of the store.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
@@ -81,15 +107,22 @@ pub struct Record {
     pub env: String,
     #[serde(default)]
     pub microsoft: Option<MicrosoftCredentials>,
+    #[serde(default)]
+    pub google: Option<GoogleCredentials>,
 }
 
 impl Record {
+    pub fn is_empty(&self) -> bool {
+        self.microsoft.is_none() && self.google.is_none()
+    }
+
     pub fn new(name: &str, env: &str) -> Self {
         Record {
             version: 1,
             name: name.to_owned(),
             env: env.to_owned(),
             microsoft: None,
+            google: None,
         }
     }
 }

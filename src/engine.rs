@@ -72,6 +72,17 @@ impl Progress {
     }
 }
 
+/// A step only a person can do (the Google console), reported by a provider during apply.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ManualStep {
+    pub provider: &'static str,
+    pub resource: String,
+    /// The numbered checklist with links and values.
+    pub instructions: String,
+    /// The command that completes the step once done.
+    pub complete_with: String,
+}
+
 /// What providers share during one run.
 pub struct Ctx {
     pub name: String,
@@ -84,6 +95,7 @@ pub struct Ctx {
     pub replace: bool,
     /// `destroy --purge`: also remove from deleted items.
     pub purge: bool,
+    manual: std::sync::Mutex<Vec<ManualStep>>,
 }
 
 impl Ctx {
@@ -100,7 +112,16 @@ impl Ctx {
             progress,
             replace: false,
             purge: false,
+            manual: Default::default(),
         })
+    }
+
+    pub fn add_manual_step(&self, step: ManualStep) {
+        self.manual.lock().expect("manual steps").push(step);
+    }
+
+    pub fn manual_steps(&self) -> Vec<ManualStep> {
+        self.manual.lock().expect("manual steps").clone()
     }
 
     pub async fn record(&self) -> Record {
@@ -116,7 +137,7 @@ impl Ctx {
         if serde_json::to_value(&*rec).expect("records serialise") == before {
             return Ok(());
         }
-        if rec.microsoft.is_none() {
+        if rec.is_empty() {
             return self.store.remove(&rec.name, &rec.env);
         }
         self.store.save(&rec).map(drop)

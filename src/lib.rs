@@ -15,3 +15,4 @@ pub mod logging;
 pub mod microsoft;
 pub mod plan;
 pub mod spec;
+pub mod google;

@@ -48,6 +48,8 @@ fn report(e: Error, json: bool) -> ProcessExit {
     let code = e.kind.exit_code() as u8;
     if json {
         println!("{}", serde_json::json!({"error": e.to_json()}));
+    } else if e.kind == ErrorKind::ManualStep {
+        eprintln!("manual step required: {e}");
     } else {
         eprintln!("error: {e}");
     }

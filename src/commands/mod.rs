@@ -1,6 +1,7 @@
 //! The commands: each loads its inputs, calls the engine, and prints one result.
 
 mod demo;
+mod google;
 mod show;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -14,6 +15,7 @@ use crate::credentials::Store;
 use crate::engine::{self, Ctx, Progress, Providers};
 use crate::error::{Error, ExitCode, Result};
 use crate::http::Http;
+use crate::google::GoogleProvider;
 use crate::microsoft::MicrosoftProvider;
 use crate::plan::Plan;
 use crate::spec::Spec;
@@ -38,6 +40,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             port,
             replication_lag,
         } => emulator(port, replication_lag).await,
+        Command::Google(cmd) => google::run(cmd, global).await,
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
     }
 }
@@ -46,7 +49,14 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
 struct Session {
     spec: Spec,
     providers: Providers,
+    google: Option<Arc<GoogleProvider>>,
     ctx: Ctx,
+}
+
+fn google_provider(s: &Session) -> Result<Arc<GoogleProvider>> {
+    s.google.clone().ok_or_else(|| {
+        Error::bad_input(format!("{}: the spec has no [google] section", s.spec.file.display()))
+    })
 }
 
 fn session(target: &Target, global: &Global) -> Result<Session> {
@@ -55,6 +65,13 @@ fn session(target: &Target, global: &Global) -> Result<Session> {
     let mut providers: Providers = Vec::new();
     if spec.microsoft.is_some() {
         providers.push(Arc::new(MicrosoftProvider::new(&spec, &http)?));
+    }
+    let google = match spec.google {
+        Some(_) => Some(Arc::new(GoogleProvider::new(&spec, &http)?)),
+        None => None,
+    };
+    if let Some(g) = &google {
+        providers.push(g.clone());
     }
     let interactive =
         global.output == OutputFormat::Text && !global.quiet && std::io::stderr().is_terminal();
@@ -67,6 +84,7 @@ fn session(target: &Target, global: &Global) -> Result<Session> {
     Ok(Session {
         spec,
         providers,
+        google,
         ctx,
     })
 }
@@ -141,13 +159,16 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
         confirm(global, yes, "Do you want to perform these actions?")?;
         engine::apply(&s.ctx, &s.providers).await?;
     }
-    let record = s.ctx.record().await;
+    let steps = s.ctx.manual_steps();
+    let completed = google::handle_manual_steps(&s.spec, global, &steps)?;
+    let record = s.ctx.store.load(&s.spec.name, &s.spec.env)?.unwrap_or(s.ctx.record().await);
     let store_path = s.ctx.store.path(&s.spec.name, &s.spec.env);
     match global.output {
         OutputFormat::Json => {
             let doc = json!({
                 "plan": plan.to_json(),
                 "applied": !plan.is_empty(),
+                "manual_steps": steps,
                 "credentials": show::credentials_json(&record, false),
                 "credentials_file": store_path.display().to_string(),
             });
@@ -157,15 +178,17 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
             let sum = plan.summary();
             if plan.is_empty() {
                 println!();
+            } else if completed {
+                println!("\nApply complete: {} added, {} changed, {} destroyed.\n", sum.add, sum.change, sum.destroy);
             } else {
-                println!(
-                    "\nApply complete: {} added, {} changed, {} destroyed.\n",
-                    sum.add, sum.change, sum.destroy
-                );
+                println!("\nApply incomplete: a manual step is pending.\n");
             }
             print!("{}", show::credentials_text(&record, false, &store_path));
         }
         OutputFormat::Text => {}
+    }
+    if !completed {
+        return Err(google::manual_step_error(&steps));
     }
     Ok(ExitCode::Success)
 }

@@ -33,6 +33,21 @@ pub fn credentials_json(record: &Record, show_secrets: bool) -> Value {
             })),
         });
     }
+    if let Some(g) = &record.google {
+        out["google"] = json!({
+            "project_id": g.project_id,
+            "project_number": g.project_number,
+            "client_id": g.client.as_ref().map(|c| c.client_id.clone()),
+            "client_secret": g.client.as_ref().map(|c| json!({
+                "value": if show_secrets { json!(c.client_secret.expose()) } else { Value::Null },
+            })),
+            "authorize_url": g.authorize_url,
+            "token_url": g.token_url,
+            "scopes": g.scopes,
+            "access_type": "offline",
+            "redirect_uris": g.redirect_uris,
+        });
+    }
     out
 }
 
@@ -76,7 +91,44 @@ pub fn credentials_text(record: &Record, show_secrets: bool, store: &Path) -> St
                 "(none on record: run `mailreg apply`)",
             ),
         }
-    } else {
+    }
+    if let Some(g) = &record.google {
+        let row = |out: &mut String, k: &str, v: &str| {
+            let _ = writeln!(out, "  {k:<15} {v}");
+        };
+        let _ = writeln!(out, "google");
+        row(&mut out, "project_id", &g.project_id);
+        match &g.client {
+            Some(c) => {
+                row(&mut out, "client_id", &c.client_id);
+                let secret = if show_secrets {
+                    c.client_secret.expose().to_owned()
+                } else {
+                    format!(
+                        "{} (in {}; `mailreg output --show-secrets`)",
+                        mask(c.client_secret.expose()),
+                        store.display()
+                    )
+                };
+                row(&mut out, "client_secret", &secret);
+            }
+            None => row(
+                &mut out,
+                "client_id",
+                "(not imported yet: `mailreg google import-client`)",
+            ),
+        }
+        row(&mut out, "authorize_url", &g.authorize_url);
+        row(&mut out, "token_url", &g.token_url);
+        row(&mut out, "scopes", &g.scopes.join(" "));
+        row(&mut out, "access_type", "offline");
+        row(
+            &mut out,
+            "redirect_uri",
+            g.redirect_uris.first().map(String::as_str).unwrap_or(""),
+        );
+    }
+    if record.is_empty() {
         let _ = writeln!(
             out,
             "Nothing applied for {} (environment {}).",

@@ -168,6 +168,8 @@ type Shared = Arc<Mutex<EmuState>>;
 pub struct Emulator {
     addr: SocketAddr,
     state: Shared,
+    /// Holds the Application Default Credentials file that points google-cloud-auth here.
+    files: Arc<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -267,12 +269,44 @@ impl Emulator {
                 })
                 .await;
         });
+        let files = Arc::new(Self::write_files(&state, addr)?);
         Ok(Emulator {
             addr,
             state,
+            files,
             shutdown: Some(tx),
             thread: None,
         })
+    }
+
+    /// An `authorized_user` ADC file for the emulator's Google principal, with `token_uri` on
+    /// this server (google-cloud-auth honours it: reference/rust-crates.md §3).
+    fn write_files(state: &Shared, addr: SocketAddr) -> Result<tempfile::TempDir> {
+        let dir = tempfile::Builder::new()
+            .prefix("mailreg-emulator-")
+            .tempdir()?;
+        let principal = state
+            .lock()
+            .expect("emulator state")
+            .google
+            .config_mut()
+            .principals
+            .first()
+            .cloned();
+        if let Some(p) = principal {
+            let adc = serde_json::json!({
+                "type": "authorized_user",
+                "client_id": p.client_id,
+                "client_secret": p.client_secret,
+                "refresh_token": p.refresh_token,
+                "token_uri": format!("http://{addr}/token"),
+            });
+            crate::credentials::write_private(
+                &dir.path().join("adc.json"),
+                adc.to_string().as_bytes(),
+            )?;
+        }
+        Ok(dir)
     }
 
     /// Starts on a runtime of its own, for synchronous callers (tests that run the binary).
@@ -288,7 +322,7 @@ impl Emulator {
                     Ok(mut emu) => {
                         let stop = emu.shutdown.take();
                         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-                        let _ = tx.send(Ok((emu.addr, emu.state.clone(), stop_tx)));
+                        let _ = tx.send(Ok((emu.addr, emu.state.clone(), emu.files.clone(), stop_tx)));
                         let _ = stop_rx.await;
                         if let Some(s) = stop {
                             let _ = s.send(());
@@ -300,12 +334,13 @@ impl Emulator {
                 }
             });
         });
-        let (addr, state, stop) = rx
+        let (addr, state, files, stop) = rx
             .recv()
             .map_err(|_| Error::internal("emulator thread died"))??;
         Ok(Emulator {
             addr,
             state,
+            files,
             shutdown: Some(stop),
             thread: Some(thread),
         })
@@ -354,9 +389,12 @@ impl Emulator {
         });
         vec![
             ("MAILREG_GRAPH_URL".into(), url.clone()),
-            ("MAILREG_LOGIN_URL".into(), url),
+            ("MAILREG_LOGIN_URL".into(), url.clone()),
             ("AZURE_CLIENT_ID".into(), client_id),
             ("AZURE_CLIENT_SECRET".into(), secret),
+            ("MAILREG_RESOURCE_MANAGER_URL".into(), url.clone()),
+            ("MAILREG_SERVICE_USAGE_URL".into(), url),
+            ("GOOGLE_APPLICATION_CREDENTIALS".into(), self.files.path().join("adc.json").display().to_string()),
         ]
     }
 }

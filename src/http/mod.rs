@@ -255,6 +255,18 @@ pub fn check_url(url: &Url, what: &str) -> Result<()> {
     }
 }
 
+/// A base URL from an environment variable (or its default), checked by [`check_url`].
+pub fn env_url(var: &str, default: &str) -> Result<Url> {
+    let raw = match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => default.to_owned(),
+    };
+    let url = Url::parse(raw.trim_end_matches('/'))
+        .map_err(|e| Error::bad_input(format!("{var}: {raw:?} is not a URL: {e}")))?;
+    check_url(&url, var)?;
+    Ok(url)
+}
+
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),

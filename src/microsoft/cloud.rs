@@ -6,8 +6,8 @@
 
 use url::Url;
 
-use crate::error::{Error, Result};
-use crate::http::check_url;
+use crate::error::Result;
+use crate::http::env_url;
 use crate::spec::{Audience, Cloud};
 
 #[derive(Clone, Debug)]
@@ -42,17 +42,6 @@ fn defaults(cloud: Cloud) -> (&'static str, &'static str) {
             "https://microsoftgraph.chinacloudapi.cn",
         ),
     }
-}
-
-fn env_url(var: &str, default: &str) -> Result<Url> {
-    let raw = match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => v,
-        _ => default.to_owned(),
-    };
-    let url = Url::parse(raw.trim_end_matches('/'))
-        .map_err(|e| Error::bad_input(format!("{var}: {raw:?} is not a URL: {e}")))?;
-    check_url(&url, var)?;
-    Ok(url)
 }
 
 impl Endpoints {

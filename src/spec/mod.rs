@@ -133,6 +133,66 @@ impl MicrosoftSpec {
     }
 }
 
+/// How the Google project ID is made unique.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProjectIdSuffix {
+    /// `project_id` as written.
+    #[default]
+    None,
+    /// `project_id` plus `-` and four random characters, chosen once and recorded (credentials
+    /// store and project labels) so re-runs find the same project. Project IDs are global and a
+    /// deleted one stays taken for 30 days.
+    Random,
+}
+
+/// `[google]`: one Google Cloud project with the Gmail API, and the Web OAuth client that a
+/// person creates in the console (no API exists for it since 2026-03-19).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleSpec {
+    /// 6-30 lowercase letters, digits, hyphens; starts with a letter (25 with a random suffix).
+    pub project_id: String,
+    #[serde(default)]
+    pub project_id_suffix: ProjectIdSuffix,
+    /// Project display name, 4-30 characters. Default: the project ID.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `folders/N` or `organizations/N`. Required when mailreg signs in as a service account.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// App name on the consent screen. Default: `mailreg <name> (<env>)`.
+    #[serde(default)]
+    pub app_name: Option<String>,
+    /// User support email on the consent screen.
+    pub support_email: String,
+    /// Developer contact emails. Default: the support email.
+    #[serde(default)]
+    pub developer_emails: Vec<String>,
+    /// Accounts allowed to sign in while the app is in Testing (at most 100).
+    #[serde(default)]
+    pub test_users: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    /// Extra labels on the project; mailreg adds its own.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+impl GoogleSpec {
+    pub fn app_name(&self, name: &str, env: &str) -> String {
+        self.app_name
+            .clone()
+            .unwrap_or_else(|| format!("mailreg {name} ({env})"))
+    }
+    pub fn developer_emails(&self) -> Vec<String> {
+        if self.developer_emails.is_empty() {
+            vec![self.support_email.clone()]
+        } else {
+            self.developer_emails.clone()
+        }
+    }
+}
+
 /// The whole file after environment selection.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +200,8 @@ pub struct SpecBody {
     pub name: String,
     #[serde(default)]
     pub microsoft: Option<MicrosoftSpec>,
+    #[serde(default)]
+    pub google: Option<GoogleSpec>,
 }
 
 /// A loaded, validated spec for one environment.
@@ -316,14 +378,129 @@ fn validate(body: &SpecBody, env: &str) -> Vec<Problem> {
             format!("must be 1-{MAX_NAME} lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen (it names tags and labels), got {:?}", body.name),
         ));
     }
-    match &body.microsoft {
-        Some(ms) => validate_microsoft(ms, &body.name, env, &mut p),
-        None => p.push(Problem::new(
-            "microsoft",
-            "the spec declares no provider; add a [microsoft] section",
-        )),
+    if let Some(ms) = &body.microsoft {
+        validate_microsoft(ms, &body.name, env, &mut p);
+    }
+    if let Some(g) = &body.google {
+        validate_google(g, &body.name, env, &mut p);
+    }
+    if body.microsoft.is_none() && body.google.is_none() {
+        p.push(Problem::new(
+            "name",
+            "the spec declares no provider; add a [microsoft] or [google] section",
+        ));
     }
     p
+}
+
+/// Google Cloud project IDs (reference/google-cloud.md §1).
+pub fn valid_project_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    (6..=30).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && !id.ends_with('-')
+}
+
+/// Google label keys and values: lowercase letters, digits, hyphens, underscores; ≤63;
+/// keys start with a letter.
+pub fn valid_label(s: &str, key: bool) -> bool {
+    s.len() <= 63
+        && (!key || s.as_bytes().first().is_some_and(|c| c.is_ascii_lowercase()))
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn valid_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && is_domain(domain) && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) {
+    let max = if g.project_id_suffix == ProjectIdSuffix::Random { 25 } else { 30 };
+    if !valid_project_id(&g.project_id) || g.project_id.len() > max {
+        let extra = if g.project_id_suffix == ProjectIdSuffix::Random {
+            " (at most 25 with project_id_suffix = \"random\", which adds 5)"
+        } else {
+            ""
+        };
+        p.push(Problem::new(
+            "google.project_id",
+            format!("{:?} is not a valid project ID: 6-30 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen{extra}", g.project_id),
+        ));
+    }
+    let display = g.display_name.clone().unwrap_or_else(|| g.project_id.clone());
+    let display_ok = (4..=30).contains(&display.chars().count())
+        && display.chars().all(|c| c.is_ascii_alphanumeric() || " -'\"!".contains(c));
+    if g.display_name.is_some() && !display_ok {
+        p.push(Problem::new(
+            "google.display_name",
+            "4-30 characters: letters, digits, hyphen, single or double quote, space, exclamation point",
+        ));
+    }
+    if let Some(parent) = &g.parent {
+        let ok = ["folders/", "organizations/"].iter().any(|pre| {
+            parent
+                .strip_prefix(pre)
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        });
+        if !ok {
+            p.push(Problem::new(
+                "google.parent",
+                format!("{parent:?} must be folders/<number> or organizations/<number>"),
+            ));
+        }
+    }
+    if g.app_name(name, env).trim().is_empty() {
+        p.push(Problem::new("google.app_name", "must not be empty"));
+    }
+    if !valid_email(&g.support_email) {
+        p.push(Problem::new("google.support_email", format!("{:?} is not an email address", g.support_email)));
+    }
+    for (i, e) in g.developer_emails.iter().enumerate() {
+        if !valid_email(e) {
+            p.push(Problem::new(format!("google.developer_emails[{i}]"), format!("{e:?} is not an email address")));
+        }
+    }
+    if g.test_users.len() > 100 {
+        p.push(Problem::new("google.test_users", "at most 100 test users are allowed while the app is in Testing"));
+    }
+    for (i, e) in g.test_users.iter().enumerate() {
+        if !valid_email(e) {
+            p.push(Problem::new(format!("google.test_users[{i}]"), format!("{e:?} is not an email address")));
+        }
+    }
+    if g.redirect_uris.is_empty() {
+        p.push(Problem::new("google.redirect_uris", "at least one redirect URI is needed (the mailbox application's OAuth callback)"));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, uri) in g.redirect_uris.iter().enumerate() {
+        let field = format!("google.redirect_uris[{i}]");
+        if !seen.insert(uri) {
+            p.push(Problem::new(field, format!("{uri:?} is listed twice")));
+        } else if let Err(msg) = check_redirect_uri(uri, true) {
+            p.push(Problem::new(field, msg));
+        }
+    }
+    for (k, v) in &g.labels {
+        if !valid_label(k, true) || k.starts_with("mailreg") || k == "managed-by" {
+            p.push(Problem::new(
+                format!("google.labels.{k}"),
+                "label keys are 1-63 lowercase letters, digits, hyphens and underscores, starting with a letter; `managed-by` and `mailreg*` are mailreg's own",
+            ));
+        } else if !valid_label(v, false) {
+            p.push(Problem::new(
+                format!("google.labels.{k}"),
+                format!("{v:?}: label values are 0-63 lowercase letters, digits, hyphens and underscores"),
+            ));
+        }
+    }
+    if g.labels.len() > 60 {
+        p.push(Problem::new("google.labels", "at most 60 extra labels (a project holds 64)"));
+    }
 }
 
 fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Problem>) {

@@ -178,3 +178,24 @@ pub fn graph_call(
         s.graph.handle(&req, now).expect("graph route")
     })
 }
+
+pub const GOOGLE_SPEC: &str = r#"name = "agileapps-mail"
+
+[google]
+project_id = "agileapps-mail-{env}"
+support_email = "ops@example.com"
+test_users = ["mailbox@example.com"]
+redirect_uris = ["https://agileapps.example.com/oauth/callback"]
+"#;
+
+/// Plays the person in the console: makes the Web client and saves the JSON they download.
+pub fn console_client(h: &Harness, project: &str, uris: &[&str]) -> PathBuf {
+    let uris: Vec<String> = uris.iter().map(|s| s.to_string()).collect();
+    let client = h
+        .emu
+        .with_state(|s| s.google.create_oauth_client(project, &uris))
+        .expect("console step");
+    let path = h.dir.path().join(format!("client_secret_{project}.json"));
+    std::fs::write(&path, mailreg::emulator::google::client_file_text(&client)).unwrap();
+    path
+}

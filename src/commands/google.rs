@@ -1,0 +1,175 @@
+//! `mailreg google …` and the console step of `apply`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use crate::cli::{Global, GoogleCommand, OutputFormat};
+use crate::credentials::{GoogleClient, GoogleCredentials, Store};
+use crate::engine::ManualStep;
+use crate::error::{Error, ErrorKind, ExitCode, Result};
+use crate::google::client::{parse_client_json, pasted_client};
+use crate::google::endpoints::{Endpoints, GMAIL_SCOPE};
+use crate::spec::{GoogleSpec, ProjectIdSuffix, Spec};
+
+pub async fn run(cmd: GoogleCommand, global: &Global) -> Result<ExitCode> {
+    match cmd {
+        GoogleCommand::ImportClient { target, client_json, client_id } => {
+            let spec = Spec::load(&target.file, &target.env)?;
+            let client = match (&client_json, &client_id) {
+                (Some(f), _) => read_client_file(&spec, f)?,
+                (None, Some(id)) => {
+                    let secret = read_secret("Client secret: ")?;
+                    pasted_client(id, &secret, &google(&spec)?.redirect_uris, time::OffsetDateTime::now_utc())?
+                }
+                (None, None) => return Err(Error::bad_input("give the client JSON file, or --client-id")),
+            };
+            let (project, path) = store_client(&spec, client.clone())?;
+            match global.output {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({"imported": true, "project_id": project, "client_id": client.client_id, "credentials_file": path.display().to_string()})
+                ),
+                OutputFormat::Text if !global.quiet => println!(
+                    "Imported OAuth client {} for project {project} (secret stored in {}).\nRun `mailreg apply -f {} --env {}` to finish.",
+                    client.client_id,
+                    path.display(),
+                    spec.file.display(),
+                    spec.env
+                ),
+                OutputFormat::Text => {}
+            }
+            Ok(ExitCode::Success)
+        }
+        GoogleCommand::Undelete { target } => {
+            let s = super::session(&target, global)?;
+            let provider = super::google_provider(&s)?;
+            let id = provider.undelete(&s.ctx).await?;
+            if global.output == OutputFormat::Json {
+                println!("{}", serde_json::json!({"undeleted": id}));
+            } else if !global.quiet {
+                println!("Project {id} restored. Run `mailreg apply` to bring it back in line with the spec.");
+            }
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+fn google(spec: &Spec) -> Result<&GoogleSpec> {
+    spec.google
+        .as_ref()
+        .ok_or_else(|| Error::bad_input(format!("{}: the spec has no [google] section", spec.file.display())))
+}
+
+/// The project the client belongs to: on record (random suffix), or as written.
+fn project_of(spec: &Spec, store: &Store) -> Result<(String, Option<GoogleCredentials>)> {
+    let g = google(spec)?;
+    let rec = store.load(&spec.name, &spec.env)?.and_then(|r| r.google);
+    if let Some(r) = &rec {
+        return Ok((r.project_id.clone(), rec.clone()));
+    }
+    match g.project_id_suffix {
+        ProjectIdSuffix::None => Ok((g.project_id.clone(), None)),
+        ProjectIdSuffix::Random => Err(Error::bad_input(
+            "the project ID has a random suffix that is not on record yet",
+        )
+        .with_hint("run `mailreg apply` first: it creates the project and prints the console steps")),
+    }
+}
+
+fn read_client_file(spec: &Spec, file: &Path) -> Result<GoogleClient> {
+    let g = google(spec)?;
+    let store = Store::for_spec(&spec.file);
+    let (project, _) = project_of(spec, &store)?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::bad_input(format!("{}: cannot read the client JSON: {e}", file.display())))?;
+    parse_client_json(file, &text, &g.redirect_uris, &project, &Endpoints::from_env()?, time::OffsetDateTime::now_utc())
+}
+
+/// Stores a checked client in the record (atomically, 0600).
+fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path::PathBuf)> {
+    let g = google(spec)?;
+    let store = Store::for_spec(&spec.file);
+    let (project, existing) = project_of(spec, &store)?;
+    let endpoints = Endpoints::from_env()?;
+    let mut record = store
+        .load(&spec.name, &spec.env)?
+        .unwrap_or_else(|| crate::credentials::Record::new(&spec.name, &spec.env));
+    let mut creds = existing.unwrap_or_else(|| GoogleCredentials {
+        project_id: project.clone(),
+        project_number: None,
+        authorize_url: endpoints.auth_url.as_str().trim_end_matches('/').to_owned(),
+        token_url: endpoints.token_url.as_str().trim_end_matches('/').to_owned(),
+        scopes: vec![GMAIL_SCOPE.to_owned()],
+        redirect_uris: g.redirect_uris.clone(),
+        client: None,
+    });
+    creds.client = Some(client);
+    record.google = Some(creds);
+    let path = store.save(&record)?;
+    Ok((project, path))
+}
+
+/// Reads a secret: without echo on a terminal, else one line of standard input.
+fn read_secret(prompt: &str) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).map_err(|e| Error::io(format!("reading the secret: {e}")))
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+/// After apply: a person must act. On a terminal, show the steps and wait for the client;
+/// otherwise (CI) print them and exit with "manual step required".
+pub fn handle_manual_steps(spec: &Spec, global: &Global, steps: &[ManualStep]) -> Result<bool> {
+    if steps.is_empty() {
+        return Ok(true);
+    }
+    let interactive = global.output == OutputFormat::Text
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    if !interactive {
+        if global.output == OutputFormat::Text {
+            for s in steps {
+                println!("\n{}", s.instructions);
+            }
+        }
+        return Ok(false);
+    }
+    for s in steps {
+        println!("\n{}\n", s.instructions);
+        loop {
+            print!("When done: path of the downloaded client JSON, or the client ID to paste (empty to stop here): ");
+            std::io::stdout().flush()?;
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let answer = line.trim();
+            if answer.is_empty() {
+                return Ok(false);
+            }
+            let result = if Path::new(answer).is_file() {
+                read_client_file(spec, Path::new(answer))
+            } else {
+                read_secret("Client secret: ").and_then(|secret| {
+                    pasted_client(answer, &secret, &google(spec)?.redirect_uris, time::OffsetDateTime::now_utc())
+                })
+            };
+            match result.and_then(|c| store_client(spec, c)) {
+                Ok(_) => {
+                    println!("Client stored.");
+                    break;
+                }
+                Err(e) => eprintln!("error: {e}"),
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The error for exit code 5.
+pub fn manual_step_error(steps: &[ManualStep]) -> Error {
+    let commands: Vec<&str> = steps.iter().map(|s| s.complete_with.as_str()).collect();
+    Error::new(ErrorKind::ManualStep, "a step only a person can do in the Google Cloud console is pending (see above)")
+        .with_hint(format!("then run: {}", commands.join(" && ")))
+}

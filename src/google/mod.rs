@@ -1,0 +1,455 @@
+//! The Google side: one Cloud project with mailreg's labels and the Gmail API enabled
+//! (automated), and the Web OAuth client (a guided console step plus an import).
+
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod endpoints;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use crate::credentials::GoogleCredentials;
+use crate::engine::{Ctx, ManualStep, Provider};
+use crate::error::{Error, Result};
+use crate::http::{Http, RESPONSE_LOST};
+use crate::plan::{Action, Change};
+use crate::spec::{GoogleSpec, ProjectIdSuffix, Spec};
+use api::{Api, Gcp, Project};
+use endpoints::{Endpoints, GMAIL_SCOPE, GMAIL_SERVICE};
+
+const PROVIDER: &str = "google";
+
+/// mailreg's labels on a project (keys and values follow Google's label rules).
+pub fn mailreg_labels(name: &str, env: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("managed-by".to_owned(), "mailreg".to_owned()),
+        ("mailreg-name".to_owned(), name.to_owned()),
+        ("mailreg-env".to_owned(), env.to_owned()),
+    ])
+}
+
+pub fn is_ours(p: &Project, name: &str, env: &str) -> bool {
+    mailreg_labels(name, env)
+        .iter()
+        .all(|(k, v)| p.labels.get(k) == Some(v))
+}
+
+#[derive(Default)]
+struct Pending {
+    project_id: Option<String>,
+    project: Option<Project>,
+    create: bool,
+    undelete: bool,
+    patch: Option<(Value, String)>,
+    enable: bool,
+    client: Option<String>,
+    delete: bool,
+}
+
+pub struct GoogleProvider {
+    spec: Spec,
+    g: GoogleSpec,
+    gcp: Gcp,
+    pending: Mutex<Pending>,
+}
+
+impl GoogleProvider {
+    pub fn new(spec: &Spec, http: &Http) -> Result<Self> {
+        let g = spec
+            .google
+            .clone()
+            .ok_or_else(|| Error::internal("the spec has no [google] section"))?;
+        let endpoints = Endpoints::from_env()?;
+        let auth = auth::GoogleAuth::from_env()?;
+        if auth.service_account && g.parent.is_none() {
+            return Err(spec.field_error(
+                "google",
+                format!(
+                    "mailreg signs in to Google as a service account ({}), and service accounts cannot create projects without a parent: set google.parent = \"folders/<number>\" or \"organizations/<number>\"",
+                    auth.source
+                ),
+            ));
+        }
+        tracing::info!(target: "mailreg::auth", "google: signing in with {}", auth.source);
+        Ok(GoogleProvider {
+            gcp: Gcp::new(http.clone(), endpoints, auth),
+            spec: spec.clone(),
+            g,
+            pending: Mutex::new(Pending::default()),
+        })
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.gcp.endpoints
+    }
+
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    fn labels(&self) -> BTreeMap<String, String> {
+        let mut l = self.g.labels.clone();
+        l.extend(mailreg_labels(self.name(), &self.spec.env));
+        l
+    }
+
+    fn display_name(&self) -> String {
+        self.g.display_name.clone().unwrap_or_else(|| self.g.project_id.clone())
+    }
+
+    /// The project ID: as written, or (random suffix) the one on record, or the one a label
+    /// search finds. `None`: to be chosen at apply.
+    async fn resolve_project_id(&self, ctx: &Ctx) -> Result<Option<String>> {
+        if self.g.project_id_suffix == ProjectIdSuffix::None {
+            return Ok(Some(self.g.project_id.clone()));
+        }
+        let prefix = format!("{}-", self.g.project_id);
+        if let Some(g) = ctx.record().await.google
+            && g.project_id.starts_with(&prefix)
+        {
+            return Ok(Some(g.project_id));
+        }
+        let found: Vec<Project> = self
+            .gcp
+            .search_projects(&format!("labels.mailreg-name:{}", self.name()))
+            .await?
+            .into_iter()
+            .filter(|p| is_ours(p, self.name(), &self.spec.env) && p.project_id.starts_with(&prefix))
+            .collect();
+        Ok(found.into_iter().next().map(|p| p.project_id))
+    }
+
+    fn steps(&self, project_id: &str) -> ManualStep {
+        let command = format!(
+            "mailreg google import-client -f {} --env {} ~/Downloads/client_secret_<…>.json",
+            self.spec.file.display(),
+            self.spec.env
+        );
+        let app_name = self.g.app_name(self.name(), &self.spec.env);
+        let devs = self.g.developer_emails();
+        let client_name = format!("mailreg {} {}", self.name(), self.spec.env);
+        let steps = client::ConsoleSteps {
+            project_id,
+            app_name: &app_name,
+            support_email: &self.g.support_email,
+            developer_emails: &devs,
+            test_users: &self.g.test_users,
+            redirect_uris: &self.g.redirect_uris,
+            client_name: &client_name,
+            import_command: command.clone(),
+        };
+        ManualStep {
+            provider: PROVIDER,
+            resource: "google.oauth_client".into(),
+            instructions: steps.render(),
+            complete_with: command,
+        }
+    }
+
+    /// Whether the client on record serves this project and every redirect URI of the spec.
+    fn client_gap(&self, rec: Option<&GoogleCredentials>, project_id: Option<&str>) -> Option<String> {
+        let Some(g) = rec.filter(|g| Some(g.project_id.as_str()) == project_id) else {
+            return Some("no OAuth client on record: created by a person in the console (Google has no API for it), then imported".into());
+        };
+        let Some(c) = &g.client else {
+            return Some("no OAuth client on record: created by a person in the console (Google has no API for it), then imported".into());
+        };
+        let missing: Vec<&String> = self.g.redirect_uris.iter().filter(|u| !c.redirect_uris.contains(u)).collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "the client on record lacks redirect URI {}: add it in the console, then import the client again",
+                missing.iter().map(|u| u.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
+    fn credentials(&self, project: &Project, ctx_client: Option<crate::credentials::GoogleClient>) -> GoogleCredentials {
+        let e = &self.gcp.endpoints;
+        GoogleCredentials {
+            project_id: project.project_id.clone(),
+            project_number: project.number(),
+            authorize_url: e.auth_url.as_str().trim_end_matches('/').to_owned(),
+            token_url: e.token_url.as_str().trim_end_matches('/').to_owned(),
+            scopes: vec![GMAIL_SCOPE.to_owned()],
+            redirect_uris: self.g.redirect_uris.clone(),
+            client: ctx_client,
+        }
+    }
+
+    /// Creates the project, adopting it when an earlier attempt did create it.
+    async fn create_project(&self, ctx: &Ctx, id: &str) -> Result<Project> {
+        let mut body = json!({"projectId": id, "displayName": self.display_name(), "labels": self.labels()});
+        if let Some(parent) = &self.g.parent {
+            body["parent"] = json!(parent);
+        }
+        ctx.progress.step(PROVIDER, format!("creating project {id}"));
+        let op = match self.gcp.create_project(body).await {
+            Ok(op) => op,
+            Err(e) if e.status == Some(409) || e.code.as_deref() == Some(RESPONSE_LOST) => {
+                // Created by an earlier attempt whose answer was lost? Then it is ours by label.
+                match self.gcp.get_project(id).await? {
+                    Some(p) if is_ours(&p, self.name(), &self.spec.env) => return Ok(p),
+                    _ if e.status == Some(409) => {
+                        return Err(Error::api(format!(
+                            "project ID {id:?} is already taken: project IDs are global, and deleted projects keep theirs for 30 days"
+                        ))
+                        .with_hint("choose another google.project_id, or set project_id_suffix = \"random\" to append a short random suffix that mailreg records"));
+                    }
+                    _ => return Err(e.context("creating the project")),
+                }
+            }
+            Err(e) if e.status == Some(429) => {
+                return Err(e.context("creating the project").with_hint(
+                    "the project quota or rate limit is exhausted; projects pending deletion count against the quota for 30 days",
+                ));
+            }
+            Err(e) => return Err(e.context("creating the project")),
+        };
+        let on_poll = |n: u32| ctx.progress.step(PROVIDER, format!("waiting for project {id} (poll {n})"));
+        let done = self.gcp.wait(Api::ResourceManager, op, &on_poll).await.map_err(|e| e.context(format!("creating project {id}")))?;
+        match done.response {
+            Some(r) => serde_json::from_value(r).map_err(|e| Error::api(format!("unexpected project in the operation response: {e}"))),
+            None => self
+                .gcp
+                .get_project(id)
+                .await?
+                .ok_or_else(|| Error::api(format!("project {id} was created but cannot be read"))),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for GoogleProvider {
+    fn name(&self) -> &'static str {
+        PROVIDER
+    }
+
+    async fn plan(&self, ctx: &Ctx) -> Result<Vec<Change>> {
+        ctx.progress.step(PROVIDER, "reading the project");
+        let id = self.resolve_project_id(ctx).await?;
+        let project = match &id {
+            Some(id) => self.gcp.get_project(id).await?,
+            None => None,
+        };
+        let mut p = Pending { project_id: id.clone(), ..Default::default() };
+        let mut changes = Vec::new();
+        let shown_id = id.clone().unwrap_or_else(|| format!("{}-????", self.g.project_id));
+        match &project {
+            Some(found) if !is_ours(found, self.name(), &self.spec.env) => {
+                return Err(Error::refused(format!(
+                    "project {} exists but does not carry mailreg's labels (managed-by=mailreg, mailreg-name={}, mailreg-env={}); mailreg will not adopt or change it",
+                    found.project_id,
+                    self.name(),
+                    self.spec.env
+                ))
+                .with_hint("choose another google.project_id, or set project_id_suffix = \"random\""));
+            }
+            Some(found) if found.is_deleted() => {
+                changes.push(
+                    Change::new(PROVIDER, "project", Action::Update)
+                        .id(found.project_id.clone())
+                        .reason("the project is pending deletion; apply restores it (undelete)")
+                        .field("state", json!("DELETE_REQUESTED"), json!("ACTIVE")),
+                );
+                p.undelete = true;
+                p.enable = true;
+            }
+            Some(found) => {
+                let mut change = Change::new(PROVIDER, "project", Action::Update).id(found.project_id.clone());
+                let mut mask = Vec::new();
+                let mut body = json!({});
+                let want_name = self.display_name();
+                if found.display_name.as_deref() != Some(want_name.as_str()) {
+                    change = change.field("display_name", json!(found.display_name), json!(want_name));
+                    body["displayName"] = json!(want_name);
+                    mask.push("displayName");
+                }
+                let want_labels = self.labels();
+                if found.labels != want_labels {
+                    change = change.field("labels", json!(found.labels), json!(want_labels));
+                    body["labels"] = json!(want_labels);
+                    mask.push("labels");
+                }
+                if !mask.is_empty() {
+                    changes.push(change);
+                    p.patch = Some((body, mask.join(",")));
+                }
+                let key = found.number().unwrap_or_else(|| found.project_id.clone());
+                p.enable = !self.gcp.service_enabled(&key, GMAIL_SERVICE).await?;
+            }
+            None => {
+                let mut c = Change::new(PROVIDER, "project", Action::Create)
+                    .field("project_id", Value::Null, json!(shown_id))
+                    .field("display_name", Value::Null, json!(self.display_name()));
+                if let Some(parent) = &self.g.parent {
+                    c = c.field("parent", Value::Null, json!(parent));
+                }
+                changes.push(c.field("labels", Value::Null, json!(self.labels())));
+                p.create = true;
+                p.enable = true;
+            }
+        }
+        if p.enable {
+            changes.push(
+                Change::new(PROVIDER, "service", Action::Create)
+                    .address(format!("google.service[{GMAIL_SERVICE}]"))
+                    .reason("enable the Gmail API"),
+            );
+        }
+        let rec = ctx.record().await;
+        p.client = self.client_gap(rec.google.as_ref(), id.as_deref());
+        if let Some(reason) = &p.client {
+            changes.push(
+                Change::new(PROVIDER, "oauth_client", Action::Create)
+                    .reason(format!("manual step: {reason}"))
+                    .field("type", Value::Null, json!("Web application"))
+                    .field("redirect_uris", Value::Null, json!(self.g.redirect_uris))
+                    .field("scope", Value::Null, json!(GMAIL_SCOPE)),
+            );
+        }
+        p.project = project;
+        *self.pending.lock().await = p;
+        Ok(changes)
+    }
+
+    async fn apply(&self, ctx: &Ctx) -> Result<()> {
+        let p = std::mem::take(&mut *self.pending.lock().await);
+        let id = match p.project_id.clone() {
+            Some(id) => id,
+            None => {
+                // Chosen once and recorded before the create, so a run killed in between
+                // finds the same project again.
+                let suffix: String = (0..4)
+                    .map(|_| {
+                        let c = fastrand::usize(..36);
+                        char::from_digit(c as u32, 36).expect("base 36 digit")
+                    })
+                    .collect();
+                let id = format!("{}-{suffix}", self.g.project_id);
+                let placeholder = Project {
+                    name: String::new(),
+                    project_id: id.clone(),
+                    display_name: None,
+                    state: None,
+                    parent: None,
+                    labels: BTreeMap::new(),
+                };
+                let creds = self.credentials(&placeholder, None);
+                ctx.update_record(|r| r.google = Some(creds)).await?;
+                id
+            }
+        };
+        let project = if p.create {
+            self.create_project(ctx, &id).await?
+        } else {
+            p.project.clone().ok_or_else(|| Error::internal("apply without a planned project"))?
+        };
+        if p.undelete {
+            ctx.progress.step(PROVIDER, format!("restoring project {id}"));
+            let op = self.gcp.undelete_project(&id).await?;
+            self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
+        }
+        if let Some((body, mask)) = &p.patch {
+            ctx.progress.step(PROVIDER, format!("updating project {id}"));
+            let op = self.gcp.patch_project(&id, body.clone(), mask).await?;
+            self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
+        }
+        if p.enable {
+            ctx.progress.step(PROVIDER, "enabling the Gmail API");
+            let key = project.number().unwrap_or_else(|| id.clone());
+            let op = self
+                .gcp
+                .enable_service(&key, GMAIL_SERVICE, p.create || p.undelete)
+                .await
+                .map_err(|e| e.context("enabling the Gmail API"))?;
+            let on_poll = |n: u32| ctx.progress.step(PROVIDER, format!("waiting for the Gmail API (poll {n})"));
+            self.gcp.wait(Api::ServiceUsage, op, &on_poll).await.map_err(|e| e.context("enabling the Gmail API"))?;
+        }
+        let client = ctx
+            .record()
+            .await
+            .google
+            .filter(|g| g.project_id == id)
+            .and_then(|g| g.client);
+        let creds = self.credentials(&project, client);
+        ctx.update_record(|r| r.google = Some(creds)).await?;
+        if p.client.is_some() {
+            ctx.add_manual_step(self.steps(&id));
+        }
+        Ok(())
+    }
+
+    async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>> {
+        ctx.progress.step(PROVIDER, "reading the project");
+        let mut p = Pending::default();
+        let mut changes = Vec::new();
+        if let Some(id) = self.resolve_project_id(ctx).await? {
+            match self.gcp.get_project(&id).await? {
+                Some(found) if !is_ours(&found, self.name(), &self.spec.env) => {
+                    return Err(Error::refused(format!(
+                        "project {id} does not carry mailreg's labels (managed-by=mailreg, mailreg-name={}, mailreg-env={}); mailreg will not delete it",
+                        self.name(),
+                        self.spec.env
+                    )));
+                }
+                Some(found) if found.is_deleted() => {}
+                Some(found) => {
+                    changes.push(
+                        Change::new(PROVIDER, "project", Action::Delete)
+                            .id(found.project_id.clone())
+                            .reason("moves to DELETE_REQUESTED: restorable for 30 days with `mailreg google undelete`"),
+                    );
+                    p.delete = true;
+                }
+                None => {}
+            }
+            p.project_id = Some(id);
+        }
+        *self.pending.lock().await = p;
+        Ok(changes)
+    }
+
+    async fn destroy(&self, ctx: &Ctx) -> Result<()> {
+        let p = std::mem::take(&mut *self.pending.lock().await);
+        if p.delete
+            && let Some(id) = &p.project_id
+        {
+            ctx.progress.step(PROVIDER, format!("deleting project {id}"));
+            let op = self.gcp.delete_project(id).await?;
+            self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
+        }
+        ctx.update_record(|r| r.google = None).await
+    }
+}
+
+impl GoogleProvider {
+    /// `mailreg google undelete`: restores a project of this spec pending deletion.
+    pub async fn undelete(&self, ctx: &Ctx) -> Result<String> {
+        let id = self
+            .resolve_project_id(ctx)
+            .await?
+            .ok_or_else(|| Error::bad_input("no project of this spec and environment was found"))?;
+        match self.gcp.get_project(&id).await? {
+            Some(p) if !is_ours(&p, self.name(), &self.spec.env) => Err(Error::refused(format!(
+                "project {id} does not carry mailreg's labels; mailreg will not touch it"
+            ))),
+            Some(p) if p.is_deleted() => {
+                let op = self.gcp.undelete_project(&id).await?;
+                self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
+                Ok(id)
+            }
+            Some(_) => Err(Error::bad_input(format!("project {id} is not pending deletion"))),
+            None => Err(Error::bad_input(format!(
+                "project {id} was not found (or is not visible to this identity); deleted projects can be restored for 30 days"
+            ))),
+        }
+    }
+
+    /// The project this spec and environment use, for import-client: resolved as plan does.
+    pub async fn project_id(&self, ctx: &Ctx) -> Result<Option<String>> {
+        self.resolve_project_id(ctx).await
+    }
+}
