@@ -137,7 +137,11 @@ pub enum GoogleCommand {
         #[command(flatten)]
         target: Target,
         /// The client JSON downloaded from the console (client_secret_….json).
-        #[arg(value_name = "CLIENT_JSON", required_unless_present = "client_id", conflicts_with = "client_id")]
+        #[arg(
+            value_name = "CLIENT_JSON",
+            required_unless_present = "client_id",
+            conflicts_with = "client_id"
+        )]
         client_json: Option<PathBuf>,
         /// The client ID, when pasting instead of importing a file; the secret is read from
         /// standard input (without echo on a terminal), never from the command line.

@@ -78,6 +78,9 @@ pub struct Error {
     pub code: Option<String>,
     /// HTTP status of the failed call, when there is one.
     pub status: Option<u16>,
+    /// The command already printed this error in its own output (`--output json` documents
+    /// carry it), so `main` only sets the exit code.
+    pub reported: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -90,6 +93,7 @@ impl Error {
             hint: None,
             code: None,
             status: None,
+            reported: false,
         }
     }
     pub fn bad_input(message: impl Into<String>) -> Self {

@@ -46,6 +46,9 @@ fn main() -> ProcessExit {
 
 fn report(e: Error, json: bool) -> ProcessExit {
     let code = e.kind.exit_code() as u8;
+    if e.reported {
+        return ProcessExit::from(code);
+    }
     if json {
         println!("{}", serde_json::json!({"error": e.to_json()}));
     } else if e.kind == ErrorKind::ManualStep {

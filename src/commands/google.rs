@@ -13,15 +13,28 @@ use crate::spec::{GoogleSpec, ProjectIdSuffix, Spec};
 
 pub async fn run(cmd: GoogleCommand, global: &Global) -> Result<ExitCode> {
     match cmd {
-        GoogleCommand::ImportClient { target, client_json, client_id } => {
+        GoogleCommand::ImportClient {
+            target,
+            client_json,
+            client_id,
+        } => {
             let spec = Spec::load(&target.file, &target.env)?;
             let client = match (&client_json, &client_id) {
                 (Some(f), _) => read_client_file(&spec, f)?,
                 (None, Some(id)) => {
                     let secret = read_secret("Client secret: ")?;
-                    pasted_client(id, &secret, &google(&spec)?.redirect_uris, time::OffsetDateTime::now_utc())?
+                    pasted_client(
+                        id,
+                        &secret,
+                        &google(&spec)?.redirect_uris,
+                        time::OffsetDateTime::now_utc(),
+                    )?
                 }
-                (None, None) => return Err(Error::bad_input("give the client JSON file, or --client-id")),
+                (None, None) => {
+                    return Err(Error::bad_input(
+                        "give the client JSON file, or --client-id",
+                    ));
+                }
             };
             let (project, path) = store_client(&spec, client.clone())?;
             match global.output {
@@ -47,7 +60,9 @@ pub async fn run(cmd: GoogleCommand, global: &Global) -> Result<ExitCode> {
             if global.output == OutputFormat::Json {
                 println!("{}", serde_json::json!({"undeleted": id}));
             } else if !global.quiet {
-                println!("Project {id} restored. Run `mailreg apply` to bring it back in line with the spec.");
+                println!(
+                    "Project {id} restored. Run `mailreg apply` to bring it back in line with the spec."
+                );
             }
             Ok(ExitCode::Success)
         }
@@ -55,9 +70,12 @@ pub async fn run(cmd: GoogleCommand, global: &Global) -> Result<ExitCode> {
 }
 
 fn google(spec: &Spec) -> Result<&GoogleSpec> {
-    spec.google
-        .as_ref()
-        .ok_or_else(|| Error::bad_input(format!("{}: the spec has no [google] section", spec.file.display())))
+    spec.google.as_ref().ok_or_else(|| {
+        Error::bad_input(format!(
+            "{}: the spec has no [google] section",
+            spec.file.display()
+        ))
+    })
 }
 
 /// The project the client belongs to: on record (random suffix), or as written.
@@ -72,7 +90,9 @@ fn project_of(spec: &Spec, store: &Store) -> Result<(String, Option<GoogleCreden
         ProjectIdSuffix::Random => Err(Error::bad_input(
             "the project ID has a random suffix that is not on record yet",
         )
-        .with_hint("run `mailreg apply` first: it creates the project and prints the console steps")),
+        .with_hint(
+            "run `mailreg apply` first: it creates the project and prints the console steps",
+        )),
     }
 }
 
@@ -80,9 +100,20 @@ fn read_client_file(spec: &Spec, file: &Path) -> Result<GoogleClient> {
     let g = google(spec)?;
     let store = Store::for_spec(&spec.file);
     let (project, _) = project_of(spec, &store)?;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::bad_input(format!("{}: cannot read the client JSON: {e}", file.display())))?;
-    parse_client_json(file, &text, &g.redirect_uris, &project, &Endpoints::from_env()?, time::OffsetDateTime::now_utc())
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Error::bad_input(format!(
+            "{}: cannot read the client JSON: {e}",
+            file.display()
+        ))
+    })?;
+    parse_client_json(
+        file,
+        &text,
+        &g.redirect_uris,
+        &project,
+        &Endpoints::from_env()?,
+        time::OffsetDateTime::now_utc(),
+    )
 }
 
 /// Stores a checked client in the record (atomically, 0600).
@@ -98,7 +129,11 @@ fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path:
         project_id: project.clone(),
         project_number: None,
         authorize_url: endpoints.auth_url.as_str().trim_end_matches('/').to_owned(),
-        token_url: endpoints.token_url.as_str().trim_end_matches('/').to_owned(),
+        token_url: endpoints
+            .token_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
         scopes: vec![GMAIL_SCOPE.to_owned()],
         redirect_uris: g.redirect_uris.clone(),
         client: None,
@@ -112,7 +147,8 @@ fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path:
 /// Reads a secret: without echo on a terminal, else one line of standard input.
 fn read_secret(prompt: &str) -> Result<String> {
     if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(prompt).map_err(|e| Error::io(format!("reading the secret: {e}")))
+        rpassword::prompt_password(prompt)
+            .map_err(|e| Error::io(format!("reading the secret: {e}")))
     } else {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -140,7 +176,9 @@ pub fn handle_manual_steps(spec: &Spec, global: &Global, steps: &[ManualStep]) -
     for s in steps {
         println!("\n{}\n", s.instructions);
         loop {
-            print!("When done: path of the downloaded client JSON, or the client ID to paste (empty to stop here): ");
+            print!(
+                "When done: path of the downloaded client JSON, or the client ID to paste (empty to stop here): "
+            );
             std::io::stdout().flush()?;
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
@@ -152,7 +190,12 @@ pub fn handle_manual_steps(spec: &Spec, global: &Global, steps: &[ManualStep]) -
                 read_client_file(spec, Path::new(answer))
             } else {
                 read_secret("Client secret: ").and_then(|secret| {
-                    pasted_client(answer, &secret, &google(spec)?.redirect_uris, time::OffsetDateTime::now_utc())
+                    pasted_client(
+                        answer,
+                        &secret,
+                        &google(spec)?.redirect_uris,
+                        time::OffsetDateTime::now_utc(),
+                    )
                 })
             };
             match result.and_then(|c| store_client(spec, c)) {
@@ -170,6 +213,9 @@ pub fn handle_manual_steps(spec: &Spec, global: &Global, steps: &[ManualStep]) -
 /// The error for exit code 5.
 pub fn manual_step_error(steps: &[ManualStep]) -> Error {
     let commands: Vec<&str> = steps.iter().map(|s| s.complete_with.as_str()).collect();
-    Error::new(ErrorKind::ManualStep, "a step only a person can do in the Google Cloud console is pending (see above)")
-        .with_hint(format!("then run: {}", commands.join(" && ")))
+    Error::new(
+        ErrorKind::ManualStep,
+        "a step only a person can do in the Google Cloud console is pending (see above)",
+    )
+    .with_hint(format!("then run: {}", commands.join(" && ")))
 }

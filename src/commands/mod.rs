@@ -14,8 +14,8 @@ use crate::clock::Clock;
 use crate::credentials::Store;
 use crate::engine::{self, Ctx, Progress, Providers};
 use crate::error::{Error, ExitCode, Result};
-use crate::http::Http;
 use crate::google::GoogleProvider;
+use crate::http::Http;
 use crate::microsoft::MicrosoftProvider;
 use crate::plan::Plan;
 use crate::spec::Spec;
@@ -55,7 +55,10 @@ struct Session {
 
 fn google_provider(s: &Session) -> Result<Arc<GoogleProvider>> {
     s.google.clone().ok_or_else(|| {
-        Error::bad_input(format!("{}: the spec has no [google] section", s.spec.file.display()))
+        Error::bad_input(format!(
+            "{}: the spec has no [google] section",
+            s.spec.file.display()
+        ))
     })
 }
 
@@ -161,7 +164,12 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
     }
     let steps = s.ctx.manual_steps();
     let completed = google::handle_manual_steps(&s.spec, global, &steps)?;
-    let record = s.ctx.store.load(&s.spec.name, &s.spec.env)?.unwrap_or(s.ctx.record().await);
+    let pending = (!completed).then(|| google::manual_step_error(&steps));
+    let record = s
+        .ctx
+        .store
+        .load(&s.spec.name, &s.spec.env)?
+        .unwrap_or(s.ctx.record().await);
     let store_path = s.ctx.store.path(&s.spec.name, &s.spec.env);
     match global.output {
         OutputFormat::Json => {
@@ -171,6 +179,7 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
                 "manual_steps": steps,
                 "credentials": show::credentials_json(&record, false),
                 "credentials_file": store_path.display().to_string(),
+                "error": pending.as_ref().map(Error::to_json),
             });
             println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
         }
@@ -179,7 +188,10 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
             if plan.is_empty() {
                 println!();
             } else if completed {
-                println!("\nApply complete: {} added, {} changed, {} destroyed.\n", sum.add, sum.change, sum.destroy);
+                println!(
+                    "\nApply complete: {} added, {} changed, {} destroyed.\n",
+                    sum.add, sum.change, sum.destroy
+                );
             } else {
                 println!("\nApply incomplete: a manual step is pending.\n");
             }
@@ -187,10 +199,13 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
         }
         OutputFormat::Text => {}
     }
-    if !completed {
-        return Err(google::manual_step_error(&steps));
+    match pending {
+        Some(mut e) => {
+            e.reported = global.output == OutputFormat::Json;
+            Err(e)
+        }
+        None => Ok(ExitCode::Success),
     }
-    Ok(ExitCode::Success)
 }
 
 async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {

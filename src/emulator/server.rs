@@ -322,7 +322,12 @@ impl Emulator {
                     Ok(mut emu) => {
                         let stop = emu.shutdown.take();
                         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-                        let _ = tx.send(Ok((emu.addr, emu.state.clone(), emu.files.clone(), stop_tx)));
+                        let _ = tx.send(Ok((
+                            emu.addr,
+                            emu.state.clone(),
+                            emu.files.clone(),
+                            stop_tx,
+                        )));
                         let _ = stop_rx.await;
                         if let Some(s) = stop {
                             let _ = s.send(());
@@ -394,7 +399,10 @@ impl Emulator {
             ("AZURE_CLIENT_SECRET".into(), secret),
             ("MAILREG_RESOURCE_MANAGER_URL".into(), url.clone()),
             ("MAILREG_SERVICE_USAGE_URL".into(), url),
-            ("GOOGLE_APPLICATION_CREDENTIALS".into(), self.files.path().join("adc.json").display().to_string()),
+            (
+                "GOOGLE_APPLICATION_CREDENTIALS".into(),
+                self.files.path().join("adc.json").display().to_string(),
+            ),
         ]
     }
 }

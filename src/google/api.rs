@@ -148,7 +148,9 @@ impl Gcp {
     pub async fn patch_project(&self, id: &str, body: Value, mask: &str) -> Result<Operation> {
         let mut url = self.endpoints.crm(&format!("v3/projects/{id}"));
         url.query_pairs_mut().append_pair("updateMask", mask);
-        self.call(Request::new(Method::PATCH, url).json(body)).await?.json()
+        self.call(Request::new(Method::PATCH, url).json(body))
+            .await?
+            .json()
     }
 
     /// `projects.delete`: deleting a DELETE_REQUESTED project is harmless, so it is safe to
@@ -160,20 +162,33 @@ impl Gcp {
 
     pub async fn undelete_project(&self, id: &str) -> Result<Operation> {
         let url = self.endpoints.crm(&format!("v3/projects/{id}:undelete"));
-        let req = Request::new(Method::POST, url).json(json!({})).safety(Safety::Idempotent);
+        let req = Request::new(Method::POST, url)
+            .json(json!({}))
+            .safety(Safety::Idempotent);
         self.call(req).await?.json()
     }
 
     pub async fn service_enabled(&self, project: &str, service: &str) -> Result<bool> {
-        let url = self.endpoints.su(&format!("v1/projects/{project}/services/{service}"));
+        let url = self
+            .endpoints
+            .su(&format!("v1/projects/{project}/services/{service}"));
         let s: Service = self.call(Request::new(Method::GET, url)).await?.json()?;
         Ok(s.state.as_deref() == Some("ENABLED"))
     }
 
     /// `services.enable` (idempotent: enabling twice answers the noop operation).
-    pub async fn enable_service(&self, project: &str, service: &str, fresh_project: bool) -> Result<Operation> {
-        let url = self.endpoints.su(&format!("v1/projects/{project}/services/{service}:enable"));
-        let mut req = Request::new(Method::POST, url).json(json!({})).safety(Safety::Idempotent);
+    pub async fn enable_service(
+        &self,
+        project: &str,
+        service: &str,
+        fresh_project: bool,
+    ) -> Result<Operation> {
+        let url = self
+            .endpoints
+            .su(&format!("v1/projects/{project}/services/{service}:enable"));
+        let mut req = Request::new(Method::POST, url)
+            .json(json!({}))
+            .safety(Safety::Idempotent);
         if fresh_project {
             req = req.lag(lag_new_project);
         }
@@ -191,7 +206,12 @@ impl Gcp {
     /// Polls an operation while `done` is false (never a done one: `operations/noop.DONE_OPERATION`
     /// cannot be polled), with backoff from 1 s by ×1.5 up to 10 s, for up to 5 minutes. A
     /// finished operation with `error` is a failure even though every HTTP answer was 200.
-    pub async fn wait(&self, api: Api, mut op: Operation, on_poll: &(dyn Fn(u32) + Sync)) -> Result<Operation> {
+    pub async fn wait(
+        &self,
+        api: Api,
+        mut op: Operation,
+        on_poll: &(dyn Fn(u32) + Sync),
+    ) -> Result<Operation> {
         let mut delay = Duration::from_secs(1);
         let mut waited = Duration::ZERO;
         let mut polls = 0;
@@ -226,6 +246,7 @@ pub fn operation_error(status: &Status) -> Error {
         hint: None,
         code: Some(status.code.to_string()),
         status: None,
+        reported: false,
     };
     e.hint = match status.code {
         8 => Some("the project quota is exhausted; projects pending deletion count against it for 30 days. Delete unused projects, or ask for more quota".into()),

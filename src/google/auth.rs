@@ -31,28 +31,47 @@ fn adc_file() -> Result<Option<(PathBuf, &'static str)>> {
         .map(|p| (p, "gcloud auth application-default login")))
 }
 
+/// Which ADC source google-cloud-auth will use, named for people, and whether it is a service
+/// account. Read before building the credential, so spec checks that depend on it come first.
+pub fn detect() -> Result<(String, bool)> {
+    Ok(match adc_file()? {
+        Some((path, origin)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::auth(format!("{origin}: cannot read {}: {e}", path.display()))
+            })?;
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                Error::bad_input(format!(
+                    "{}:{}:{}: not a valid credentials JSON file ({origin}): {}",
+                    path.display(),
+                    e.line(),
+                    e.column(),
+                    e
+                ))
+            })?;
+            let kind = v
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("unknown")
+                .to_owned();
+            let sa = matches!(
+                kind.as_str(),
+                "service_account" | "impersonated_service_account"
+            );
+            (
+                format!("{kind} credentials from {origin} ({})", path.display()),
+                sa,
+            )
+        }
+        None => (
+            "the metadata server (attached service account)".to_owned(),
+            true,
+        ),
+    })
+}
+
 impl GoogleAuth {
     pub fn from_env() -> Result<GoogleAuth> {
-        let (source, service_account) = match adc_file()? {
-            Some((path, origin)) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    Error::auth(format!("{origin}: cannot read {}: {e}", path.display()))
-                })?;
-                let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                    Error::bad_input(format!(
-                        "{}:{}:{}: not a valid credentials JSON file ({origin}): {}",
-                        path.display(),
-                        e.line(),
-                        e.column(),
-                        e
-                    ))
-                })?;
-                let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or("unknown").to_owned();
-                let sa = matches!(kind.as_str(), "service_account" | "impersonated_service_account");
-                (format!("{kind} credentials from {origin} ({})", path.display()), sa)
-            }
-            None => ("the metadata server (attached service account)".to_owned(), true),
-        };
+        let (source, service_account) = detect()?;
         let credentials = Builder::default()
             .with_scopes([CLOUD_PLATFORM])
             .build_access_token_credentials()

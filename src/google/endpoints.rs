@@ -29,7 +29,10 @@ impl Endpoints {
                 "MAILREG_RESOURCE_MANAGER_URL",
                 "https://cloudresourcemanager.googleapis.com",
             )?,
-            service_usage: env_url("MAILREG_SERVICE_USAGE_URL", "https://serviceusage.googleapis.com")?,
+            service_usage: env_url(
+                "MAILREG_SERVICE_USAGE_URL",
+                "https://serviceusage.googleapis.com",
+            )?,
             auth_url: env_url("MAILREG_GOOGLE_AUTH_URL", DEFAULT_AUTH_URL)?,
             token_url: env_url("MAILREG_GOOGLE_TOKEN_URL", DEFAULT_TOKEN_URL)?,
         })

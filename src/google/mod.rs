@@ -63,16 +63,16 @@ impl GoogleProvider {
             .clone()
             .ok_or_else(|| Error::internal("the spec has no [google] section"))?;
         let endpoints = Endpoints::from_env()?;
-        let auth = auth::GoogleAuth::from_env()?;
-        if auth.service_account && g.parent.is_none() {
+        let (source, service_account) = auth::detect()?;
+        if service_account && g.parent.is_none() {
             return Err(spec.field_error(
                 "google",
                 format!(
-                    "mailreg signs in to Google as a service account ({}), and service accounts cannot create projects without a parent: set google.parent = \"folders/<number>\" or \"organizations/<number>\"",
-                    auth.source
+                    "mailreg signs in to Google as a service account ({source}), and service accounts cannot create projects without a parent: set google.parent = \"folders/<number>\" or \"organizations/<number>\""
                 ),
             ));
         }
+        let auth = auth::GoogleAuth::from_env()?;
         tracing::info!(target: "mailreg::auth", "google: signing in with {}", auth.source);
         Ok(GoogleProvider {
             gcp: Gcp::new(http.clone(), endpoints, auth),
@@ -97,7 +97,10 @@ impl GoogleProvider {
     }
 
     fn display_name(&self) -> String {
-        self.g.display_name.clone().unwrap_or_else(|| self.g.project_id.clone())
+        self.g
+            .display_name
+            .clone()
+            .unwrap_or_else(|| self.g.project_id.clone())
     }
 
     /// The project ID: as written, or (random suffix) the one on record, or the one a label
@@ -117,7 +120,9 @@ impl GoogleProvider {
             .search_projects(&format!("labels.mailreg-name:{}", self.name()))
             .await?
             .into_iter()
-            .filter(|p| is_ours(p, self.name(), &self.spec.env) && p.project_id.starts_with(&prefix))
+            .filter(|p| {
+                is_ours(p, self.name(), &self.spec.env) && p.project_id.starts_with(&prefix)
+            })
             .collect();
         Ok(found.into_iter().next().map(|p| p.project_id))
     }
@@ -150,14 +155,23 @@ impl GoogleProvider {
     }
 
     /// Whether the client on record serves this project and every redirect URI of the spec.
-    fn client_gap(&self, rec: Option<&GoogleCredentials>, project_id: Option<&str>) -> Option<String> {
+    fn client_gap(
+        &self,
+        rec: Option<&GoogleCredentials>,
+        project_id: Option<&str>,
+    ) -> Option<String> {
         let Some(g) = rec.filter(|g| Some(g.project_id.as_str()) == project_id) else {
             return Some("no OAuth client on record: created by a person in the console (Google has no API for it), then imported".into());
         };
         let Some(c) = &g.client else {
             return Some("no OAuth client on record: created by a person in the console (Google has no API for it), then imported".into());
         };
-        let missing: Vec<&String> = self.g.redirect_uris.iter().filter(|u| !c.redirect_uris.contains(u)).collect();
+        let missing: Vec<&String> = self
+            .g
+            .redirect_uris
+            .iter()
+            .filter(|u| !c.redirect_uris.contains(u))
+            .collect();
         (!missing.is_empty()).then(|| {
             format!(
                 "the client on record lacks redirect URI {}: add it in the console, then import the client again",
@@ -166,7 +180,11 @@ impl GoogleProvider {
         })
     }
 
-    fn credentials(&self, project: &Project, ctx_client: Option<crate::credentials::GoogleClient>) -> GoogleCredentials {
+    fn credentials(
+        &self,
+        project: &Project,
+        ctx_client: Option<crate::credentials::GoogleClient>,
+    ) -> GoogleCredentials {
         let e = &self.gcp.endpoints;
         GoogleCredentials {
             project_id: project.project_id.clone(),
@@ -181,11 +199,13 @@ impl GoogleProvider {
 
     /// Creates the project, adopting it when an earlier attempt did create it.
     async fn create_project(&self, ctx: &Ctx, id: &str) -> Result<Project> {
-        let mut body = json!({"projectId": id, "displayName": self.display_name(), "labels": self.labels()});
+        let mut body =
+            json!({"projectId": id, "displayName": self.display_name(), "labels": self.labels()});
         if let Some(parent) = &self.g.parent {
             body["parent"] = json!(parent);
         }
-        ctx.progress.step(PROVIDER, format!("creating project {id}"));
+        ctx.progress
+            .step(PROVIDER, format!("creating project {id}"));
         let op = match self.gcp.create_project(body).await {
             Ok(op) => op,
             Err(e) if e.status == Some(409) || e.code.as_deref() == Some(RESPONSE_LOST) => {
@@ -208,15 +228,24 @@ impl GoogleProvider {
             }
             Err(e) => return Err(e.context("creating the project")),
         };
-        let on_poll = |n: u32| ctx.progress.step(PROVIDER, format!("waiting for project {id} (poll {n})"));
-        let done = self.gcp.wait(Api::ResourceManager, op, &on_poll).await.map_err(|e| e.context(format!("creating project {id}")))?;
+        let on_poll = |n: u32| {
+            ctx.progress
+                .step(PROVIDER, format!("waiting for project {id} (poll {n})"))
+        };
+        let done = self
+            .gcp
+            .wait(Api::ResourceManager, op, &on_poll)
+            .await
+            .map_err(|e| e.context(format!("creating project {id}")))?;
         match done.response {
-            Some(r) => serde_json::from_value(r).map_err(|e| Error::api(format!("unexpected project in the operation response: {e}"))),
-            None => self
-                .gcp
-                .get_project(id)
-                .await?
-                .ok_or_else(|| Error::api(format!("project {id} was created but cannot be read"))),
+            Some(r) => serde_json::from_value(r).map_err(|e| {
+                Error::api(format!("unexpected project in the operation response: {e}"))
+            }),
+            None => {
+                self.gcp.get_project(id).await?.ok_or_else(|| {
+                    Error::api(format!("project {id} was created but cannot be read"))
+                })
+            }
         }
     }
 }
@@ -234,9 +263,14 @@ impl Provider for GoogleProvider {
             Some(id) => self.gcp.get_project(id).await?,
             None => None,
         };
-        let mut p = Pending { project_id: id.clone(), ..Default::default() };
+        let mut p = Pending {
+            project_id: id.clone(),
+            ..Default::default()
+        };
         let mut changes = Vec::new();
-        let shown_id = id.clone().unwrap_or_else(|| format!("{}-????", self.g.project_id));
+        let shown_id = id
+            .clone()
+            .unwrap_or_else(|| format!("{}-????", self.g.project_id));
         match &project {
             Some(found) if !is_ours(found, self.name(), &self.spec.env) => {
                 return Err(Error::refused(format!(
@@ -258,12 +292,14 @@ impl Provider for GoogleProvider {
                 p.enable = true;
             }
             Some(found) => {
-                let mut change = Change::new(PROVIDER, "project", Action::Update).id(found.project_id.clone());
+                let mut change =
+                    Change::new(PROVIDER, "project", Action::Update).id(found.project_id.clone());
                 let mut mask = Vec::new();
                 let mut body = json!({});
                 let want_name = self.display_name();
                 if found.display_name.as_deref() != Some(want_name.as_str()) {
-                    change = change.field("display_name", json!(found.display_name), json!(want_name));
+                    change =
+                        change.field("display_name", json!(found.display_name), json!(want_name));
                     body["displayName"] = json!(want_name);
                     mask.push("displayName");
                 }
@@ -345,15 +381,19 @@ impl Provider for GoogleProvider {
         let project = if p.create {
             self.create_project(ctx, &id).await?
         } else {
-            p.project.clone().ok_or_else(|| Error::internal("apply without a planned project"))?
+            p.project
+                .clone()
+                .ok_or_else(|| Error::internal("apply without a planned project"))?
         };
         if p.undelete {
-            ctx.progress.step(PROVIDER, format!("restoring project {id}"));
+            ctx.progress
+                .step(PROVIDER, format!("restoring project {id}"));
             let op = self.gcp.undelete_project(&id).await?;
             self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
         }
         if let Some((body, mask)) = &p.patch {
-            ctx.progress.step(PROVIDER, format!("updating project {id}"));
+            ctx.progress
+                .step(PROVIDER, format!("updating project {id}"));
             let op = self.gcp.patch_project(&id, body.clone(), mask).await?;
             self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
         }
@@ -365,8 +405,14 @@ impl Provider for GoogleProvider {
                 .enable_service(&key, GMAIL_SERVICE, p.create || p.undelete)
                 .await
                 .map_err(|e| e.context("enabling the Gmail API"))?;
-            let on_poll = |n: u32| ctx.progress.step(PROVIDER, format!("waiting for the Gmail API (poll {n})"));
-            self.gcp.wait(Api::ServiceUsage, op, &on_poll).await.map_err(|e| e.context("enabling the Gmail API"))?;
+            let on_poll = |n: u32| {
+                ctx.progress
+                    .step(PROVIDER, format!("waiting for the Gmail API (poll {n})"))
+            };
+            self.gcp
+                .wait(Api::ServiceUsage, op, &on_poll)
+                .await
+                .map_err(|e| e.context("enabling the Gmail API"))?;
         }
         let client = ctx
             .record()
@@ -417,7 +463,8 @@ impl Provider for GoogleProvider {
         if p.delete
             && let Some(id) = &p.project_id
         {
-            ctx.progress.step(PROVIDER, format!("deleting project {id}"));
+            ctx.progress
+                .step(PROVIDER, format!("deleting project {id}"));
             let op = self.gcp.delete_project(id).await?;
             self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
         }
@@ -441,7 +488,9 @@ impl GoogleProvider {
                 self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
                 Ok(id)
             }
-            Some(_) => Err(Error::bad_input(format!("project {id} is not pending deletion"))),
+            Some(_) => Err(Error::bad_input(format!(
+                "project {id} is not pending deletion"
+            ))),
             None => Err(Error::bad_input(format!(
                 "project {id} was not found (or is not visible to this identity); deleted projects can be restored for 30 days"
             ))),

@@ -222,6 +222,7 @@ impl Failure {
             hint: None,
             code: self.code,
             status: Some(self.status),
+            reported: false,
         }
     }
 }

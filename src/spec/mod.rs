@@ -398,7 +398,8 @@ pub fn valid_project_id(id: &str) -> bool {
     let b = id.as_bytes();
     (6..=30).contains(&b.len())
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && !id.ends_with('-')
 }
 
@@ -407,7 +408,8 @@ pub fn valid_project_id(id: &str) -> bool {
 pub fn valid_label(s: &str, key: bool) -> bool {
     s.len() <= 63
         && (!key || s.as_bytes().first().is_some_and(|c| c.is_ascii_lowercase()))
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 fn valid_email(s: &str) -> bool {
@@ -420,7 +422,11 @@ fn valid_email(s: &str) -> bool {
 }
 
 fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) {
-    let max = if g.project_id_suffix == ProjectIdSuffix::Random { 25 } else { 30 };
+    let max = if g.project_id_suffix == ProjectIdSuffix::Random {
+        25
+    } else {
+        30
+    };
     if !valid_project_id(&g.project_id) || g.project_id.len() > max {
         let extra = if g.project_id_suffix == ProjectIdSuffix::Random {
             " (at most 25 with project_id_suffix = \"random\", which adds 5)"
@@ -432,9 +438,14 @@ fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) 
             format!("{:?} is not a valid project ID: 6-30 lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen{extra}", g.project_id),
         ));
     }
-    let display = g.display_name.clone().unwrap_or_else(|| g.project_id.clone());
+    let display = g
+        .display_name
+        .clone()
+        .unwrap_or_else(|| g.project_id.clone());
     let display_ok = (4..=30).contains(&display.chars().count())
-        && display.chars().all(|c| c.is_ascii_alphanumeric() || " -'\"!".contains(c));
+        && display
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " -'\"!".contains(c));
     if g.display_name.is_some() && !display_ok {
         p.push(Problem::new(
             "google.display_name",
@@ -458,23 +469,38 @@ fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) 
         p.push(Problem::new("google.app_name", "must not be empty"));
     }
     if !valid_email(&g.support_email) {
-        p.push(Problem::new("google.support_email", format!("{:?} is not an email address", g.support_email)));
+        p.push(Problem::new(
+            "google.support_email",
+            format!("{:?} is not an email address", g.support_email),
+        ));
     }
     for (i, e) in g.developer_emails.iter().enumerate() {
         if !valid_email(e) {
-            p.push(Problem::new(format!("google.developer_emails[{i}]"), format!("{e:?} is not an email address")));
+            p.push(Problem::new(
+                format!("google.developer_emails[{i}]"),
+                format!("{e:?} is not an email address"),
+            ));
         }
     }
     if g.test_users.len() > 100 {
-        p.push(Problem::new("google.test_users", "at most 100 test users are allowed while the app is in Testing"));
+        p.push(Problem::new(
+            "google.test_users",
+            "at most 100 test users are allowed while the app is in Testing",
+        ));
     }
     for (i, e) in g.test_users.iter().enumerate() {
         if !valid_email(e) {
-            p.push(Problem::new(format!("google.test_users[{i}]"), format!("{e:?} is not an email address")));
+            p.push(Problem::new(
+                format!("google.test_users[{i}]"),
+                format!("{e:?} is not an email address"),
+            ));
         }
     }
     if g.redirect_uris.is_empty() {
-        p.push(Problem::new("google.redirect_uris", "at least one redirect URI is needed (the mailbox application's OAuth callback)"));
+        p.push(Problem::new(
+            "google.redirect_uris",
+            "at least one redirect URI is needed (the mailbox application's OAuth callback)",
+        ));
     }
     let mut seen = BTreeSet::new();
     for (i, uri) in g.redirect_uris.iter().enumerate() {
@@ -499,7 +525,10 @@ fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) 
         }
     }
     if g.labels.len() > 60 {
-        p.push(Problem::new("google.labels", "at most 60 extra labels (a project holds 64)"));
+        p.push(Problem::new(
+            "google.labels",
+            "at most 60 extra labels (a project holds 64)",
+        ));
     }
 }
 

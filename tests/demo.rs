@@ -1,0 +1,72 @@
+//! `mailreg demo`, run as a newcomer would: a clean HOME, no cloud variables, no network.
+
+use std::process::Command;
+
+fn demo(args: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailreg"))
+        .arg("demo")
+        .args(args)
+        .current_dir(home.path())
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    // The demo works in a temporary folder of its own: nothing is left in HOME or the cwd.
+    assert_eq!(
+        std::fs::read_dir(home.path()).unwrap().count(),
+        0,
+        "demo left files behind"
+    );
+    out
+}
+
+#[test]
+fn the_demo_runs_the_whole_flow_offline_and_cleans_up() {
+    let out = demo(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "$ mailreg apply --yes -f mailreg.toml --env demo",
+        "Plan: 5 to add, 0 to change, 0 to destroy.",
+        "https://console.cloud.google.com/auth/clients/create?project=agileapps-mail-demo",
+        "$ mailreg google import-client -f mailreg.toml --env demo client_secret_demo.json",
+        "Destroy complete: 2 destroyed.",
+        "Done: no application is left",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?}");
+    }
+    // Secrets stay masked unless asked for.
+    assert!(stdout.contains("client_secret   GOC…(hidden)"));
+}
+
+#[test]
+fn the_demo_in_json_reports_each_step() {
+    let out = demo(&["-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<i64> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["exit_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [5, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        v["steps"][0]["stdout"]["manual_steps"][0]["resource"],
+        "google.oauth_client"
+    );
+    assert_eq!(
+        v["left_behind"],
+        serde_json::json!({"applications": 0, "active_projects": 0})
+    );
+}
