@@ -173,7 +173,7 @@ impl Store {
                 path.display(),
                 e.line(),
                 e.column(),
-                strip_position(&e.to_string())
+                crate::error::json_message(&e)
             ))
             .with_hint("move it away and run `mailreg apply`: a new secret is made and the old ones retired")
         })
@@ -210,13 +210,6 @@ impl Store {
             let _ = std::fs::write(self.dir.join(".gitignore"), "*\n");
         }
         Ok(())
-    }
-}
-
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
     }
 }
 

@@ -148,6 +148,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// serde_json's message without its trailing ` at line L column C`, for callers that print
+/// the position themselves as `file:L:C:`.
+pub fn json_message(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg,
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::io(e.to_string())

@@ -246,8 +246,7 @@ fn a_pasted_client_id_takes_the_secret_from_stdin() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("pasted-canary"));
-    let rec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(h.store_file("test")).unwrap()).unwrap();
+    let rec = h.record("test");
     assert_eq!(
         rec["google"]["client"]["client_secret"],
         "GOCSPX-pasted-canary"

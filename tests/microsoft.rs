@@ -257,8 +257,7 @@ fn lost_secret_is_replaced_within_the_two_secret_limit() {
         .unwrap()
         .clone();
     assert_eq!(after.len(), 1);
-    let rec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(h.store_file("test")).unwrap()).unwrap();
+    let rec = h.record("test");
     assert_eq!(after[0]["keyId"], rec["microsoft"]["secret"]["key_id"]);
     h.clear();
     h.ok(&["apply", "--env", "test", "--yes"]);
@@ -601,8 +600,7 @@ fn a_secret_whose_answer_was_lost_is_retired_on_the_next_run() {
     let app = &h.emu.with_state(|s| s.graph.applications())[0];
     let creds = app["passwordCredentials"].as_array().unwrap();
     assert_eq!(creds.len(), 1, "the orphan was retired: {creds:?}");
-    let rec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(h.store_file("test")).unwrap()).unwrap();
+    let rec = h.record("test");
     assert_eq!(creds[0]["keyId"], rec["microsoft"]["secret"]["key_id"]);
 }
 
@@ -610,8 +608,7 @@ fn a_secret_whose_answer_was_lost_is_retired_on_the_next_run() {
 fn the_request_log_shows_calls_but_never_secrets() {
     let h = Harness::new(SPEC);
     let r = h.ok(&["apply", "--env", "test", "--yes", "-vv"]);
-    let rec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(h.store_file("test")).unwrap()).unwrap();
+    let rec = h.record("test");
     let secret = rec["microsoft"]["secret"]["value"].as_str().unwrap();
     let operator_secret = h
         .emu

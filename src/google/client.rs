@@ -123,7 +123,7 @@ pub fn parse_client_json(
             "{shown}:{}:{}: not valid JSON: {}",
             e.line(),
             e.column(),
-            strip_position(&e.to_string())
+            crate::error::json_message(&e)
         ))
         .with_hint(
             "pass the file the console's \"Download JSON\" button saved (client_secret_….json)",
@@ -267,13 +267,6 @@ pub fn pasted_client(
         redirect_uris: spec_redirect_uris.to_vec(),
         imported: now,
     })
-}
-
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_owned(),
-        None => msg.to_owned(),
-    }
 }
 
 #[cfg(test)]

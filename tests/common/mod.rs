@@ -58,6 +58,11 @@ impl Harness {
         self.state_dir().join(format!("agileapps-mail.{env}.json"))
     }
 
+    /// The credentials record of an environment, as JSON.
+    pub fn record(&self, env: &str) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.store_file(env)).unwrap()).unwrap()
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailreg"));
         cmd.args(args)
