@@ -99,13 +99,20 @@ pub enum Command {
         #[arg(long)]
         purge: bool,
     },
-    /// Print the credentials of an applied environment from the credentials store.
+    /// Print the credentials of an applied environment from the credentials store, or render
+    /// them through a template.
     Output {
         #[command(flatten)]
         target: Target,
         /// Include secret values (masked otherwise).
         #[arg(long)]
         show_secrets: bool,
+        /// Render through a template: a built-in one (agileapps, json, env, yaml) or a path.
+        #[arg(long, value_name = "TEMPLATE")]
+        format: Option<String>,
+        /// Which provider's credentials to render (needed when the spec has both).
+        #[arg(long, value_parser = ["microsoft", "google"])]
+        provider: Option<String>,
     },
     /// Serve the built-in cloud emulator, to rehearse pipelines offline.
     Emulator {

@@ -14,5 +14,6 @@ pub mod google;
 pub mod http;
 pub mod logging;
 pub mod microsoft;
+pub mod output;
 pub mod plan;
 pub mod spec;

@@ -499,19 +499,35 @@ fn both_providers_in_one_spec_are_applied_concurrently() {
 fn label_and_name_drift_is_one_masked_patch() {
     let h = Harness::new(GOOGLE_SPEC);
     applied_with_client(&h);
-    h.write_spec(&GOOGLE_SPEC.replace("[google]\n", "[google]\ndisplay_name = \"AgileApps mail\"\nlabels = { team = \"mail\" }\n"));
+    h.write_spec(&GOOGLE_SPEC.replace(
+        "[google]\n",
+        "[google]\ndisplay_name = \"AgileApps mail\"\nlabels = { team = \"mail\" }\n",
+    ));
     h.clear();
     let plan = h.expect(2, &["plan", "--env", "test", "--detailed-exitcode"]);
-    assert!(plan.stdout.contains("~ google.project (agileapps-mail-test)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("~ google.project (agileapps-mail-test)"),
+        "{}",
+        plan.stdout
+    );
     h.clear();
     h.ok(&["apply", "--env", "test", "--yes"]);
     let reqs = h.api_requests();
-    let patch = reqs.iter().find(|r| r.method == "PATCH").expect("one PATCH");
+    let patch = reqs
+        .iter()
+        .find(|r| r.method == "PATCH")
+        .expect("one PATCH");
     assert_eq!(patch.path, "/v3/projects/agileapps-mail-test");
-    assert_eq!(patch.query, [("updateMask".to_owned(), "displayName,labels".to_owned())]);
+    assert_eq!(
+        patch.query,
+        [("updateMask".to_owned(), "displayName,labels".to_owned())]
+    );
     assert_eq!(
         patch.body,
-        Some(json!({"displayName": "AgileApps mail", "labels": {"managed-by": "mailreg", "mailreg-env": "test", "mailreg-name": "agileapps-mail", "team": "mail"}}))
+        Some(
+            json!({"displayName": "AgileApps mail", "labels": {"managed-by": "mailreg", "mailreg-env": "test", "mailreg-name": "agileapps-mail", "team": "mail"}})
+        )
     );
     assert_eq!(reqs.iter().filter(|r| r.is_write()).count(), 1);
     assert_eq!(project(&h, "agileapps-mail-test")["labels"]["team"], "mail");
@@ -525,13 +541,26 @@ fn a_rejected_google_credential_is_an_auth_failure() {
     let mut h = Harness::new(GOOGLE_SPEC);
     let adc = h.dir.path().join("adc.json");
     std::fs::write(&adc, format!(r#"{{"type":"authorized_user","client_id":"emulator-adc.apps.googleusercontent.com","client_secret":"emulator-adc-secret","refresh_token":"1//revoked-canary","token_uri":"{}/token"}}"#, h.emu.url())).unwrap();
-    h.extra_env.push(("GOOGLE_APPLICATION_CREDENTIALS".into(), adc.display().to_string()));
+    h.extra_env.push((
+        "GOOGLE_APPLICATION_CREDENTIALS".into(),
+        adc.display().to_string(),
+    ));
     let r = h.expect(4, &["plan", "--env", "test"]);
     assert!(r.stderr.contains("signing in to Google Cloud with authorized_user credentials from GOOGLE_APPLICATION_CREDENTIALS"), "{}", r.stderr);
-    assert!(!r.stderr.contains("revoked-canary") && !r.stderr.contains("emulator-adc-secret"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("revoked-canary") && !r.stderr.contains("emulator-adc-secret"),
+        "{}",
+        r.stderr
+    );
     assert!(h.api_requests().is_empty());
     // A credentials file that is not JSON names its line.
     std::fs::write(&adc, "{\n  \"type\": \"authorized_user\",\n  oops\n}").unwrap();
     let r = h.expect(3, &["plan", "--env", "test"]);
-    assert!(r.stderr.contains("adc.json:3:3: not a valid credentials JSON file (GOOGLE_APPLICATION_CREDENTIALS)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "adc.json:3:3: not a valid credentials JSON file (GOOGLE_APPLICATION_CREDENTIALS)"
+        ),
+        "{}",
+        r.stderr
+    );
 }

@@ -35,7 +35,15 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         Command::Output {
             target,
             show_secrets,
-        } => output(&target, global, show_secrets),
+            format,
+            provider,
+        } => output(
+            &target,
+            global,
+            show_secrets,
+            format.as_deref(),
+            provider.as_deref(),
+        ),
         Command::Emulator {
             port,
             replication_lag,
@@ -64,6 +72,8 @@ fn google_provider(s: &Session) -> Result<Arc<GoogleProvider>> {
 
 fn session(target: &Target, global: &Global) -> Result<Session> {
     let spec = Spec::load(&target.file, &target.env)?;
+    // Templates are part of the input: a broken one stops the run before any request.
+    crate::output::check_templates(&spec)?;
     let http = Http::new(Clock::from_env())?;
     let mut providers: Providers = Vec::new();
     if spec.microsoft.is_some() {
@@ -157,6 +167,7 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
     s.ctx.progress.finish();
     let plan = plan?;
     engine::check_replacements(&s.ctx, &plan)?;
+    crate::output::check_writable(&s.spec)?;
     print_plan(global, &header("apply", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(global, yes, "Do you want to perform these actions?")?;
@@ -171,12 +182,14 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
         .load(&s.spec.name, &s.spec.env)?
         .unwrap_or(s.ctx.record().await);
     let store_path = s.ctx.store.path(&s.spec.name, &s.spec.env);
+    let written = crate::output::write_all(&s.spec, &record)?;
     match global.output {
         OutputFormat::Json => {
             let doc = json!({
                 "plan": plan.to_json(),
                 "applied": !plan.is_empty(),
                 "manual_steps": steps,
+                "outputs": written,
                 "credentials": show::credentials_json(&record, false),
                 "credentials_file": store_path.display().to_string(),
                 "error": pending.as_ref().map(Error::to_json),
@@ -196,6 +209,19 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
                 println!("\nApply incomplete: a manual step is pending.\n");
             }
             print!("{}", show::credentials_text(&record, false, &store_path));
+            for w in &written {
+                let what = match w.status {
+                    "written" => "wrote",
+                    "unchanged" => "unchanged",
+                    _ => "pending (credentials not complete yet)",
+                };
+                println!(
+                    "output  {what} {} ({}, {})",
+                    w.path,
+                    w.template,
+                    w.provider.as_str()
+                );
+            }
         }
         OutputFormat::Text => {}
     }
@@ -240,7 +266,13 @@ async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Re
     Ok(ExitCode::Success)
 }
 
-fn output(target: &Target, global: &Global, show_secrets: bool) -> Result<ExitCode> {
+fn output(
+    target: &Target,
+    global: &Global,
+    show_secrets: bool,
+    format: Option<&str>,
+    provider: Option<&str>,
+) -> Result<ExitCode> {
     let spec = Spec::load(&target.file, &target.env)?;
     let store = Store::for_spec(&spec.file);
     let Some(record) = store.load(&spec.name, &spec.env)? else {
@@ -254,6 +286,42 @@ fn output(target: &Target, global: &Global, show_secrets: bool) -> Result<ExitCo
             "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
         ));
     };
+    if let Some(format) = format {
+        use crate::output::{Provider, Template, context};
+        let complete: Vec<Provider> = [Provider::Microsoft, Provider::Google]
+            .into_iter()
+            .filter(|p| context::for_record(&record, *p, &Default::default(), false).is_some())
+            .collect();
+        let chosen = match provider {
+            Some("google") => Provider::Google,
+            Some(_) => Provider::Microsoft,
+            None if complete.len() == 1 => complete[0],
+            None if complete.is_empty() => {
+                return Err(
+                    Error::bad_input("no provider has complete credentials on record yet")
+                        .with_hint(
+                            "run `mailreg apply` (and, for Google, `mailreg google import-client`)",
+                        ),
+                );
+            }
+            None => {
+                return Err(Error::bad_input(
+                    "the record holds credentials of both providers: choose one with --provider microsoft|google",
+                ));
+            }
+        };
+        let ctx = context::for_record(&record, chosen, &Default::default(), show_secrets)
+            .ok_or_else(|| {
+                Error::bad_input(format!(
+                    "no complete {} credentials on record",
+                    chosen.as_str()
+                ))
+            })?;
+        let tmpl = Template::resolve(format, std::path::Path::new("."))
+            .map_err(|m| Error::bad_input(format!("--format: {m}")))?;
+        print!("{}", tmpl.render(&ctx)?);
+        return Ok(ExitCode::Success);
+    }
     match global.output {
         OutputFormat::Json => println!(
             "{}",

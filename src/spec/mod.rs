@@ -193,6 +193,37 @@ impl GoogleSpec {
     }
 }
 
+/// A cloud, as named in `[[output]] provider`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Microsoft,
+    Google,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Microsoft => "microsoft",
+            Provider::Google => "google",
+        }
+    }
+}
+
+/// `[[output]]`: a mailbox config file rendered from a template after apply.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub provider: Provider,
+    /// A built-in template (`agileapps`, `json`, `env`, `yaml`) or a path relative to the spec.
+    pub template: String,
+    /// Where to write, relative to the spec (written atomically, mode 0600).
+    pub path: String,
+    /// Extra template variables, available as `vars.<key>`.
+    #[serde(default)]
+    pub vars: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
 /// The whole file after environment selection.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +233,8 @@ pub struct SpecBody {
     pub microsoft: Option<MicrosoftSpec>,
     #[serde(default)]
     pub google: Option<GoogleSpec>,
+    #[serde(default, rename = "output")]
+    pub outputs: Vec<OutputSpec>,
 }
 
 /// A loaded, validated spec for one environment.
@@ -383,6 +416,43 @@ fn validate(body: &SpecBody, env: &str) -> Vec<Problem> {
     }
     if let Some(g) = &body.google {
         validate_google(g, &body.name, env, &mut p);
+    }
+    for (i, out) in body.outputs.iter().enumerate() {
+        let declared = match out.provider {
+            Provider::Microsoft => body.microsoft.is_some(),
+            Provider::Google => body.google.is_some(),
+        };
+        if !declared {
+            p.push(Problem::new(
+                format!("output[{i}].provider"),
+                format!(
+                    "{:?} is not applied by this spec: add a [{}] section or remove this output",
+                    out.provider.as_str(),
+                    out.provider.as_str()
+                ),
+            ));
+        }
+        if out.path.trim().is_empty() {
+            p.push(Problem::new(
+                format!("output[{i}].path"),
+                "must not be empty",
+            ));
+        }
+        if out.template.trim().is_empty() {
+            p.push(Problem::new(
+                format!("output[{i}].template"),
+                "must not be empty",
+            ));
+        }
+    }
+    let mut paths = BTreeSet::new();
+    for (i, out) in body.outputs.iter().enumerate() {
+        if !paths.insert(&out.path) {
+            p.push(Problem::new(
+                format!("output[{i}].path"),
+                format!("{:?} is written by another output too", out.path),
+            ));
+        }
     }
     if body.microsoft.is_none() && body.google.is_none() {
         p.push(Problem::new(

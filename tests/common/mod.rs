@@ -1,5 +1,5 @@
 //! Shared harness: an emulator on 127.0.0.1 and the real binary pointed at it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

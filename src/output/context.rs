@@ -1,0 +1,201 @@
+//! The template context: one mailbox's view of one provider's credentials.
+//!
+//! Documented in the README ("Template context"); changing a field name breaks users'
+//! templates, so fields are only ever added.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::credentials::Record;
+use crate::microsoft::secret::rfc3339;
+pub use crate::spec::Provider;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Server {
+    pub host: &'static str,
+    pub port: u16,
+    /// `tls` (implicit TLS) or `starttls`.
+    pub security: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Servers {
+    pub imap: Server,
+    pub pop: Server,
+    pub smtp: Server,
+}
+
+/// The providers' mail servers (DESIGN.md, issue #4).
+pub fn servers(p: Provider) -> Servers {
+    match p {
+        Provider::Microsoft => Servers {
+            imap: Server {
+                host: "outlook.office365.com",
+                port: 993,
+                security: "tls",
+            },
+            pop: Server {
+                host: "outlook.office365.com",
+                port: 995,
+                security: "tls",
+            },
+            smtp: Server {
+                host: "smtp.office365.com",
+                port: 587,
+                security: "starttls",
+            },
+        },
+        Provider::Google => Servers {
+            imap: Server {
+                host: "imap.gmail.com",
+                port: 993,
+                security: "tls",
+            },
+            pop: Server {
+                host: "pop.gmail.com",
+                port: 995,
+                security: "tls",
+            },
+            smtp: Server {
+                host: "smtp.gmail.com",
+                port: 587,
+                security: "starttls",
+            },
+        },
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MailboxContext {
+    pub provider: Provider,
+    pub name: String,
+    pub env: String,
+    /// Microsoft: the directory. `None` for Google.
+    pub tenant: Option<String>,
+    /// Google: the project. `None` for Microsoft.
+    pub project_id: Option<String>,
+    pub client_id: String,
+    /// The real secret in `[[output]]` files; masked by `mailreg output` unless `--show-secrets`.
+    pub client_secret: String,
+    pub secret_expires: Option<String>,
+    pub auth_url: String,
+    pub token_url: String,
+    /// Scopes as the provider wants them requested.
+    pub scopes: Vec<String>,
+    /// The scopes joined by spaces.
+    pub scope: String,
+    /// Extra authorization-request parameters (Google: `access_type=offline`, `prompt=consent`).
+    pub auth_params: BTreeMap<String, String>,
+    pub redirect_uri: String,
+    pub redirect_uris: Vec<String>,
+    pub servers: Servers,
+    /// `[[output]] vars`: anything the template wants (e.g. `email`, `protocol`).
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+fn mask(secret: &str) -> String {
+    let head: String = secret.chars().take(3).collect();
+    format!("{head}…(hidden)")
+}
+
+/// The context for a provider, if its credentials are complete (Microsoft: a secret on record;
+/// Google: an imported client).
+pub fn for_record(
+    record: &Record,
+    provider: Provider,
+    vars: &BTreeMap<String, serde_json::Value>,
+    show_secrets: bool,
+) -> Option<MailboxContext> {
+    let reveal = |s: &str| if show_secrets { s.to_owned() } else { mask(s) };
+    match provider {
+        Provider::Microsoft => {
+            let ms = record.microsoft.as_ref()?;
+            let secret = ms.secret.as_ref()?;
+            Some(MailboxContext {
+                provider,
+                name: record.name.clone(),
+                env: record.env.clone(),
+                tenant: Some(ms.tenant.clone()),
+                project_id: None,
+                client_id: ms.client_id.clone(),
+                client_secret: reveal(secret.value.expose()),
+                secret_expires: Some(rfc3339(secret.expires)),
+                auth_url: ms.authorize_url.clone(),
+                token_url: ms.token_url.clone(),
+                scope: ms.scopes.join(" "),
+                scopes: ms.scopes.clone(),
+                auth_params: BTreeMap::new(),
+                redirect_uri: ms.redirect_uris.first().cloned().unwrap_or_default(),
+                redirect_uris: ms.redirect_uris.clone(),
+                servers: servers(provider),
+                vars: vars.clone(),
+            })
+        }
+        Provider::Google => {
+            let g = record.google.as_ref()?;
+            let client = g.client.as_ref()?;
+            Some(MailboxContext {
+                provider,
+                name: record.name.clone(),
+                env: record.env.clone(),
+                tenant: None,
+                project_id: Some(g.project_id.clone()),
+                client_id: client.client_id.clone(),
+                client_secret: reveal(client.client_secret.expose()),
+                secret_expires: None,
+                auth_url: g.authorize_url.clone(),
+                token_url: g.token_url.clone(),
+                scope: g.scopes.join(" "),
+                scopes: g.scopes.clone(),
+                auth_params: BTreeMap::from([
+                    ("access_type".to_owned(), "offline".to_owned()),
+                    ("prompt".to_owned(), "consent".to_owned()),
+                ]),
+                redirect_uri: g.redirect_uris.first().cloned().unwrap_or_default(),
+                redirect_uris: g.redirect_uris.clone(),
+                servers: servers(provider),
+                vars: vars.clone(),
+            })
+        }
+    }
+}
+
+/// A context with placeholder values, to check templates before anything is sent.
+pub fn sample(provider: Provider) -> MailboxContext {
+    let google = provider == Provider::Google;
+    let scopes: Vec<String> = if google {
+        vec!["https://mail.google.com/".into()]
+    } else {
+        vec![
+            "https://outlook.office.com/IMAP.AccessAsUser.All".into(),
+            "offline_access".into(),
+        ]
+    };
+    MailboxContext {
+        provider,
+        name: "name".into(),
+        env: "env".into(),
+        tenant: (!google).then(|| "contoso.onmicrosoft.com".into()),
+        project_id: google.then(|| "project-id".into()),
+        client_id: "client-id".into(),
+        client_secret: "client-secret".into(),
+        secret_expires: (!google).then(|| "2030-01-01T00:00:00Z".into()),
+        auth_url: "https://example.com/authorize".into(),
+        token_url: "https://example.com/token".into(),
+        scope: scopes.join(" "),
+        scopes,
+        auth_params: if google {
+            BTreeMap::from([
+                ("access_type".into(), "offline".into()),
+                ("prompt".into(), "consent".into()),
+            ])
+        } else {
+            BTreeMap::new()
+        },
+        redirect_uri: "https://example.com/cb".into(),
+        redirect_uris: vec!["https://example.com/cb".into()],
+        servers: servers(provider),
+        vars: BTreeMap::new(),
+    }
+}
