@@ -99,6 +99,12 @@ pub enum Command {
         #[arg(long)]
         purge: bool,
     },
+    /// Show what mailreg manages for the spec and environment: resources, secret expiry dates,
+    /// pending changes, and warnings (secrets expiring within 30 days). Makes no write.
+    Status {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Print the credentials of an applied environment from the credentials store, or render
     /// them through a template.
     Output {

@@ -14,6 +14,24 @@ use crate::credentials::{Record, Store};
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change, Plan};
 
+/// One managed resource as `status` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ResourceStatus {
+    pub resource: String,
+    pub id: Option<String>,
+    /// `present`, `absent`, `active`, `expired`, `enabled`, `disabled`, `DELETE_REQUESTED`, …
+    pub state: String,
+    pub details: serde_json::Value,
+}
+
+/// What one provider manages for a spec and environment, and what needs attention.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ProviderStatus {
+    pub provider: &'static str,
+    pub resources: Vec<ResourceStatus>,
+    pub warnings: Vec<String>,
+}
+
 /// One cloud's resources for a spec.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
@@ -26,6 +44,8 @@ pub trait Provider: Send + Sync {
     async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>>;
     /// Carries out the last [`Provider::plan_destroy`].
     async fn destroy(&self, ctx: &Ctx) -> Result<()>;
+    /// Describes what the last [`Provider::plan`] observed (no further request).
+    async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus>;
 }
 
 /// Progress on a terminal (one spinner line per provider); `tracing` lines otherwise, which
@@ -178,6 +198,17 @@ pub fn check_replacements(ctx: &Ctx, plan: &Plan) -> Result<()> {
         .with_hint("run `mailreg apply --replace` to delete it and create a new one (the client ID and secret change)"));
     }
     Ok(())
+}
+
+/// Plans (read-only), then asks each provider what it observed.
+pub async fn status(ctx: &Ctx, providers: &Providers) -> Result<(Plan, Vec<ProviderStatus>)> {
+    let plan = plan(ctx, providers).await?;
+    let mut out = Vec::new();
+    for p in providers {
+        out.push(p.status(ctx).await?);
+    }
+    ctx.progress.finish();
+    Ok((plan, out))
 }
 
 pub async fn apply(ctx: &Ctx, providers: &Providers) -> Result<()> {

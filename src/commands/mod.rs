@@ -49,6 +49,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             replication_lag,
         } => emulator(port, replication_lag).await,
         Command::Google(cmd) => google::run(cmd, global).await,
+        Command::Status { target } => status(&target, global).await,
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
     }
 }
@@ -232,6 +233,24 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
         }
         None => Ok(ExitCode::Success),
     }
+}
+
+async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
+    let s = session(target, global)?;
+    let (plan, providers) = engine::status(&s.ctx, &s.providers).await?;
+    match global.output {
+        OutputFormat::Json => {
+            let doc = json!({
+                "name": s.spec.name,
+                "env": s.spec.env,
+                "providers": providers,
+                "pending_changes": plan.summary(),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        }
+        OutputFormat::Text => print!("{}", show::status_text(&s.spec, &plan, &providers)),
+    }
+    Ok(ExitCode::Success)
 }
 
 async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {

@@ -137,3 +137,52 @@ pub fn credentials_text(record: &Record, show_secrets: bool, store: &Path) -> St
     }
     out
 }
+
+/// The text of `mailreg status`.
+pub fn status_text(
+    spec: &crate::spec::Spec,
+    plan: &crate::plan::Plan,
+    providers: &[crate::engine::ProviderStatus],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "mailreg status: {} (environment {})\n", spec.name, spec.env);
+    for p in providers {
+        let _ = writeln!(out, "{}", p.provider);
+        for r in &p.resources {
+            let id = r.id.as_deref().unwrap_or("-");
+            let mut line = format!("  {:<15} {:<40} {}", r.resource, id, r.state);
+            let d = &r.details;
+            if let Some(e) = d.get("expires").and_then(|v| v.as_str()) {
+                line.push_str(&format!("  expires {e}"));
+            }
+            if d.get("value_on_record") == Some(&json!(true)) {
+                line.push_str("  (value on record)");
+            }
+            if let Some(n) = d.get("display_name").and_then(|v| v.as_str()) {
+                line.push_str(&format!("  {n:?}"));
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    let sum = plan.summary();
+    if plan.is_empty() {
+        let _ = writeln!(out, "\nNo pending changes.");
+    } else {
+        let _ = writeln!(
+            out,
+            "\nPending: {} to add, {} to change, {} to destroy (see `mailreg plan`).",
+            sum.add, sum.change, sum.destroy
+        );
+    }
+    let warnings: Vec<String> = providers
+        .iter()
+        .flat_map(|p| p.warnings.iter().map(move |w| format!("{}: {w}", p.provider)))
+        .collect();
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:");
+        for w in warnings {
+            let _ = writeln!(out, "  - {w}");
+        }
+    }
+    out
+}

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::credentials::GoogleCredentials;
-use crate::engine::{Ctx, ManualStep, Provider};
+use crate::engine::{Ctx, ManualStep, Provider, ProviderStatus, ResourceStatus};
 use crate::error::{Error, Result};
 use crate::http::{Http, RESPONSE_LOST};
 use crate::plan::{Action, Change};
@@ -469,6 +469,53 @@ impl Provider for GoogleProvider {
             self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
         }
         ctx.update_record(|r| r.google = None).await
+    }
+
+    async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus> {
+        let p = self.pending.lock().await;
+        let mut resources = Vec::new();
+        let mut warnings = Vec::new();
+        let status = |resource: &str, id: Option<String>, state: &str, details: Value| ResourceStatus {
+            resource: resource.into(),
+            id,
+            state: state.into(),
+            details,
+        };
+        match &p.project {
+            Some(project) => {
+                resources.push(status(
+                    "project",
+                    Some(project.project_id.clone()),
+                    project.state.as_deref().unwrap_or("ACTIVE"),
+                    json!({"number": project.number(), "display_name": project.display_name, "parent": project.parent}),
+                ));
+                if project.is_deleted() {
+                    warnings.push(format!("project {} is pending deletion: `mailreg google undelete` or `mailreg apply` restores it within 30 days", project.project_id));
+                } else {
+                    resources.push(status(
+                        "service",
+                        Some(GMAIL_SERVICE.into()),
+                        if p.enable { "disabled" } else { "enabled" },
+                        json!({}),
+                    ));
+                }
+            }
+            None => resources.push(status("project", p.project_id.clone(), "absent", json!({}))),
+        }
+        let client = ctx.record().await.google.and_then(|g| g.client);
+        match client {
+            Some(c) => resources.push(status(
+                "oauth_client",
+                Some(c.client_id.clone()),
+                "on record",
+                json!({"imported": crate::microsoft::secret::rfc3339(c.imported), "redirect_uris": c.redirect_uris}),
+            )),
+            None => resources.push(status("oauth_client", None, "missing", json!({}))),
+        }
+        if let Some(reason) = &p.client {
+            warnings.push(format!("OAuth client: {reason} (`mailreg apply` prints the console steps)"));
+        }
+        Ok(ProviderStatus { provider: PROVIDER, resources, warnings })
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use crate::credentials::{MicrosoftCredentials, SecretRecord, SecretValue};
-use crate::engine::{Ctx, Provider};
+use crate::engine::{Ctx, Provider, ProviderStatus, ResourceStatus};
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::plan::{Action, Change};
@@ -491,5 +491,66 @@ impl Provider for MicrosoftProvider {
             self.graph.purge(id).await.map_err(hint_graph)?;
         }
         ctx.update_record(|r| r.microsoft = None).await
+    }
+
+    async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus> {
+        let pending = self.pending.lock().await;
+        let mut resources = Vec::new();
+        let mut warnings = Vec::new();
+        let Some(app) = &pending.app else {
+            resources.push(ResourceStatus {
+                resource: "application".into(),
+                id: None,
+                state: "absent".into(),
+                details: serde_json::json!({}),
+            });
+            return Ok(ProviderStatus { provider: PROVIDER, resources, warnings });
+        };
+        resources.push(ResourceStatus {
+            resource: "application".into(),
+            id: Some(app.app_id.clone()),
+            state: "present".into(),
+            details: serde_json::json!({
+                "display_name": app.display_name,
+                "object_id": app.id,
+                "audience": app.sign_in_audience,
+                "created": app.created_date_time,
+            }),
+        });
+        let stored = self.stored_secret(ctx, app).await;
+        let parse = |t: &Option<String>| {
+            t.as_deref().and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
+        };
+        for c in &app.password_credentials {
+            let on_record = stored.as_ref().is_some_and(|r| r.key_id.eq_ignore_ascii_case(&c.key_id));
+            let expires = parse(&c.end_date_time);
+            let expired = expires.is_some_and(|e| e <= ctx.now);
+            resources.push(ResourceStatus {
+                resource: "client_secret".into(),
+                id: Some(c.key_id.clone()),
+                state: if expired { "expired" } else { "active" }.into(),
+                details: serde_json::json!({
+                    "display_name": c.display_name,
+                    "expires": c.end_date_time,
+                    "made_by_mailreg": secret::is_ours(c),
+                    "value_on_record": on_record,
+                }),
+            });
+            if let Some(e) = expires {
+                let days = (e - ctx.now).whole_days();
+                let who = if on_record { "the client secret on record" } else { "a client secret" };
+                if expired && on_record {
+                    warnings.push(format!("{who} ({}) expired on {}: `mailreg apply` replaces it", c.key_id, secret::rfc3339(e)));
+                } else if !expired && days < 30 && (on_record || secret::is_ours(c)) {
+                    warnings.push(format!("{who} ({}) expires in {days} days ({}): mailboxes using it stop signing in then", c.key_id, secret::rfc3339(e)));
+                }
+            }
+        }
+        if stored.is_none() {
+            warnings.push("no client secret value is on record for this app: `mailreg apply` adds one".into());
+        }
+        Ok(ProviderStatus { provider: PROVIDER, resources, warnings })
     }
 }
