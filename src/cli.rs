@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Output format: human-readable text, or one JSON document on stdout.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text, env = "MAILREG_OUTPUT")]
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text, env = "MAILREG_OUTPUT", hide_env_values = true)]
     pub output: OutputFormat,
 
     /// More logging on stderr: -v shows progress steps, -vv also the request log (method, path,
@@ -55,13 +55,20 @@ pub struct Target {
         long,
         short = 'f',
         default_value = "mailreg.toml",
-        env = "MAILREG_FILE"
+        env = "MAILREG_FILE",
+        hide_env_values = true
     )]
     pub file: PathBuf,
 
     /// The environment: selects `[env.<name>]` overrides and is part of every resource's identity
     /// (tags, unique name), so each environment gets its own registration.
-    #[arg(long, short = 'e', default_value = "default", env = "MAILREG_ENV")]
+    #[arg(
+        long,
+        short = 'e',
+        default_value = "default",
+        env = "MAILREG_ENV",
+        hide_env_values = true
+    )]
     pub env: String,
 }
 
@@ -129,6 +136,16 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         replication_lag: u32,
     },
+    /// Write a commented starter spec. Asks on a terminal; flags give every answer (for
+    /// scripts). Never overwrites an existing file without --force.
+    Init(InitArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish) to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output: `mailreg man > mailreg.1`.
+    Man,
     /// Google-only steps: import the OAuth client made in the console, restore a project.
     #[command(subcommand)]
     Google(GoogleCommand),
@@ -139,6 +156,34 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the spec.
+    #[arg(long, short = 'f', default_value = "mailreg.toml")]
+    pub file: PathBuf,
+    /// The spec's name (stable key of tags, labels, files). Default: the folder's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Which clouds the spec provisions.
+    #[arg(long, value_parser = ["microsoft", "google", "both"])]
+    pub provider: Option<String>,
+    /// Microsoft: the directory (tenant GUID or verified domain).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// The mailbox application's OAuth callback URL.
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
+    /// Google: the project ID (`{env}` is replaced per environment).
+    #[arg(long)]
+    pub project_id: Option<String>,
+    /// Google: the consent screen's support email.
+    #[arg(long)]
+    pub support_email: Option<String>,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 
 mod demo;
 mod google;
+mod init;
 mod show;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -50,6 +51,20 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         } => emulator(port, replication_lag).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status(&target, global).await,
+        Command::Init(args) => init::run(&args, global),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = crate::cli::Cli::command();
+            clap_complete::generate(shell, &mut cmd, "mailreg", &mut std::io::stdout());
+            Ok(ExitCode::Success)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(crate::cli::Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Error::io(format!("writing the man page: {e}")))?;
+            Ok(ExitCode::Success)
+        }
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
     }
 }

@@ -145,7 +145,11 @@ pub fn status_text(
     providers: &[crate::engine::ProviderStatus],
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "mailreg status: {} (environment {})\n", spec.name, spec.env);
+    let _ = writeln!(
+        out,
+        "mailreg status: {} (environment {})\n",
+        spec.name, spec.env
+    );
     for p in providers {
         let _ = writeln!(out, "{}", p.provider);
         for r in &p.resources {
@@ -176,7 +180,11 @@ pub fn status_text(
     }
     let warnings: Vec<String> = providers
         .iter()
-        .flat_map(|p| p.warnings.iter().map(move |w| format!("{}: {w}", p.provider)))
+        .flat_map(|p| {
+            p.warnings
+                .iter()
+                .map(move |w| format!("{}: {w}", p.provider))
+        })
         .collect();
     if !warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:");

@@ -475,12 +475,13 @@ impl Provider for GoogleProvider {
         let p = self.pending.lock().await;
         let mut resources = Vec::new();
         let mut warnings = Vec::new();
-        let status = |resource: &str, id: Option<String>, state: &str, details: Value| ResourceStatus {
-            resource: resource.into(),
-            id,
-            state: state.into(),
-            details,
-        };
+        let status =
+            |resource: &str, id: Option<String>, state: &str, details: Value| ResourceStatus {
+                resource: resource.into(),
+                id,
+                state: state.into(),
+                details,
+            };
         match &p.project {
             Some(project) => {
                 resources.push(status(
@@ -513,9 +514,15 @@ impl Provider for GoogleProvider {
             None => resources.push(status("oauth_client", None, "missing", json!({}))),
         }
         if let Some(reason) = &p.client {
-            warnings.push(format!("OAuth client: {reason} (`mailreg apply` prints the console steps)"));
+            warnings.push(format!(
+                "OAuth client: {reason} (`mailreg apply` prints the console steps)"
+            ));
         }
-        Ok(ProviderStatus { provider: PROVIDER, resources, warnings })
+        Ok(ProviderStatus {
+            provider: PROVIDER,
+            resources,
+            warnings,
+        })
     }
 }
 

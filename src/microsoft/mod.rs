@@ -504,7 +504,11 @@ impl Provider for MicrosoftProvider {
                 state: "absent".into(),
                 details: serde_json::json!({}),
             });
-            return Ok(ProviderStatus { provider: PROVIDER, resources, warnings });
+            return Ok(ProviderStatus {
+                provider: PROVIDER,
+                resources,
+                warnings,
+            });
         };
         resources.push(ResourceStatus {
             resource: "application".into(),
@@ -524,7 +528,9 @@ impl Provider for MicrosoftProvider {
             })
         };
         for c in &app.password_credentials {
-            let on_record = stored.as_ref().is_some_and(|r| r.key_id.eq_ignore_ascii_case(&c.key_id));
+            let on_record = stored
+                .as_ref()
+                .is_some_and(|r| r.key_id.eq_ignore_ascii_case(&c.key_id));
             let expires = parse(&c.end_date_time);
             let expired = expires.is_some_and(|e| e <= ctx.now);
             resources.push(ResourceStatus {
@@ -540,17 +546,31 @@ impl Provider for MicrosoftProvider {
             });
             if let Some(e) = expires {
                 let days = (e - ctx.now).whole_days();
-                let who = if on_record { "the client secret on record" } else { "a client secret" };
+                let who = if on_record {
+                    "the client secret on record"
+                } else {
+                    "a client secret"
+                };
                 if expired && on_record {
-                    warnings.push(format!("{who} ({}) expired on {}: `mailreg apply` replaces it", c.key_id, secret::rfc3339(e)));
+                    warnings.push(format!(
+                        "{who} ({}) expired on {}: `mailreg apply` replaces it",
+                        c.key_id,
+                        secret::rfc3339(e)
+                    ));
                 } else if !expired && days < 30 && (on_record || secret::is_ours(c)) {
                     warnings.push(format!("{who} ({}) expires in {days} days ({}): mailboxes using it stop signing in then", c.key_id, secret::rfc3339(e)));
                 }
             }
         }
         if stored.is_none() {
-            warnings.push("no client secret value is on record for this app: `mailreg apply` adds one".into());
+            warnings.push(
+                "no client secret value is on record for this app: `mailreg apply` adds one".into(),
+            );
         }
-        Ok(ProviderStatus { provider: PROVIDER, resources, warnings })
+        Ok(ProviderStatus {
+            provider: PROVIDER,
+            resources,
+            warnings,
+        })
     }
 }
