@@ -43,6 +43,22 @@ fn the_demo_runs_the_whole_flow_offline_and_cleans_up() {
     }
     // Secrets stay masked unless asked for.
     assert!(stdout.contains("client_secret   GOC…(hidden)"));
+    assert!(
+        stdout.contains("\"clientSecret\": \"GOC…(hidden)\""),
+        "{stdout}"
+    );
+    // The transcript, with what varies normalised, is pinned.
+    let guid =
+        regex_lite::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+            .unwrap();
+    let date = regex_lite::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z").unwrap();
+    let port = regex_lite::Regex::new(r"127\.0\.0\.1:\d+").unwrap();
+    let gid = regex_lite::Regex::new(r"\d{12}-[a-z0-9]{32}\.apps\.googleusercontent\.com").unwrap();
+    let mut t = guid.replace_all(&stdout, "[GUID]").into_owned();
+    t = date.replace_all(&t, "[DATE]").into_owned();
+    t = port.replace_all(&t, "127.0.0.1:[PORT]").into_owned();
+    t = gid.replace_all(&t, "[GOOGLE_CLIENT_ID]").into_owned();
+    insta::assert_snapshot!("demo_transcript", t);
 }
 
 #[test]
@@ -58,9 +74,19 @@ fn the_demo_in_json_reports_each_step() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["exit_code"].as_i64().unwrap())
+        .filter_map(|s| s["exit_code"].as_i64())
         .collect();
     assert_eq!(codes, [5, 0, 0, 0, 0, 0]);
+    let outputs = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s.get("outputs").is_some())
+        .unwrap();
+    assert_eq!(
+        outputs["outputs"][0]["path"],
+        "out/demo/outlook-mailbox.json"
+    );
     assert_eq!(
         v["steps"][0]["stdout"]["manual_steps"][0]["resource"],
         "google.oauth_client"

@@ -20,6 +20,8 @@ enum Step {
     Run(Vec<String>, ExitCode),
     /// The emulator does the Google console steps and saves the client JSON.
     Console,
+    /// Show the mailbox config files apply wrote (secrets masked unless --show-secrets).
+    ShowOutputs,
 }
 
 pub async fn run(global: &Global, show_secrets: bool) -> Result<ExitCode> {
@@ -59,6 +61,7 @@ pub async fn run(global: &Global, show_secrets: bool) -> Result<ExitCode> {
             ExitCode::Success,
         ),
         Step::Run(cmd(&["apply", "--yes"]), ExitCode::Success),
+        Step::ShowOutputs,
         Step::Run(cmd(&["plan"]), ExitCode::Success),
         Step::Run(output, ExitCode::Success),
         Step::Run(cmd(&["destroy", "--yes", "--purge"]), ExitCode::Success),
@@ -90,6 +93,46 @@ pub async fn run(global: &Global, show_secrets: bool) -> Result<ExitCode> {
                     println!(
                         "# (a person would now do the console steps above; the emulator plays them and saves client_secret_demo.json)\n"
                     );
+                }
+            }
+            Step::ShowOutputs => {
+                let record = crate::credentials::Store::at(dir.path().join(".mailreg"))
+                    .load("agileapps-mail", ENV)?
+                    .unwrap_or_else(|| crate::credentials::Record::new("agileapps-mail", ENV));
+                let mut secrets = Vec::new();
+                if let Some(s) = record.microsoft.as_ref().and_then(|m| m.secret.as_ref()) {
+                    secrets.push(s.value.expose().to_owned());
+                }
+                if let Some(c) = record.google.as_ref().and_then(|g| g.client.as_ref()) {
+                    secrets.push(c.client_secret.expose().to_owned());
+                }
+                let mut files = Vec::new();
+                for name in ["outlook-mailbox.json", "gmail-mailbox.json"] {
+                    let path = dir.path().join("out").join(ENV).join(name);
+                    let mut text = std::fs::read_to_string(&path)?;
+                    if !show_secrets {
+                        for s in &secrets {
+                            text = text.replace(s, &super::show::mask(s));
+                        }
+                    }
+                    files.push((format!("out/{ENV}/{name}"), text));
+                }
+                if text {
+                    for (name, content) in &files {
+                        println!(
+                            "$ cat {name}   # written by apply, mode 0600{}",
+                            if show_secrets {
+                                ""
+                            } else {
+                                "; secret masked here (--show-secrets)"
+                            }
+                        );
+                        println!("{}\n", content.trim_end());
+                    }
+                } else {
+                    transcript.push(serde_json::json!({
+                        "outputs": files.iter().map(|(n, c)| serde_json::json!({"path": n, "content": c})).collect::<Vec<_>>()
+                    }));
                 }
             }
             Step::Run(args, expected) => {
