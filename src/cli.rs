@@ -135,6 +135,9 @@ pub enum Command {
         /// Requests for which a new application is not yet visible (Entra replication lag).
         #[arg(long, default_value_t = 0)]
         replication_lag: u32,
+        /// Delay every answer by this many milliseconds (a fixed network latency, for benchmarks).
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
     /// Write a commented starter spec. Asks on a terminal; flags give every answer (for
     /// scripts). Never overwrites an existing file without --force.

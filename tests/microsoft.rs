@@ -694,7 +694,7 @@ fn http_endpoints_are_refused_unless_loopback() {
 fn the_emulator_command_serves_and_prints_its_environment() {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailreg"))
-        .args(["emulator", "--port", "0"])
+        .args(["emulator", "--port", "0", "--latency-ms", "5"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -48,7 +48,8 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         Command::Emulator {
             port,
             replication_lag,
-        } => emulator(port, replication_lag).await,
+            latency_ms,
+        } => emulator(port, replication_lag, latency_ms).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status(&target, global).await,
         Command::Init(args) => init::run(&args, global),
@@ -370,9 +371,10 @@ fn output(
     Ok(ExitCode::Success)
 }
 
-async fn emulator(port: u16, replication_lag: u32) -> Result<ExitCode> {
+async fn emulator(port: u16, replication_lag: u32, latency_ms: u64) -> Result<ExitCode> {
     let mut config = crate::emulator::EmulatorConfig {
         port,
+        latency: Some(std::time::Duration::from_millis(latency_ms)),
         ..Default::default()
     };
     config.graph.replication_lag = replication_lag;

@@ -102,6 +102,10 @@ pub struct GoogleConfig {
     /// GETs of an operation that still answer `done: false` (0 = done on the first poll). The
     /// create/enable POST response itself is never done (except the noop enable).
     pub operation_polls: u32,
+    /// `Some(d)`: operations are done by time instead of by count: a poll answers done once `d`
+    /// has passed since the operation was created (the request's time, as given to
+    /// [`GoogleState::handle`]), and `operation_polls` is ignored. For benchmarks of polling.
+    pub operation_duration: Option<Duration>,
     /// `projects:search` calls for which a newly created project is still invisible.
     pub search_lag: u32,
     /// First N `services.enable` calls for a project created through the API fail transiently
@@ -135,6 +139,7 @@ impl Default for GoogleConfig {
                 email: "operator@example.com".into(),
             }],
             operation_polls: 1,
+            operation_duration: None,
             search_lag: 0,
             enable_lag: 0,
             project_quota: None,
@@ -240,6 +245,7 @@ enum Outcome {
 struct Operation {
     api: Api,
     polls_left: u32,
+    created: OffsetDateTime,
     pending_metadata: Option<Value>,
     done_metadata: Option<Value>,
     outcome: Outcome,
@@ -253,6 +259,8 @@ pub struct GoogleState {
     tokens: HashMap<String, IssuedToken>,
     projects: Vec<Project>,
     operations: HashMap<String, Operation>,
+    /// The time of the request being handled.
+    now: OffsetDateTime,
 }
 
 type Handled = Result<EmuResponse, EmuResponse>;
@@ -266,6 +274,7 @@ impl GoogleState {
             tokens: HashMap::new(),
             projects: Vec::new(),
             operations: HashMap::new(),
+            now: OffsetDateTime::UNIX_EPOCH,
         }
     }
 
@@ -273,6 +282,7 @@ impl GoogleState {
     /// `/computeMetadata/…`); `None` otherwise.
     pub fn handle(&mut self, req: &EmuRequest, now: OffsetDateTime) -> Option<EmuResponse> {
         let now = now.to_offset(UtcOffset::UTC);
+        self.now = now;
         let path = req.path.as_str();
         let response = if path == "/token" {
             self.token_endpoint(req, now)
@@ -812,6 +822,7 @@ impl GoogleState {
             Operation {
                 api,
                 polls_left: self.config.operation_polls,
+                created: self.now,
                 pending_metadata,
                 done_metadata,
                 outcome,
@@ -1108,8 +1119,12 @@ impl GoogleState {
                 vec![],
             ));
         };
-        if op.polls_left > 0 {
-            op.polls_left -= 1;
+        let pending = match self.config.operation_duration {
+            Some(d) => self.now - op.created < d,
+            None => op.polls_left > 0,
+        };
+        if pending {
+            op.polls_left = op.polls_left.saturating_sub(1);
             return Ok(EmuResponse::json(
                 200,
                 &operation_json(name, op.pending_metadata.as_ref(), None),
@@ -2119,6 +2134,32 @@ mod tests {
             }
         }
         panic!("enable never finished");
+    }
+
+    #[test]
+    fn operation_duration_finishes_operations_by_time_not_by_count() {
+        let mut s = GoogleState::new(GoogleConfig {
+            operation_polls: 0,
+            operation_duration: Some(Duration::seconds(5)),
+            ..GoogleConfig::default()
+        });
+        let token = login(&mut s);
+        let body = json!({"projectId": "timed-project"});
+        let (status, op) = call(&mut s, "POST", "/v3/projects", &token, Some(body));
+        assert_eq!((status, &op["done"]), (200, &Value::Null), "{op}");
+        let path = format!("/v3/{}", op["name"].as_str().unwrap());
+        let poll = |s: &mut GoogleState, at: OffsetDateTime| {
+            let resp = s
+                .handle(&request("GET", &path, Some(&token), None), at)
+                .unwrap();
+            resp.body_json().unwrap()["done"] == json!(true)
+        };
+        // Any number of polls before 5 s: not done (operation_polls = 0 is ignored).
+        for ms in [0, 1000, 4999] {
+            assert!(!poll(&mut s, NOW + Duration::milliseconds(ms)), "{ms} ms");
+        }
+        assert!(poll(&mut s, NOW + Duration::seconds(5)));
+        assert!(poll(&mut s, NOW + Duration::seconds(6)), "stays done");
     }
 
     #[test]

@@ -76,6 +76,8 @@ pub struct LoggedRequest {
     pub query: Vec<(String, String)>,
     pub body: Option<serde_json::Value>,
     pub status: u16,
+    /// When the emulator processed it (before any delay): benchmarks time operations with it.
+    pub at: time::OffsetDateTime,
 }
 
 impl LoggedRequest {
@@ -94,6 +96,9 @@ pub struct EmulatorConfig {
     pub port: u16,
     pub graph: GraphConfig,
     pub google: GoogleConfig,
+    /// Added to every answer (real time, after the request is processed), on top of any
+    /// [`FaultKind::Delay`]: a fixed network latency, for benchmarks.
+    pub latency: Option<Duration>,
 }
 
 /// Everything the emulator knows; tests reach it through [`Emulator::with_state`].
@@ -102,6 +107,8 @@ pub struct EmuState {
     pub google: GoogleState,
     pub faults: Vec<Fault>,
     pub log: Vec<LoggedRequest>,
+    /// See [`EmulatorConfig::latency`].
+    pub latency: Option<Duration>,
 }
 
 enum Outcome {
@@ -122,6 +129,7 @@ impl EmuState {
             query: req.query.clone(),
             body: req.json(),
             status: 0,
+            at: now,
         };
         let outcome = match fault {
             Some(FaultKind::DropBefore) => Outcome::Drop,
@@ -132,18 +140,21 @@ impl EmuState {
                 if let Some(s) = after {
                     r = r.with_header("retry-after", s.to_string());
                 }
-                Outcome::Respond(r, None)
+                Outcome::Respond(r, self.latency)
             }
             Some(FaultKind::Status(code)) => {
                 let body = serde_json::json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable (injected fault)."}});
-                Outcome::Respond(EmuResponse::json(code, &body), None)
+                Outcome::Respond(EmuResponse::json(code, &body), self.latency)
             }
             Some(FaultKind::DropAfter) => {
                 let _ = self.route(&req, now);
                 Outcome::Drop
             }
-            Some(FaultKind::Delay(d)) => Outcome::Respond(self.route(&req, now), Some(d)),
-            None => Outcome::Respond(self.route(&req, now), None),
+            Some(FaultKind::Delay(d)) => {
+                let d = d + self.latency.unwrap_or_default();
+                Outcome::Respond(self.route(&req, now), Some(d))
+            }
+            None => Outcome::Respond(self.route(&req, now), self.latency),
         };
         if let Outcome::Respond(r, _) = &outcome {
             entry.status = r.status;
@@ -357,6 +368,7 @@ impl Emulator {
             google: GoogleState::new(config.google),
             faults: Vec::new(),
             log: Vec::new(),
+            latency: config.latency.filter(|d| !d.is_zero()),
         }))
     }
 
@@ -415,5 +427,46 @@ impl Drop for Emulator {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The configured latency delays every answer, and the log records when each request was
+    /// processed. (A lower bound only: a slow machine cannot make it fail.)
+    #[tokio::test]
+    async fn latency_delays_every_answer_and_the_log_is_timestamped() {
+        let latency = Duration::from_millis(60);
+        let emu = Emulator::start(EmulatorConfig {
+            latency: Some(latency),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        emu.inject(Fault::new(FaultKind::Delay(Duration::from_millis(40))).on("GET", "/v3/"));
+        let client = reqwest::Client::new();
+        for (path, at_least) in [
+            ("/v1.0/applications", latency),
+            ("/v3/projects/x", latency + Duration::from_millis(40)),
+        ] {
+            let started = std::time::Instant::now();
+            let status = client
+                .get(format!("{}{path}", emu.url()))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 401, "{path}: no token");
+            assert!(
+                started.elapsed() >= at_least,
+                "{path}: {:?}",
+                started.elapsed()
+            );
+        }
+        let log = emu.requests();
+        assert_eq!(log.len(), 2);
+        assert!(log[0].at <= log[1].at);
     }
 }
