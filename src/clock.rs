@@ -48,6 +48,12 @@ impl Clock {
         nominal.mul_f64(self.scale)
     }
 
+    /// Sleeps until `nominal` (scaled) after `start`; returns at once if that time has passed.
+    pub async fn sleep_until(&self, start: std::time::Instant, nominal: Duration) {
+        let deadline = start + self.real(nominal);
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
+    }
+
     pub async fn sleep(&self, nominal: Duration) {
         let real = self.real(nominal);
         if !real.is_zero() {

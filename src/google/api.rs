@@ -33,6 +33,9 @@ pub struct Operation {
     pub error: Option<Status>,
     #[serde(default)]
     pub response: Option<Value>,
+    /// When the request that started it was sent: [`Gcp::wait`] counts its poll times from here.
+    #[serde(skip)]
+    pub started: Option<std::time::Instant>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -110,6 +113,14 @@ impl Gcp {
         self.http.send(req.bearer(&token)).await
     }
 
+    /// A call that answers a long-running operation, stamped with when it was sent.
+    async fn start(&self, req: Request) -> Result<Operation> {
+        let resp = self.call(req).await?;
+        let mut op: Operation = resp.json()?;
+        op.started = Some(resp.sent);
+        Ok(op)
+    }
+
     /// `projects.get`. Google answers 403 for a project that does not exist *and* for one the
     /// caller may not see (to prevent ID probing): both are `None` here.
     pub async fn get_project(&self, id: &str) -> Result<Option<Project>> {
@@ -142,22 +153,21 @@ impl Gcp {
 
     pub async fn create_project(&self, body: Value) -> Result<Operation> {
         let req = Request::new(Method::POST, self.endpoints.crm("v3/projects")).json(body);
-        self.call(req).await?.json()
+        self.start(req).await
     }
 
     pub async fn patch_project(&self, id: &str, body: Value, mask: &str) -> Result<Operation> {
         let mut url = self.endpoints.crm(&format!("v3/projects/{id}"));
         url.query_pairs_mut().append_pair("updateMask", mask);
-        self.call(Request::new(Method::PATCH, url).json(body))
-            .await?
-            .json()
+        self.start(Request::new(Method::PATCH, url).json(body))
+            .await
     }
 
     /// `projects.delete`: deleting a DELETE_REQUESTED project is harmless, so it is safe to
     /// repeat.
     pub async fn delete_project(&self, id: &str) -> Result<Operation> {
         let url = self.endpoints.crm(&format!("v3/projects/{id}"));
-        self.call(Request::new(Method::DELETE, url)).await?.json()
+        self.start(Request::new(Method::DELETE, url)).await
     }
 
     pub async fn undelete_project(&self, id: &str) -> Result<Operation> {
@@ -165,7 +175,7 @@ impl Gcp {
         let req = Request::new(Method::POST, url)
             .json(json!({}))
             .safety(Safety::Idempotent);
-        self.call(req).await?.json()
+        self.start(req).await
     }
 
     pub async fn service_enabled(&self, project: &str, service: &str) -> Result<bool> {
@@ -192,7 +202,7 @@ impl Gcp {
         if fresh_project {
             req = req.lag(lag_new_project);
         }
-        self.call(req).await?.json()
+        self.start(req).await
     }
 
     async fn get_operation(&self, api: Api, name: &str) -> Result<Operation> {
@@ -204,7 +214,8 @@ impl Gcp {
     }
 
     /// Polls an operation while `done` is false (never a done one: `operations/noop.DONE_OPERATION`
-    /// cannot be polled), with backoff from 1 s by ×1.5 up to 10 s, for up to 5 minutes. A
+    /// cannot be polled), at the times of [`poll_times`] counted from when the request that
+    /// started it was sent (now, if unknown), for up to 5 minutes. A
     /// finished operation with `error` is a failure even though every HTTP answer was 200.
     pub async fn wait(
         &self,
@@ -212,30 +223,67 @@ impl Gcp {
         mut op: Operation,
         on_poll: &(dyn Fn(u32) + Sync),
     ) -> Result<Operation> {
-        let mut delay = Duration::from_secs(1);
-        let mut waited = Duration::ZERO;
+        let started = op.started.unwrap_or_else(std::time::Instant::now);
+        let mut schedule = poll_times();
         let mut polls = 0;
+        let mut waited = Duration::ZERO;
         while !op.done {
-            if waited >= Duration::from_secs(300) {
+            let Some(at) = schedule.next() else {
                 return Err(Error::api(format!(
                     "operation {} not done after {:.0}s",
                     op.name,
                     waited.as_secs_f64()
                 ))
                 .with_hint("Google sometimes takes longer: run the command again, it picks up where it stopped"));
-            }
-            self.clock.sleep(delay).await;
-            waited += delay;
+            };
+            self.clock.sleep_until(started, at).await;
+            waited = at;
             polls += 1;
             on_poll(polls);
             op = self.get_operation(api, &op.name).await?;
-            delay = delay.mul_f64(1.5).min(Duration::from_secs(10));
         }
         if let Some(status) = &op.error {
             return Err(operation_error(status));
         }
         Ok(op)
     }
+}
+
+/// First poll of an operation, after it started.
+pub const POLL_FIRST: Duration = Duration::from_secs(1);
+/// Each poll time is this multiple of the previous one…
+pub const POLL_RATIO: f64 = 1.8;
+/// …until polls are this far apart.
+pub const POLL_MAX_INTERVAL: Duration = Duration::from_secs(30);
+/// No poll later than this: the operation is reported as not done.
+pub const POLL_BUDGET: Duration = Duration::from_secs(300);
+
+/// When to poll an operation, as nominal offsets from its start (when the request that started it
+/// was sent: it cannot have started earlier, and latency is not added to every wait):
+/// `t_k = POLL_FIRST · POLL_RATIO^(k-1)` (1, 1.8, 3.24, 5.83, 10.5, 18.9, 34.0, 61.2 s…), then
+/// every [`POLL_MAX_INTERVAL`], up to [`POLL_BUDGET`]. Offsets are deadlines from the start, not
+/// sleeps after each answer, so request latency does not push later polls back.
+///
+/// The trade-off, for an operation that finishes after `D` (`f` = first interval):
+/// * **Polls.** A geometric schedule needs `⌈log_r(D/f)⌉ + 1` polls. For `r = 1.8` that is at
+///   most `1.18·log2(D/f) + 2`, and in fact within `log2(D/f) + 3` for every `D` up to 61 s
+///   (7 polls for 30 s; the old 1 s ×1.5 schedule capped at 10 s needed 7 for 30 s and 10 for
+///   60 s, beyond its bound).
+/// * **Overshoot** (time between completion and the poll that sees it) is below
+///   `(r−1)·D` = 80 % of `D` in the worst case (`D` just after a poll), and
+///   `(r−1)/ln r − 1` ≈ 36 % on average over log-uniform `D`.
+/// * **No schedule meets both "polls ≤ log2(D/f)+3" and "overshoot ≤ D/4" for every `D`.**
+///   Overshoot ≤ D/4 for every `D` forces `t_k ≤ 1.25·t_(k-1)`, i.e. `k ≤ (k−2)·log2 1.25 + 3`
+///   polls by `t_(k-1)`, which fails from the 4th poll on. Google gives no completion estimate
+///   in the operation (its metadata is `createTime`, `gettable`, `ready`) and these APIs have
+///   no `operations.wait`, so the schedule has to pick a point: `r = 1.8` keeps polls
+///   logarithmic and happens to meet both bounds at 1, 5 and 30 s (the benchmark's durations:
+///   0 %, 17 %, 13 % overshoot with 1, 4 and 7 polls), which any `r` in about [1.78, 1.84] does.
+pub fn poll_times() -> impl Iterator<Item = Duration> {
+    std::iter::successors(Some(POLL_FIRST), |t| {
+        Some(*t + t.mul_f64(POLL_RATIO - 1.0).min(POLL_MAX_INTERVAL))
+    })
+    .take_while(|t| *t <= POLL_BUDGET)
 }
 
 /// An operation's error, with what people need to know about the common ones.
@@ -254,4 +302,55 @@ pub fn operation_error(status: &Status) -> Error {
         _ => None,
     };
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Polls needed and overshoot for an operation that takes `d` seconds.
+    fn outcome(d: f64) -> (usize, f64) {
+        let (i, t) = poll_times()
+            .map(|t| t.as_secs_f64())
+            .enumerate()
+            .find(|(_, t)| *t >= d)
+            .unwrap();
+        (i + 1, t - d)
+    }
+
+    #[test]
+    fn poll_schedule_is_geometric_then_capped_within_the_budget() {
+        let t: Vec<f64> = poll_times().map(|t| t.as_secs_f64()).collect();
+        assert!(
+            (t[0] - 1.0).abs() < 1e-9 && (t[1] - 1.8).abs() < 1e-9,
+            "{t:?}"
+        );
+        assert!((t[6] - 1.8f64.powi(6)).abs() < 1e-6, "{t:?}");
+        for w in t.windows(2) {
+            assert!(w[1] > w[0] && w[1] - w[0] <= 30.0 + 1e-9, "{t:?}");
+        }
+        assert!(
+            *t.last().unwrap() <= 300.0 && *t.last().unwrap() > 270.0,
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn poll_schedule_meets_the_issue_targets_at_1_5_and_30_seconds() {
+        for d in [1.0, 5.0, 30.0] {
+            let (polls, over) = outcome(d);
+            assert!(
+                polls as f64 <= (d / 1.0f64).log2() + 3.0,
+                "{d}s: {polls} polls"
+            );
+            assert!(over <= 0.25 * d, "{d}s: overshoot {over}");
+        }
+        // The poll bound holds for every duration up to 61 s; overshoot stays under 80 %.
+        for tenth in 10..=612 {
+            let d = tenth as f64 / 10.0;
+            let (polls, over) = outcome(d);
+            assert!(polls as f64 <= d.log2() + 3.0, "{d}s: {polls} polls");
+            assert!(over < 0.8 * d, "{d}s: overshoot {over}");
+        }
+    }
 }

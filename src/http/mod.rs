@@ -115,6 +115,8 @@ pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When the attempt that got this answer was sent (the server cannot have acted earlier).
+    pub sent: Instant,
 }
 
 impl Response {
@@ -467,6 +469,7 @@ impl Http {
             Body::Form(pairs) => builder.form(pairs),
             Body::Raw(bytes) => builder.body(bytes.clone()),
         };
+        let sent = Instant::now();
         let resp = builder.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -475,6 +478,7 @@ impl Http {
             status,
             headers,
             body,
+            sent,
         })
     }
 }
