@@ -197,7 +197,11 @@ impl Store {
         }
     }
 
-    fn ensure_dir(&self) -> Result<()> {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn ensure_dir(&self) -> Result<()> {
         if !self.dir.exists() {
             std::fs::create_dir_all(&self.dir)
                 .map_err(|e| Error::io(format!("{}: {e}", self.dir.display())))?;

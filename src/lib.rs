@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod google;
 pub mod http;
+pub mod lock;
 pub mod logging;
 pub mod microsoft;
 pub mod output;

@@ -72,6 +72,8 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
 /// Everything a cloud command needs: the spec, the providers, and a run context.
 struct Session {
     spec: Spec,
+    /// Held by commands that change something (apply, destroy, rotate).
+    _lock: Option<crate::lock::Lock>,
     providers: Providers,
     google: Option<Arc<GoogleProvider>>,
     ctx: Ctx,
@@ -87,6 +89,15 @@ fn google_provider(s: &Session) -> Result<Arc<GoogleProvider>> {
 }
 
 fn session(target: &Target, global: &Global) -> Result<Session> {
+    session_for(target, global, None)
+}
+
+/// A session that holds the spec/environment lock, for commands that write.
+fn locked_session(target: &Target, global: &Global, command: &str) -> Result<Session> {
+    session_for(target, global, Some(command))
+}
+
+fn session_for(target: &Target, global: &Global, lock_for: Option<&str>) -> Result<Session> {
     let spec = Spec::load(&target.file, &target.env)?;
     // Templates are part of the input: a broken one stops the run before any request.
     crate::output::check_templates(&spec)?;
@@ -110,7 +121,17 @@ fn session(target: &Target, global: &Global) -> Result<Session> {
         Store::for_spec(&spec.file),
         Progress::new(interactive),
     )?;
+    let _lock = match lock_for {
+        Some(command) => Some(crate::lock::Lock::acquire(
+            &Store::for_spec(&spec.file),
+            &spec.name,
+            &spec.env,
+            command,
+        )?),
+        None => None,
+    };
     Ok(Session {
+        _lock,
         spec,
         providers,
         google,
@@ -177,7 +198,7 @@ async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCo
 }
 
 async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Result<ExitCode> {
-    let mut s = session(target, global)?;
+    let mut s = locked_session(target, global, "apply")?;
     s.ctx.replace = replace;
     let plan = engine::plan(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
@@ -269,7 +290,7 @@ async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
 }
 
 async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {
-    let mut s = session(target, global)?;
+    let mut s = locked_session(target, global, "destroy")?;
     s.ctx.purge = purge;
     let plan = engine::plan_destroy(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
