@@ -16,3 +16,4 @@ pub mod logging;
 pub mod microsoft;
 pub mod plan;
 pub mod spec;
+pub mod verify;

@@ -42,6 +42,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         } => emulator(port, replication_lag).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
+        Command::Verify(args) => crate::verify::run(&args, global).await,
     }
 }
 
