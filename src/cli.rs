@@ -156,6 +156,75 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Prove that the stored credentials let a mailbox sign in: OAuth sign-in with the stored
+    /// client, then an IMAP, POP3 and SMTP login with SASL XOAUTH2 (or OAUTHBEARER). Exit 6 when
+    /// any step fails. Tokens are never printed.
+    Verify(Box<VerifyArgs>),
+}
+
+/// `mailreg verify`'s flags.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Which registration to use; may be left out when the record holds only one.
+    #[arg(long, value_enum)]
+    pub provider: Option<crate::verify::Provider>,
+    /// The mailbox to sign in as (also sent as the sign-in's `login_hint`).
+    #[arg(long, short = 'u')]
+    pub user: String,
+    /// Check IMAP. With none of --imap/--pop/--smtp, all three are checked.
+    #[arg(long)]
+    pub imap: bool,
+    /// Check POP3.
+    #[arg(long)]
+    pub pop: bool,
+    /// Check SMTP submission (AUTH only; no mail is sent).
+    #[arg(long)]
+    pub smtp: bool,
+    /// SASL mechanism.
+    #[arg(long, value_enum, default_value = "xoauth2")]
+    pub mech: crate::verify::sasl::Mechanism,
+    /// IMAP server as host:port (default: the provider's, on 993 with TLS).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub imap_server: Option<String>,
+    /// POP3 server as host:port (default: the provider's, on 995 with TLS).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub pop_server: Option<String>,
+    /// SMTP submission server as host:port (default: the provider's, on 587 with STARTTLS).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub smtp_server: Option<String>,
+    /// Implicit TLS for every protocol checked. Without --tls/--starttls/--plain the port
+    /// decides (993, 995, 465: TLS; 143, 110, 587, 25: STARTTLS), else the protocol's default.
+    #[arg(long, group = "security")]
+    pub tls: bool,
+    /// STARTTLS (STLS for POP3) for every protocol checked.
+    #[arg(long, group = "security")]
+    pub starttls: bool,
+    /// No TLS at all: allowed only to loopback servers (tests, local relays).
+    #[arg(long, group = "security")]
+    pub plain: bool,
+    /// Extra CA certificates (PEM) to trust besides the system's, for servers with a private CA.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Which of the record's redirect URIs to use (default: the first loopback one, else the
+    /// first). A loopback one (http://localhost or 127.0.0.1) is served by mailreg; for any
+    /// other, paste the URL the browser was redirected to.
+    #[arg(long, value_name = "URI")]
+    pub redirect_uri: Option<String>,
+    /// Only print the sign-in URL; do not start a browser (`BROWSER`, else xdg-open/open).
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Sign in with the device code flow (Microsoft): open a page on any device and enter a code.
+    #[arg(long, conflicts_with_all = ["redirect_uri", "no_browser"])]
+    pub device_code: bool,
+    /// Keep the refresh token in the credentials store (0600) and use it first next time; a
+    /// rotated one replaces it. Without this flag a stored one is still used and kept current.
+    #[arg(long)]
+    pub keep_refresh_token: bool,
+    /// Seconds to wait for the browser's redirect.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 //! spec (or `MAILREG_STATE_DIR`), written atomically (temp file + rename) with mode 0600 in a
 //! 0700 folder. The secret type never prints its value through `Debug` or `Display`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -71,6 +72,9 @@ pub struct MicrosoftCredentials {
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
     pub secret: Option<SecretRecord>,
+    /// Refresh tokens kept by `verify --keep-refresh-token`, per mailbox (the user signed in).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refresh_tokens: BTreeMap<String, SecretValue>,
 }
 
 /// A Google Web OAuth client, imported from the console's download (or pasted).
@@ -97,6 +101,9 @@ pub struct GoogleCredentials {
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub client: Option<GoogleClient>,
+    /// Refresh tokens kept by `verify --keep-refresh-token`, per mailbox (the user signed in).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refresh_tokens: BTreeMap<String, SecretValue>,
 }
 
 /// One file of the store.
@@ -262,6 +269,7 @@ mod tests {
             token_url: "v".into(),
             scopes: vec![],
             redirect_uris: vec![],
+            refresh_tokens: Default::default(),
             secret: Some(SecretRecord {
                 key_id: "k".into(),
                 value: SecretValue::new("v"),

@@ -18,3 +18,4 @@ pub mod microsoft;
 pub mod output;
 pub mod plan;
 pub mod spec;
+pub mod verify;

@@ -137,6 +137,7 @@ fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path:
         scopes: vec![GMAIL_SCOPE.to_owned()],
         redirect_uris: g.redirect_uris.clone(),
         client: None,
+        refresh_tokens: Default::default(),
     });
     creds.client = Some(client);
     record.google = Some(creds);

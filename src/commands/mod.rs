@@ -66,6 +66,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             Ok(ExitCode::Success)
         }
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
+        Command::Verify(args) => crate::verify::run(&args, global).await,
     }
 }
 

@@ -194,6 +194,7 @@ impl GoogleProvider {
             scopes: vec![GMAIL_SCOPE.to_owned()],
             redirect_uris: self.g.redirect_uris.clone(),
             client: ctx_client,
+            refresh_tokens: Default::default(),
         }
     }
 

@@ -196,6 +196,7 @@ impl MicrosoftProvider {
             scopes: cloud::mailbox_scopes(&self.ms.permissions),
             redirect_uris: self.ms.redirect_uris.clone(),
             secret,
+            refresh_tokens: Default::default(),
         }
     }
 
