@@ -106,6 +106,28 @@ pub struct GoogleCredentials {
     pub refresh_tokens: BTreeMap<String, SecretValue>,
 }
 
+impl MicrosoftCredentials {
+    /// Keeps the refresh tokens of `old` when they belong to the same client: apply rewrites
+    /// the record, and must not drop what `verify --keep-refresh-token` stored.
+    pub fn carrying_tokens(mut self, old: Option<&MicrosoftCredentials>) -> Self {
+        if let Some(o) = old.filter(|o| o.client_id == self.client_id) {
+            self.refresh_tokens = o.refresh_tokens.clone();
+        }
+        self
+    }
+}
+
+impl GoogleCredentials {
+    /// As [`MicrosoftCredentials::carrying_tokens`]: kept while the OAuth client is the same.
+    pub fn carrying_tokens(mut self, old: Option<&GoogleCredentials>) -> Self {
+        let id = |g: &GoogleCredentials| g.client.as_ref().map(|c| c.client_id.clone());
+        if let Some(o) = old.filter(|o| id(o).is_some() && id(o) == id(&self)) {
+            self.refresh_tokens = o.refresh_tokens.clone();
+        }
+        self
+    }
+}
+
 /// One file of the store.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
@@ -252,6 +274,32 @@ mod tests {
         let s = SecretValue::new("canary-value-123");
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"canary-value-123\"");
+    }
+
+    #[test]
+    fn refresh_tokens_survive_a_rewrite_for_the_same_client_only() {
+        let creds = |client: &str, token: Option<&str>| GoogleCredentials {
+            project_id: "p".into(),
+            project_number: None,
+            authorize_url: "a".into(),
+            token_url: "t".into(),
+            scopes: vec![],
+            redirect_uris: vec![],
+            client: Some(GoogleClient {
+                client_id: client.into(),
+                client_secret: SecretValue::new("s"),
+                redirect_uris: vec![],
+                imported: OffsetDateTime::UNIX_EPOCH,
+            }),
+            refresh_tokens: token
+                .map(|t| BTreeMap::from([("u@example.com".to_owned(), SecretValue::new(t))]))
+                .unwrap_or_default(),
+        };
+        let old = creds("c1", Some("rt"));
+        let kept = creds("c1", None).carrying_tokens(Some(&old));
+        assert_eq!(kept.refresh_tokens["u@example.com"].expose(), "rt");
+        let dropped = creds("c2", None).carrying_tokens(Some(&old));
+        assert!(dropped.refresh_tokens.is_empty());
     }
 
     #[test]

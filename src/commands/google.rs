@@ -139,6 +139,10 @@ fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path:
         client: None,
         refresh_tokens: Default::default(),
     });
+    // A new client invalidates refresh tokens issued to the old one.
+    if creds.client.as_ref().map(|c| &c.client_id) != Some(&client.client_id) {
+        creds.refresh_tokens.clear();
+    }
     creds.client = Some(client);
     record.google = Some(creds);
     let path = store.save(&record)?;

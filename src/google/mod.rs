@@ -375,7 +375,8 @@ impl Provider for GoogleProvider {
                     labels: BTreeMap::new(),
                 };
                 let creds = self.credentials(&placeholder, None);
-                ctx.update_record(|r| r.google = Some(creds)).await?;
+                ctx.update_record(|r| r.google = Some(creds.carrying_tokens(r.google.as_ref())))
+                    .await?;
                 id
             }
         };
@@ -422,7 +423,8 @@ impl Provider for GoogleProvider {
             .filter(|g| g.project_id == id)
             .and_then(|g| g.client);
         let creds = self.credentials(&project, client);
-        ctx.update_record(|r| r.google = Some(creds)).await?;
+        ctx.update_record(|r| r.google = Some(creds.carrying_tokens(r.google.as_ref())))
+            .await?;
         if p.client.is_some() {
             ctx.add_manual_step(self.steps(&id));
         }

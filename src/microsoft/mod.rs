@@ -228,7 +228,8 @@ impl MicrosoftProvider {
         };
         // Stored before anything else happens: the Value is never shown again.
         let creds = self.credentials(app, Some(record));
-        ctx.update_record(|r| r.microsoft = Some(creds)).await
+        ctx.update_record(|r| r.microsoft = Some(creds.carrying_tokens(r.microsoft.as_ref())))
+            .await
     }
 }
 
@@ -417,7 +418,8 @@ impl Provider for MicrosoftProvider {
         }
         let secret = self.stored_secret(ctx, &app).await;
         let creds = self.credentials(&app, secret);
-        ctx.update_record(|r| r.microsoft = Some(creds)).await
+        ctx.update_record(|r| r.microsoft = Some(creds.carrying_tokens(r.microsoft.as_ref())))
+            .await
     }
 
     async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>> {
