@@ -93,7 +93,15 @@ pub enum Command {
         /// the registration is deleted and created again, with a new client ID and secret.
         #[arg(long)]
         replace: bool,
+        /// Mark new resources as expiring after this long (e.g. `2h`, `3d`), for test
+        /// registrations that `mailreg gc --expired` removes. Kept once set.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<std::time::Duration>,
     },
+    /// Delete mailreg-managed test registrations of this spec's name, in every environment,
+    /// that are older than an age or past their expiry (`apply --ttl`). Only resources carrying
+    /// all of mailreg's marks are ever touched.
+    Gc(GcArgs),
     /// Delete what apply made (only resources carrying mailreg's tags).
     Destroy {
         #[command(flatten)]
@@ -105,6 +113,19 @@ pub enum Command {
         /// against the directory quota for 30 days: test teardown wants this.
         #[arg(long)]
         purge: bool,
+    },
+    /// Replace the Microsoft client secret: add a new one, store it and re-render the outputs,
+    /// then retire the older ones. Google has no API for client secrets: rotate prints the
+    /// console steps (exit 5) and `google import-client` takes the new secret.
+    Rotate {
+        #[command(flatten)]
+        target: Target,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Keep the previous secret for an overlap window (retire it with a later rotate).
+        #[arg(long)]
+        keep_old: bool,
     },
     /// Show what mailreg manages for the spec and environment: resources, secret expiry dates,
     /// pending changes, and warnings (secrets expiring within 30 days). Makes no write.
@@ -225,6 +246,37 @@ pub struct VerifyArgs {
     /// Seconds to wait for the browser's redirect.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The spec file (its name, tenant and Google credentials select what is looked at).
+    #[arg(
+        long,
+        short = 'f',
+        default_value = "mailreg.toml",
+        env = "MAILREG_FILE",
+        hide_env_values = true
+    )]
+    pub file: PathBuf,
+    /// Only this environment (default: every environment of the spec's name).
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Delete what was created longer ago than this (e.g. `2h`, `1d`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// Delete what is past the expiry set by `apply --ttl`.
+    #[arg(long)]
+    pub expired: bool,
+    /// Show what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Pace deletions of personal-account apps to this many per minute (Graph allows 60).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_writes_per_minute: u32,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! The commands: each loads its inputs, calls the engine, and prints one result.
 
 mod demo;
+mod gc;
 mod google;
 mod init;
 mod show;
@@ -31,7 +32,9 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             target,
             yes,
             replace,
-        } => apply(&target, global, yes, replace).await,
+            ttl,
+        } => apply(&target, global, yes, replace, ttl).await,
+        Command::Gc(args) => gc::run(&args, global).await,
         Command::Destroy { target, yes, purge } => destroy(&target, global, yes, purge).await,
         Command::Output {
             target,
@@ -51,6 +54,11 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         } => emulator(port, replication_lag).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status(&target, global).await,
+        Command::Rotate {
+            target,
+            yes,
+            keep_old,
+        } => rotate(&target, global, yes, keep_old).await,
         Command::Init(args) => init::run(&args, global),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -73,6 +81,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
 /// Everything a cloud command needs: the spec, the providers, and a run context.
 struct Session {
     spec: Spec,
+    microsoft: Option<Arc<MicrosoftProvider>>,
     /// Held by commands that change something (apply, destroy, rotate).
     _lock: Option<crate::lock::Lock>,
     providers: Providers,
@@ -104,8 +113,12 @@ fn session_for(target: &Target, global: &Global, lock_for: Option<&str>) -> Resu
     crate::output::check_templates(&spec)?;
     let http = Http::new(Clock::from_env())?;
     let mut providers: Providers = Vec::new();
-    if spec.microsoft.is_some() {
-        providers.push(Arc::new(MicrosoftProvider::new(&spec, &http)?));
+    let microsoft = match spec.microsoft {
+        Some(_) => Some(Arc::new(MicrosoftProvider::new(&spec, &http)?)),
+        None => None,
+    };
+    if let Some(m) = &microsoft {
+        providers.push(m.clone());
     }
     let google = match spec.google {
         Some(_) => Some(Arc::new(GoogleProvider::new(&spec, &http)?)),
@@ -133,6 +146,7 @@ fn session_for(target: &Target, global: &Global, lock_for: Option<&str>) -> Resu
     };
     Ok(Session {
         _lock,
+        microsoft,
         spec,
         providers,
         google,
@@ -149,7 +163,7 @@ fn print_plan(global: &Global, header: &str, plan: &Plan) {
 
 /// Asks before changing anything, unless `--yes`. Without a terminal there is nobody to ask:
 /// refuse rather than guess.
-fn confirm(global: &Global, yes: bool, question: &str) -> Result<()> {
+pub(crate) fn confirm(global: &Global, yes: bool, question: &str) -> Result<()> {
     if yes {
         return Ok(());
     }
@@ -198,9 +212,16 @@ async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCo
     })
 }
 
-async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Result<ExitCode> {
+async fn apply(
+    target: &Target,
+    global: &Global,
+    yes: bool,
+    replace: bool,
+    ttl: Option<std::time::Duration>,
+) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "apply")?;
     s.ctx.replace = replace;
+    s.ctx.ttl = ttl;
     let plan = engine::plan(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
     let plan = plan?;
@@ -265,6 +286,68 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
     }
     match pending {
         Some(mut e) => {
+            e.reported = global.output == OutputFormat::Json;
+            Err(e)
+        }
+        None => Ok(ExitCode::Success),
+    }
+}
+
+async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> Result<ExitCode> {
+    let s = locked_session(target, global, "rotate")?;
+    let mut plan = Plan::new(&s.spec.name, &s.spec.env);
+    let mut rotation = None;
+    if let Some(ms) = &s.microsoft {
+        let planned = ms.plan_rotate(&s.ctx, keep_old).await;
+        s.ctx.progress.finish();
+        let (changes, r) = planned?;
+        plan.changes.extend(changes);
+        rotation = Some((ms.clone(), r));
+    }
+    print_plan(global, &header("rotate", &s.spec), &plan);
+    let mut written = Vec::new();
+    if let Some((ms, r)) = &rotation {
+        confirm(global, yes, "Rotate the client secret?")?;
+        ms.rotate_add(&s.ctx, r).await?;
+        // The mailboxes' files get the new secret before the old one stops working.
+        let record = s.ctx.record().await;
+        written = crate::output::write_all(&s.spec, &record)?;
+        ms.rotate_retire(&s.ctx, r).await?;
+        s.ctx.progress.finish();
+    }
+    let google_steps = s.google.as_ref().map(|_| google::rotate_steps(&s.spec));
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "plan": plan.to_json(),
+                "outputs": written,
+                "manual_steps": google_steps.iter().collect::<Vec<_>>(),
+            }))
+            .expect("json")
+        ),
+        OutputFormat::Text if !global.quiet => {
+            if rotation.is_some() {
+                println!("\nRotation complete: the new secret is stored and rendered.");
+                for w in &written {
+                    println!(
+                        "output  {} {} ({}, {})",
+                        w.status,
+                        w.path,
+                        w.template,
+                        w.provider.as_str()
+                    );
+                }
+            }
+            if let Some(steps) = &google_steps {
+                println!("\n{}", steps.instructions);
+            }
+        }
+        OutputFormat::Text => {}
+    }
+    match google_steps {
+        Some(steps) => {
+            let mut e = google::manual_step_error(std::slice::from_ref(&steps));
             e.reported = global.output == OutputFormat::Json;
             Err(e)
         }
