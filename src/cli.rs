@@ -93,7 +93,15 @@ pub enum Command {
         /// the registration is deleted and created again, with a new client ID and secret.
         #[arg(long)]
         replace: bool,
+        /// Mark new resources as expiring after this long (e.g. `2h`, `3d`), for test
+        /// registrations that `mailreg gc --expired` removes. Kept once set.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<std::time::Duration>,
     },
+    /// Delete mailreg-managed test registrations of this spec's name, in every environment,
+    /// that are older than an age or past their expiry (`apply --ttl`). Only resources carrying
+    /// all of mailreg's marks are ever touched.
+    Gc(GcArgs),
     /// Delete what apply made (only resources carrying mailreg's tags).
     Destroy {
         #[command(flatten)]
@@ -105,6 +113,19 @@ pub enum Command {
         /// against the directory quota for 30 days: test teardown wants this.
         #[arg(long)]
         purge: bool,
+    },
+    /// Replace the Microsoft client secret: add a new one, store it and re-render the outputs,
+    /// then retire the older ones. Google has no API for client secrets: rotate prints the
+    /// console steps (exit 5) and `google import-client` takes the new secret.
+    Rotate {
+        #[command(flatten)]
+        target: Target,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Keep the previous secret for an overlap window (retire it with a later rotate).
+        #[arg(long)]
+        keep_old: bool,
     },
     /// Show what mailreg manages for the spec and environment: resources, secret expiry dates,
     /// pending changes, and warnings (secrets expiring within 30 days). Makes no write.
@@ -159,6 +180,106 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Prove that the stored credentials let a mailbox sign in: OAuth sign-in with the stored
+    /// client, then an IMAP, POP3 and SMTP login with SASL XOAUTH2 (or OAUTHBEARER). Exit 6 when
+    /// any step fails. Tokens are never printed.
+    Verify(Box<VerifyArgs>),
+}
+
+/// `mailreg verify`'s flags.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Which registration to use; may be left out when the record holds only one.
+    #[arg(long, value_enum)]
+    pub provider: Option<crate::verify::Provider>,
+    /// The mailbox to sign in as (also sent as the sign-in's `login_hint`).
+    #[arg(long, short = 'u')]
+    pub user: String,
+    /// Check IMAP. With none of --imap/--pop/--smtp, all three are checked.
+    #[arg(long)]
+    pub imap: bool,
+    /// Check POP3.
+    #[arg(long)]
+    pub pop: bool,
+    /// Check SMTP submission (AUTH only; no mail is sent).
+    #[arg(long)]
+    pub smtp: bool,
+    /// SASL mechanism.
+    #[arg(long, value_enum, default_value = "xoauth2")]
+    pub mech: crate::verify::sasl::Mechanism,
+    /// IMAP server as host:port (default: the provider's, on 993 with TLS).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub imap_server: Option<String>,
+    /// POP3 server as host:port (default: the provider's, on 995 with TLS).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub pop_server: Option<String>,
+    /// SMTP submission server as host:port (default: the provider's, on 587 with STARTTLS).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub smtp_server: Option<String>,
+    /// Implicit TLS for every protocol checked. Without --tls/--starttls/--plain the port
+    /// decides (993, 995, 465: TLS; 143, 110, 587, 25: STARTTLS), else the protocol's default.
+    #[arg(long, group = "security")]
+    pub tls: bool,
+    /// STARTTLS (STLS for POP3) for every protocol checked.
+    #[arg(long, group = "security")]
+    pub starttls: bool,
+    /// No TLS at all: allowed only to loopback servers (tests, local relays).
+    #[arg(long, group = "security")]
+    pub plain: bool,
+    /// Extra CA certificates (PEM) to trust besides the system's, for servers with a private CA.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Which of the record's redirect URIs to use (default: the first loopback one, else the
+    /// first). A loopback one (http://localhost or 127.0.0.1) is served by mailreg; for any
+    /// other, paste the URL the browser was redirected to.
+    #[arg(long, value_name = "URI")]
+    pub redirect_uri: Option<String>,
+    /// Only print the sign-in URL; do not start a browser (`BROWSER`, else xdg-open/open).
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Sign in with the device code flow (Microsoft): open a page on any device and enter a code.
+    #[arg(long, conflicts_with_all = ["redirect_uri", "no_browser"])]
+    pub device_code: bool,
+    /// Keep the refresh token in the credentials store (0600) and use it first next time; a
+    /// rotated one replaces it. Without this flag a stored one is still used and kept current.
+    #[arg(long)]
+    pub keep_refresh_token: bool,
+    /// Seconds to wait for the browser's redirect.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The spec file (its name, tenant and Google credentials select what is looked at).
+    #[arg(
+        long,
+        short = 'f',
+        default_value = "mailreg.toml",
+        env = "MAILREG_FILE",
+        hide_env_values = true
+    )]
+    pub file: PathBuf,
+    /// Only this environment (default: every environment of the spec's name).
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Delete what was created longer ago than this (e.g. `2h`, `1d`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// Delete what is past the expiry set by `apply --ttl`.
+    #[arg(long)]
+    pub expired: bool,
+    /// Show what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Pace deletions of personal-account apps to this many per minute (Graph allows 60).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_writes_per_minute: u32,
 }
 
 #[derive(Debug, Args)]

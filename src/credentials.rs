@@ -6,6 +6,7 @@
 //! spec (or `MAILREG_STATE_DIR`), written atomically (temp file + rename) with mode 0600 in a
 //! 0700 folder. The secret type never prints its value through `Debug` or `Display`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -71,6 +72,9 @@ pub struct MicrosoftCredentials {
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
     pub secret: Option<SecretRecord>,
+    /// Refresh tokens kept by `verify --keep-refresh-token`, per mailbox (the user signed in).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refresh_tokens: BTreeMap<String, SecretValue>,
 }
 
 /// A Google Web OAuth client, imported from the console's download (or pasted).
@@ -97,6 +101,31 @@ pub struct GoogleCredentials {
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub client: Option<GoogleClient>,
+    /// Refresh tokens kept by `verify --keep-refresh-token`, per mailbox (the user signed in).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refresh_tokens: BTreeMap<String, SecretValue>,
+}
+
+impl MicrosoftCredentials {
+    /// Keeps the refresh tokens of `old` when they belong to the same client: apply rewrites
+    /// the record, and must not drop what `verify --keep-refresh-token` stored.
+    pub fn carrying_tokens(mut self, old: Option<&MicrosoftCredentials>) -> Self {
+        if let Some(o) = old.filter(|o| o.client_id == self.client_id) {
+            self.refresh_tokens = o.refresh_tokens.clone();
+        }
+        self
+    }
+}
+
+impl GoogleCredentials {
+    /// As [`MicrosoftCredentials::carrying_tokens`]: kept while the OAuth client is the same.
+    pub fn carrying_tokens(mut self, old: Option<&GoogleCredentials>) -> Self {
+        let id = |g: &GoogleCredentials| g.client.as_ref().map(|c| c.client_id.clone());
+        if let Some(o) = old.filter(|o| id(o).is_some() && id(o) == id(&self)) {
+            self.refresh_tokens = o.refresh_tokens.clone();
+        }
+        self
+    }
 }
 
 /// One file of the store.
@@ -197,7 +226,11 @@ impl Store {
         }
     }
 
-    fn ensure_dir(&self) -> Result<()> {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn ensure_dir(&self) -> Result<()> {
         if !self.dir.exists() {
             std::fs::create_dir_all(&self.dir)
                 .map_err(|e| Error::io(format!("{}: {e}", self.dir.display())))?;
@@ -244,6 +277,32 @@ mod tests {
     }
 
     #[test]
+    fn refresh_tokens_survive_a_rewrite_for_the_same_client_only() {
+        let creds = |client: &str, token: Option<&str>| GoogleCredentials {
+            project_id: "p".into(),
+            project_number: None,
+            authorize_url: "a".into(),
+            token_url: "t".into(),
+            scopes: vec![],
+            redirect_uris: vec![],
+            client: Some(GoogleClient {
+                client_id: client.into(),
+                client_secret: SecretValue::new("s"),
+                redirect_uris: vec![],
+                imported: OffsetDateTime::UNIX_EPOCH,
+            }),
+            refresh_tokens: token
+                .map(|t| BTreeMap::from([("u@example.com".to_owned(), SecretValue::new(t))]))
+                .unwrap_or_default(),
+        };
+        let old = creds("c1", Some("rt"));
+        let kept = creds("c1", None).carrying_tokens(Some(&old));
+        assert_eq!(kept.refresh_tokens["u@example.com"].expose(), "rt");
+        let dropped = creds("c2", None).carrying_tokens(Some(&old));
+        assert!(dropped.refresh_tokens.is_empty());
+    }
+
+    #[test]
     fn store_round_trip_with_private_mode() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path().join(".mailreg"));
@@ -258,6 +317,7 @@ mod tests {
             token_url: "v".into(),
             scopes: vec![],
             redirect_uris: vec![],
+            refresh_tokens: Default::default(),
             secret: Some(SecretRecord {
                 key_id: "k".into(),
                 value: SecretValue::new("v"),

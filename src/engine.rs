@@ -115,6 +115,8 @@ pub struct Ctx {
     pub replace: bool,
     /// `destroy --purge`: also remove from deleted items.
     pub purge: bool,
+    /// `apply --ttl`: new resources get an expiry mark that `gc --expired` honours.
+    pub ttl: Option<std::time::Duration>,
     manual: std::sync::Mutex<Vec<ManualStep>>,
 }
 
@@ -132,8 +134,14 @@ impl Ctx {
             progress,
             replace: false,
             purge: false,
+            ttl: None,
             manual: Default::default(),
         })
+    }
+
+    /// The clock of this run (`MAILREG_TIME_SCALE`).
+    pub fn clock(&self) -> crate::clock::Clock {
+        crate::clock::Clock::from_env()
     }
 
     pub fn add_manual_step(&self, step: ManualStep) {

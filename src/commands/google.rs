@@ -137,7 +137,12 @@ fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path:
         scopes: vec![GMAIL_SCOPE.to_owned()],
         redirect_uris: g.redirect_uris.clone(),
         client: None,
+        refresh_tokens: Default::default(),
     });
+    // A new client invalidates refresh tokens issued to the old one.
+    if creds.client.as_ref().map(|c| &c.client_id) != Some(&client.client_id) {
+        creds.refresh_tokens.clear();
+    }
     creds.client = Some(client);
     record.google = Some(creds);
     let path = store.save(&record)?;
@@ -218,4 +223,35 @@ pub fn manual_step_error(steps: &[ManualStep]) -> Error {
         "a step only a person can do in the Google Cloud console is pending (see above)",
     )
     .with_hint(format!("then run: {}", commands.join(" && ")))
+}
+
+/// Google has no API for client secrets: the console steps of a rotation.
+pub fn rotate_steps(spec: &Spec) -> ManualStep {
+    let store = Store::for_spec(&spec.file);
+    let project = project_of(spec, &store)
+        .map(|(p, _)| p)
+        .unwrap_or_else(|_| "<project>".into());
+    let client = store
+        .load(&spec.name, &spec.env)
+        .ok()
+        .flatten()
+        .and_then(|r| r.google)
+        .and_then(|g| g.client)
+        .map(|c| c.client_id)
+        .unwrap_or_else(|| "<client ID>".into());
+    let command = format!(
+        "mailreg google import-client -f {} --env {} --client-id {client} < new-secret.txt",
+        spec.file.display(),
+        spec.env
+    );
+    let instructions = format!(
+        "Google has no API to rotate an OAuth client secret: do it in the console.\n\n         \u{20}1. Open the client: {console}/auth/clients?project={project} and select {client}\n         \u{20}2. Under \"Client secrets\", click \"Add secret\" and copy the new secret\n         \u{20}3. Store it (the secret is read from standard input, never from the command line):\n         \u{20}     {command}\n         \u{20}   then `mailreg apply` re-renders the outputs with it\n         \u{20}4. Once the mailboxes use the new secret, disable and delete the old one on the same page",
+        console = crate::google::endpoints::CONSOLE,
+    );
+    ManualStep {
+        provider: "google",
+        resource: "google.oauth_client.secret".into(),
+        instructions,
+        complete_with: command,
+    }
 }

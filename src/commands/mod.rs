@@ -1,6 +1,7 @@
 //! The commands: each loads its inputs, calls the engine, and prints one result.
 
 mod demo;
+mod gc;
 mod google;
 mod init;
 mod show;
@@ -31,7 +32,9 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             target,
             yes,
             replace,
-        } => apply(&target, global, yes, replace).await,
+            ttl,
+        } => apply(&target, global, yes, replace, ttl).await,
+        Command::Gc(args) => gc::run(&args, global).await,
         Command::Destroy { target, yes, purge } => destroy(&target, global, yes, purge).await,
         Command::Output {
             target,
@@ -52,6 +55,11 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         } => emulator(port, replication_lag, latency_ms).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status(&target, global).await,
+        Command::Rotate {
+            target,
+            yes,
+            keep_old,
+        } => rotate(&target, global, yes, keep_old).await,
         Command::Init(args) => init::run(&args, global),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -67,12 +75,16 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             Ok(ExitCode::Success)
         }
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
+        Command::Verify(args) => crate::verify::run(&args, global).await,
     }
 }
 
 /// Everything a cloud command needs: the spec, the providers, and a run context.
 struct Session {
     spec: Spec,
+    microsoft: Option<Arc<MicrosoftProvider>>,
+    /// Held by commands that change something (apply, destroy, rotate).
+    _lock: Option<crate::lock::Lock>,
     providers: Providers,
     google: Option<Arc<GoogleProvider>>,
     ctx: Ctx,
@@ -88,13 +100,26 @@ fn google_provider(s: &Session) -> Result<Arc<GoogleProvider>> {
 }
 
 fn session(target: &Target, global: &Global) -> Result<Session> {
+    session_for(target, global, None)
+}
+
+/// A session that holds the spec/environment lock, for commands that write.
+fn locked_session(target: &Target, global: &Global, command: &str) -> Result<Session> {
+    session_for(target, global, Some(command))
+}
+
+fn session_for(target: &Target, global: &Global, lock_for: Option<&str>) -> Result<Session> {
     let spec = Spec::load(&target.file, &target.env)?;
     // Templates are part of the input: a broken one stops the run before any request.
     crate::output::check_templates(&spec)?;
     let http = Http::new(Clock::from_env())?;
     let mut providers: Providers = Vec::new();
-    if spec.microsoft.is_some() {
-        providers.push(Arc::new(MicrosoftProvider::new(&spec, &http)?));
+    let microsoft = match spec.microsoft {
+        Some(_) => Some(Arc::new(MicrosoftProvider::new(&spec, &http)?)),
+        None => None,
+    };
+    if let Some(m) = &microsoft {
+        providers.push(m.clone());
     }
     let google = match spec.google {
         Some(_) => Some(Arc::new(GoogleProvider::new(&spec, &http)?)),
@@ -111,7 +136,18 @@ fn session(target: &Target, global: &Global) -> Result<Session> {
         Store::for_spec(&spec.file),
         Progress::new(interactive),
     )?;
+    let _lock = match lock_for {
+        Some(command) => Some(crate::lock::Lock::acquire(
+            &Store::for_spec(&spec.file),
+            &spec.name,
+            &spec.env,
+            command,
+        )?),
+        None => None,
+    };
     Ok(Session {
+        _lock,
+        microsoft,
         spec,
         providers,
         google,
@@ -128,7 +164,7 @@ fn print_plan(global: &Global, header: &str, plan: &Plan) {
 
 /// Asks before changing anything, unless `--yes`. Without a terminal there is nobody to ask:
 /// refuse rather than guess.
-fn confirm(global: &Global, yes: bool, question: &str) -> Result<()> {
+pub(crate) fn confirm(global: &Global, yes: bool, question: &str) -> Result<()> {
     if yes {
         return Ok(());
     }
@@ -177,9 +213,16 @@ async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCo
     })
 }
 
-async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Result<ExitCode> {
-    let mut s = session(target, global)?;
+async fn apply(
+    target: &Target,
+    global: &Global,
+    yes: bool,
+    replace: bool,
+    ttl: Option<std::time::Duration>,
+) -> Result<ExitCode> {
+    let mut s = locked_session(target, global, "apply")?;
     s.ctx.replace = replace;
+    s.ctx.ttl = ttl;
     let plan = engine::plan(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
     let plan = plan?;
@@ -251,6 +294,68 @@ async fn apply(target: &Target, global: &Global, yes: bool, replace: bool) -> Re
     }
 }
 
+async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> Result<ExitCode> {
+    let s = locked_session(target, global, "rotate")?;
+    let mut plan = Plan::new(&s.spec.name, &s.spec.env);
+    let mut rotation = None;
+    if let Some(ms) = &s.microsoft {
+        let planned = ms.plan_rotate(&s.ctx, keep_old).await;
+        s.ctx.progress.finish();
+        let (changes, r) = planned?;
+        plan.changes.extend(changes);
+        rotation = Some((ms.clone(), r));
+    }
+    print_plan(global, &header("rotate", &s.spec), &plan);
+    let mut written = Vec::new();
+    if let Some((ms, r)) = &rotation {
+        confirm(global, yes, "Rotate the client secret?")?;
+        ms.rotate_add(&s.ctx, r).await?;
+        // The mailboxes' files get the new secret before the old one stops working.
+        let record = s.ctx.record().await;
+        written = crate::output::write_all(&s.spec, &record)?;
+        ms.rotate_retire(&s.ctx, r).await?;
+        s.ctx.progress.finish();
+    }
+    let google_steps = s.google.as_ref().map(|_| google::rotate_steps(&s.spec));
+    match global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "plan": plan.to_json(),
+                "outputs": written,
+                "manual_steps": google_steps.iter().collect::<Vec<_>>(),
+            }))
+            .expect("json")
+        ),
+        OutputFormat::Text if !global.quiet => {
+            if rotation.is_some() {
+                println!("\nRotation complete: the new secret is stored and rendered.");
+                for w in &written {
+                    println!(
+                        "output  {} {} ({}, {})",
+                        w.status,
+                        w.path,
+                        w.template,
+                        w.provider.as_str()
+                    );
+                }
+            }
+            if let Some(steps) = &google_steps {
+                println!("\n{}", steps.instructions);
+            }
+        }
+        OutputFormat::Text => {}
+    }
+    match google_steps {
+        Some(steps) => {
+            let mut e = google::manual_step_error(std::slice::from_ref(&steps));
+            e.reported = global.output == OutputFormat::Json;
+            Err(e)
+        }
+        None => Ok(ExitCode::Success),
+    }
+}
+
 async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
     let s = session(target, global)?;
     let (plan, providers) = engine::status(&s.ctx, &s.providers).await?;
@@ -270,7 +375,7 @@ async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
 }
 
 async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {
-    let mut s = session(target, global)?;
+    let mut s = locked_session(target, global, "destroy")?;
     s.ctx.purge = purge;
     let plan = engine::plan_destroy(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();

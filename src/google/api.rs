@@ -53,6 +53,8 @@ pub struct Project {
     pub parent: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub create_time: Option<String>,
 }
 
 impl Project {

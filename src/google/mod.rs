@@ -21,6 +21,9 @@ use api::{Api, Gcp, Project};
 use endpoints::{Endpoints, GMAIL_SCOPE, GMAIL_SERVICE};
 
 const PROVIDER: &str = "google";
+/// Expiry mark set by `apply --ttl`: `t` and Unix seconds (label values must start with a
+/// lowercase letter: reference/google-cloud.md §1).
+pub const LABEL_EXPIRES: &str = "mailreg-expires";
 
 /// mailreg's labels on a project (keys and values follow Google's label rules).
 pub fn mailreg_labels(name: &str, env: &str) -> BTreeMap<String, String> {
@@ -90,9 +93,20 @@ impl GoogleProvider {
         &self.spec.name
     }
 
-    fn labels(&self) -> BTreeMap<String, String> {
+    /// The labels the project should carry. An expiry label (`apply --ttl`), once set, is
+    /// kept; `--ttl` sets one where there is none.
+    fn labels(&self, ctx: &Ctx, found: Option<&Project>) -> BTreeMap<String, String> {
         let mut l = self.g.labels.clone();
         l.extend(mailreg_labels(self.name(), &self.spec.env));
+        let expiry = found
+            .and_then(|p| p.labels.get(LABEL_EXPIRES).cloned())
+            .or_else(|| {
+                ctx.ttl
+                    .map(|d| format!("t{}", (ctx.now + d).unix_timestamp()))
+            });
+        if let Some(e) = expiry {
+            l.insert(LABEL_EXPIRES.to_owned(), e);
+        }
         l
     }
 
@@ -194,13 +208,13 @@ impl GoogleProvider {
             scopes: vec![GMAIL_SCOPE.to_owned()],
             redirect_uris: self.g.redirect_uris.clone(),
             client: ctx_client,
+            refresh_tokens: Default::default(),
         }
     }
 
     /// Creates the project, adopting it when an earlier attempt did create it.
     async fn create_project(&self, ctx: &Ctx, id: &str) -> Result<Project> {
-        let mut body =
-            json!({"projectId": id, "displayName": self.display_name(), "labels": self.labels()});
+        let mut body = json!({"projectId": id, "displayName": self.display_name(), "labels": self.labels(ctx, None)});
         if let Some(parent) = &self.g.parent {
             body["parent"] = json!(parent);
         }
@@ -303,7 +317,7 @@ impl Provider for GoogleProvider {
                     body["displayName"] = json!(want_name);
                     mask.push("displayName");
                 }
-                let want_labels = self.labels();
+                let want_labels = self.labels(ctx, Some(found));
                 if found.labels != want_labels {
                     change = change.field("labels", json!(found.labels), json!(want_labels));
                     body["labels"] = json!(want_labels);
@@ -323,7 +337,7 @@ impl Provider for GoogleProvider {
                 if let Some(parent) = &self.g.parent {
                     c = c.field("parent", Value::Null, json!(parent));
                 }
-                changes.push(c.field("labels", Value::Null, json!(self.labels())));
+                changes.push(c.field("labels", Value::Null, json!(self.labels(ctx, None))));
                 p.create = true;
                 p.enable = true;
             }
@@ -372,9 +386,11 @@ impl Provider for GoogleProvider {
                     state: None,
                     parent: None,
                     labels: BTreeMap::new(),
+                    create_time: None,
                 };
                 let creds = self.credentials(&placeholder, None);
-                ctx.update_record(|r| r.google = Some(creds)).await?;
+                ctx.update_record(|r| r.google = Some(creds.carrying_tokens(r.google.as_ref())))
+                    .await?;
                 id
             }
         };
@@ -421,7 +437,8 @@ impl Provider for GoogleProvider {
             .filter(|g| g.project_id == id)
             .and_then(|g| g.client);
         let creds = self.credentials(&project, client);
-        ctx.update_record(|r| r.google = Some(creds)).await?;
+        ctx.update_record(|r| r.google = Some(creds.carrying_tokens(r.google.as_ref())))
+            .await?;
         if p.client.is_some() {
             ctx.add_manual_step(self.steps(&id));
         }
@@ -527,6 +544,50 @@ impl Provider for GoogleProvider {
 }
 
 impl GoogleProvider {
+    /// Every ACTIVE project of this spec's name, in every environment, with all of mailreg's
+    /// labels. Projects with only some of them, or none, are never candidates.
+    pub async fn gc_candidates(&self) -> Result<Vec<crate::microsoft::GcCandidate>> {
+        let found = self
+            .gcp
+            .search_projects(&format!("labels.mailreg-name:{}", self.name()))
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|p| !p.is_deleted())
+            .filter_map(|p| {
+                let env = p.labels.get("mailreg-env")?.clone();
+                is_ours(&p, self.name(), &env).then(|| crate::microsoft::GcCandidate {
+                    provider: PROVIDER,
+                    env,
+                    key: p.project_id.clone(),
+                    id: p.project_id.clone(),
+                    created: p.create_time.as_deref().and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    }),
+                    expires: p
+                        .labels
+                        .get(LABEL_EXPIRES)
+                        .and_then(|v| v.strip_prefix('t')?.parse::<i64>().ok())
+                        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()),
+                    paced: false,
+                })
+            })
+            .collect())
+    }
+
+    /// Deletes one candidate project (DELETE_REQUESTED).
+    pub async fn gc_delete(&self, c: &crate::microsoft::GcCandidate) -> Result<()> {
+        let op = self.gcp.delete_project(&c.key).await?;
+        self.gcp
+            .wait(Api::ResourceManager, op, &|_| {})
+            .await
+            .map(drop)
+    }
+
     /// `mailreg google undelete`: restores a project of this spec pending deletion.
     pub async fn undelete(&self, ctx: &Ctx) -> Result<String> {
         let id = self

@@ -6,6 +6,7 @@
 //! secret), and request counters for benchmarks. Providers describe *what* a call is (safe to
 //! repeat or not, which answers mean replication lag); this module decides *how* to get it done.
 
+pub mod pace;
 pub mod retry;
 
 use std::sync::Arc;

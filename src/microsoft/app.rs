@@ -13,6 +13,16 @@ use crate::plan::{Action, Change};
 use crate::spec::{Audience, MicrosoftSpec};
 
 pub const TAG_MANAGED: &str = "mailreg:managed";
+/// Expiry mark set by `apply --ttl`: `mailreg:expires=<RFC 3339>`.
+pub const TAG_EXPIRES: &str = "mailreg:expires=";
+
+/// The expiry an application carries, if any.
+pub fn expiry(app: &Application) -> Option<time::OffsetDateTime> {
+    app.tags.iter().find_map(|t| {
+        let v = t.strip_prefix(TAG_EXPIRES)?;
+        time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok()
+    })
+}
 
 /// mailreg's marks on an application. `mailreg:id=<name>.<env>` is the lookup key; name and env
 /// are separate tags so `gc` can filter by environment.
@@ -51,14 +61,17 @@ pub struct DesiredApp {
 }
 
 impl DesiredApp {
+    /// `expires` is the full expiry tag to carry (kept from the app, or new from `--ttl`).
     pub fn new(
         spec: &MicrosoftSpec,
         name: &str,
         env: &str,
         permissions: Vec<(String, String)>,
+        expires: Option<String>,
     ) -> Self {
         let mut tags = mailreg_tags(name, env);
         tags.extend(spec.tags.iter().cloned());
+        tags.extend(expires);
         DesiredApp {
             display_name: spec.display_name(name, env),
             audience: spec.audience,

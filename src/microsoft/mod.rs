@@ -196,6 +196,7 @@ impl MicrosoftProvider {
             scopes: cloud::mailbox_scopes(&self.ms.permissions),
             redirect_uris: self.ms.redirect_uris.clone(),
             secret,
+            refresh_tokens: Default::default(),
         }
     }
 
@@ -227,7 +228,183 @@ impl MicrosoftProvider {
         };
         // Stored before anything else happens: the Value is never shown again.
         let creds = self.credentials(app, Some(record));
-        ctx.update_record(|r| r.microsoft = Some(creds)).await
+        ctx.update_record(|r| r.microsoft = Some(creds.carrying_tokens(r.microsoft.as_ref())))
+            .await
+    }
+}
+
+/// What `rotate` will do: planned by [`MicrosoftProvider::plan_rotate`].
+#[derive(Clone, Debug, Default)]
+pub struct RotatePlan {
+    app: Option<Application>,
+    /// Removed before the add, to make room under the two-secret limit.
+    make_room: Option<graph::PasswordCredential>,
+    /// Retired once the new secret is stored and outputs are rendered.
+    retire: Vec<String>,
+}
+
+impl MicrosoftProvider {
+    /// Plans a rotation: a new secret, then (unless `keep_old`) the retirement of mailreg's
+    /// older ones. Personal-account apps hold two secrets: at the limit, the oldest secret that
+    /// is not the one in use goes first, so the mailboxes keep working throughout.
+    pub async fn plan_rotate(
+        &self,
+        ctx: &Ctx,
+        keep_old: bool,
+    ) -> Result<(Vec<Change>, RotatePlan)> {
+        let app = self.find_app().await.map_err(hint_graph)?.ok_or_else(|| {
+            Error::bad_input(format!(
+                "no application for {} (environment {}) to rotate",
+                self.name(),
+                self.spec.env
+            ))
+            .with_hint("run `mailreg apply` first")
+        })?;
+        let stored = self.stored_secret(ctx, &app).await;
+        let in_use = stored.as_ref().map(|r| r.key_id.to_ascii_lowercase());
+        let mut ours: Vec<graph::PasswordCredential> = app
+            .password_credentials
+            .iter()
+            .filter(|c| secret::is_ours(c))
+            .cloned()
+            .collect();
+        ours.sort_by(|a, b| a.start_date_time.cmp(&b.start_date_time));
+        let mut plan = RotatePlan::default();
+        if self.ms.audience.is_personal() && app.password_credentials.len() >= 2 {
+            let victim = ours
+                .iter()
+                .find(|c| Some(c.key_id.to_ascii_lowercase()) != in_use)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::refused("the app holds two secrets: the one in use and one not made by mailreg; personal-account apps allow at most two")
+                        .with_hint("remove the other secret in the Entra portal (Certificates & secrets), then rotate again")
+                })?;
+            ours.retain(|c| c.key_id != victim.key_id);
+            plan.make_room = Some(victim);
+        }
+        if !keep_old {
+            plan.retire = ours.iter().map(|c| c.key_id.clone()).collect();
+        }
+        let mut changes = Vec::new();
+        if let Some(v) = &plan.make_room {
+            changes.push(
+                Change::new(PROVIDER, "client_secret", Action::Delete)
+                    .address(format!("microsoft.client_secret[{}]", v.key_id))
+                    .id(v.key_id.clone())
+                    .reason("oldest secret not in use: removed first, the app holds at most two"),
+            );
+        }
+        let expires = ctx.now + time::Duration::days(self.ms.secret_lifetime_days.into());
+        changes.push(
+            Change::new(PROVIDER, "client_secret", Action::Create)
+                .reason("rotation: stored and rendered into the outputs before older secrets are retired")
+                .field("expires", serde_json::Value::Null, serde_json::json!(secret::rfc3339(expires))),
+        );
+        for k in &plan.retire {
+            changes.push(
+                Change::new(PROVIDER, "client_secret", Action::Delete)
+                    .address(format!("microsoft.client_secret[{k}]"))
+                    .id(k.clone())
+                    .reason("retired after the new secret is stored (--keep-old keeps it)"),
+            );
+        }
+        plan.app = Some(app);
+        Ok((changes, plan))
+    }
+
+    /// Adds the new secret and stores it.
+    pub async fn rotate_add(&self, ctx: &Ctx, plan: &RotatePlan) -> Result<()> {
+        let app = plan
+            .app
+            .as_ref()
+            .ok_or_else(|| Error::internal("rotate without plan"))?;
+        if let Some(v) = &plan.make_room {
+            ctx.progress
+                .step(PROVIDER, "making room: removing the oldest unused secret");
+            self.graph
+                .remove_password(&app.id, &v.key_id)
+                .await
+                .map_err(hint_graph)?;
+        }
+        self.add_secret(ctx, app).await
+    }
+
+    /// Retires the older secrets, once the new one is stored and the outputs rendered.
+    pub async fn rotate_retire(&self, ctx: &Ctx, plan: &RotatePlan) -> Result<()> {
+        let app = plan
+            .app
+            .as_ref()
+            .ok_or_else(|| Error::internal("rotate without plan"))?;
+        for k in &plan.retire {
+            ctx.progress.step(PROVIDER, "retiring an older secret");
+            self.graph
+                .remove_password(&app.id, k)
+                .await
+                .map_err(hint_graph)?;
+        }
+        Ok(())
+    }
+}
+
+/// Something `gc` may delete: a resource with all of mailreg's marks for the spec's name.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GcCandidate {
+    pub provider: &'static str,
+    pub env: String,
+    /// Object id (Microsoft) or project ID (Google): what the delete addresses.
+    #[serde(skip)]
+    pub key: String,
+    /// Client ID (Microsoft) or project ID (Google): what people recognise.
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<time::OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires: Option<time::OffsetDateTime>,
+    /// Writes to personal-account apps are limited to 60 a minute: they are paced.
+    #[serde(skip)]
+    pub paced: bool,
+}
+
+fn rfc3339_opt(t: Option<&str>) -> Option<time::OffsetDateTime> {
+    t.and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    })
+}
+
+impl MicrosoftProvider {
+    /// Every application of this spec's name, in every environment, that carries all of
+    /// mailreg's marks. Apps with only some of them, or none, are never candidates.
+    pub async fn gc_candidates(&self) -> Result<Vec<GcCandidate>> {
+        let tag = format!("mailreg:name={}", self.name());
+        let apps = self.graph.apps_by_tag(&tag).await.map_err(hint_graph)?;
+        Ok(apps
+            .into_iter()
+            .filter_map(|a| {
+                let env = a
+                    .tags
+                    .iter()
+                    .find_map(|t| t.strip_prefix("mailreg:env="))?
+                    .to_owned();
+                app::is_ours(&a, self.name(), &env).then(|| GcCandidate {
+                    provider: PROVIDER,
+                    env,
+                    key: a.id.clone(),
+                    id: a.app_id.clone(),
+                    created: rfc3339_opt(a.created_date_time.as_deref()),
+                    expires: app::expiry(&a),
+                    paced: a
+                        .sign_in_audience
+                        .as_deref()
+                        .is_some_and(|s| s.contains("Personal")),
+                })
+            })
+            .collect())
+    }
+
+    /// Deletes and purges one candidate.
+    pub async fn gc_delete(&self, c: &GcCandidate) -> Result<()> {
+        self.graph.delete_app(&c.key).await.map_err(hint_graph)?;
+        self.graph.purge(&c.key).await.map_err(hint_graph)
     }
 }
 
@@ -272,7 +449,20 @@ impl Provider for MicrosoftProvider {
         let mut graph_sp = None;
         let perms = self.resolve_permissions(&mut graph_sp).await?;
         let app = self.find_app().await.map_err(hint_graph)?;
-        let desired = DesiredApp::new(&self.ms, self.name(), &self.spec.env, perms);
+        // An expiry mark, once set, is kept; `--ttl` sets one where there is none.
+        let expires = app
+            .as_ref()
+            .and_then(|a| {
+                a.tags
+                    .iter()
+                    .find(|t| t.starts_with(app::TAG_EXPIRES))
+                    .cloned()
+            })
+            .or_else(|| {
+                ctx.ttl
+                    .map(|d| format!("{}{}", app::TAG_EXPIRES, secret::rfc3339(ctx.now + d)))
+            });
+        let desired = DesiredApp::new(&self.ms, self.name(), &self.spec.env, perms, expires);
         let mut pending = Pending {
             desired: Some(desired.clone()),
             ..Default::default()
@@ -416,7 +606,8 @@ impl Provider for MicrosoftProvider {
         }
         let secret = self.stored_secret(ctx, &app).await;
         let creds = self.credentials(&app, secret);
-        ctx.update_record(|r| r.microsoft = Some(creds)).await
+        ctx.update_record(|r| r.microsoft = Some(creds.carrying_tokens(r.microsoft.as_ref())))
+            .await
     }
 
     async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>> {

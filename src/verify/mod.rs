@@ -1,0 +1,614 @@
+//! `mailreg verify`: proves that the stored credentials let a mailbox sign in, end to end.
+//!
+//! 1. A token for the mailbox with the stored client ([`oauth`]): the stored refresh token first
+//!    (when one was kept), else the authorization-code flow with PKCE through a loopback redirect
+//!    ([`loopback`], [`browser`]) or a pasted redirect URL, or the device flow.
+//! 2. A SASL XOAUTH2/OAUTHBEARER login ([`sasl`]) on IMAP ([`imap`]), POP3 ([`pop3`]) and SMTP
+//!    submission ([`smtp`]), over TLS or STARTTLS ([`tls`], [`conn`]).
+//! 3. One line per protocol, or one JSON document; exit 6 when anything failed.
+//!
+//! Endpoints come only from the credentials record, so the same code runs against Entra ID,
+//! Google, a national cloud, or a test server. No token, code, secret or refresh token is ever
+//! printed or logged.
+
+pub mod browser;
+mod conn;
+pub mod explain;
+pub mod imap;
+pub mod loopback;
+pub mod oauth;
+pub mod pop3;
+pub mod sasl;
+pub mod smtp;
+pub mod tls;
+
+use std::io::BufRead as _;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::json;
+use tokio_rustls::TlsConnector;
+use url::Url;
+
+use crate::cli::{Global, OutputFormat, VerifyArgs};
+use crate::clock::Clock;
+use crate::credentials::{Record, SecretValue, Store};
+use crate::error::{Error, ErrorKind, ExitCode, Result};
+use crate::http::{Http, check_url};
+use crate::spec::Spec;
+use conn::Conn;
+use oauth::{Client, Tokens};
+use sasl::Mechanism;
+pub use tls::Security;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Provider {
+    Microsoft,
+    Google,
+}
+
+impl Provider {
+    fn as_str(self) -> &'static str {
+        match self {
+            Provider::Microsoft => "microsoft",
+            Provider::Google => "google",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Imap,
+    Pop3,
+    Smtp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+            Protocol::Smtp => "smtp",
+        }
+    }
+
+    /// The provider's server for this protocol (Exchange Online and Gmail).
+    fn default_host(self, provider: Provider) -> &'static str {
+        match (provider, self) {
+            (Provider::Microsoft, Protocol::Imap | Protocol::Pop3) => "outlook.office365.com",
+            (Provider::Microsoft, Protocol::Smtp) => "smtp.office365.com",
+            (Provider::Google, Protocol::Imap) => "imap.gmail.com",
+            (Provider::Google, Protocol::Pop3) => "pop.gmail.com",
+            (Provider::Google, Protocol::Smtp) => "smtp.gmail.com",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Protocol::Imap => 993,
+            Protocol::Pop3 => 995,
+            Protocol::Smtp => 587,
+        }
+    }
+
+    fn default_security(self) -> Security {
+        match self {
+            Protocol::Smtp => Security::Starttls,
+            _ => Security::Tls,
+        }
+    }
+}
+
+/// Where and how one protocol is checked.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub protocol: Protocol,
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+}
+
+/// Parses `host:port` (`[v6]:port` for IPv6).
+pub fn parse_server(s: &str) -> Result<(String, u16)> {
+    let bad = || Error::bad_input(format!("{s:?}: expected HOST:PORT"));
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), port))
+}
+
+/// The security a port implies by convention, if it is a well-known one.
+fn security_for_port(port: u16) -> Option<Security> {
+    match port {
+        993 | 995 | 465 => Some(Security::Tls),
+        143 | 110 | 587 | 25 => Some(Security::Starttls),
+        _ => None,
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Resolves the servers to check from the flags, refusing plain text off loopback.
+pub fn targets(args: &VerifyArgs, provider: Provider) -> Result<Vec<Target>> {
+    let all = !(args.imap || args.pop || args.smtp);
+    let mut out = Vec::new();
+    for (proto, wanted, server) in [
+        (Protocol::Imap, args.imap, &args.imap_server),
+        (Protocol::Pop3, args.pop, &args.pop_server),
+        (Protocol::Smtp, args.smtp, &args.smtp_server),
+    ] {
+        if !(all || wanted) {
+            continue;
+        }
+        let (host, port) = match server {
+            Some(s) => parse_server(s)?,
+            None => (
+                proto.default_host(provider).to_owned(),
+                proto.default_port(),
+            ),
+        };
+        let security = if args.tls {
+            Security::Tls
+        } else if args.starttls {
+            Security::Starttls
+        } else if args.plain {
+            Security::Plain
+        } else {
+            security_for_port(port).unwrap_or(proto.default_security())
+        };
+        if security == Security::Plain && !is_loopback_host(&host) {
+            return Err(Error::bad_input(format!(
+                "--plain: {host} is not a loopback address; a token is only sent without TLS to 127.0.0.1, ::1 or localhost"
+            )));
+        }
+        out.push(Target {
+            protocol: proto,
+            host,
+            port,
+            security,
+        });
+    }
+    Ok(out)
+}
+
+/// One login attempt's inputs.
+pub struct Login<'a> {
+    pub user: &'a str,
+    pub token: &'a SecretValue,
+    pub mech: Mechanism,
+    pub host: &'a str,
+    pub port: u16,
+    pub security: Security,
+    pub tls: &'a TlsConnector,
+}
+
+impl Login<'_> {
+    async fn open(&self, proto: &'static str) -> Result<Conn> {
+        let c = Conn::connect(proto, self.host, self.port).await?;
+        if self.security == Security::Tls {
+            c.start_tls(self.tls).await
+        } else {
+            Ok(c)
+        }
+    }
+
+    fn initial_response(&self) -> String {
+        self.mech
+            .initial_response(self.user, self.token.expose(), self.host, self.port)
+    }
+}
+
+/// A login failure with its reason.
+pub(crate) fn fail(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::VerifyFailed, message)
+}
+
+/// What the token itself says about a rejection, when it is a JWT (Entra's and most IdPs'
+/// access tokens are; Google's are opaque): issued to another account, or already expired.
+/// Read without verifying the signature: it only improves the message.
+pub fn diagnose_token(token: &str, user: &str, now: i64) -> Option<String> {
+    let mut parts = token.split('.');
+    let (_, payload) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if let Some(exp) = claims.get("exp").and_then(|e| e.as_i64())
+        && exp <= now
+    {
+        let when = time::OffsetDateTime::from_unix_timestamp(exp)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| exp.to_string());
+        return Some(format!(
+            "the access token expired at {when} (check this machine's clock and the server's)"
+        ));
+    }
+    let names: Vec<&str> = ["upn", "email", "preferred_username", "unique_name"]
+        .iter()
+        .filter_map(|k| claims.get(*k).and_then(|v| v.as_str()))
+        .collect();
+    if !names.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(user)) {
+        return Some(format!(
+            "the token was issued to {}, not {user}: sign in with {user}'s account",
+            names[0]
+        ));
+    }
+    None
+}
+
+struct Outcome {
+    target: Target,
+    error: Option<Error>,
+}
+
+fn pick_provider(args: &VerifyArgs, record: &Record) -> Result<Provider> {
+    match args.provider {
+        Some(p) => Ok(p),
+        None => match (&record.microsoft, &record.google) {
+            (Some(_), None) => Ok(Provider::Microsoft),
+            (None, Some(_)) => Ok(Provider::Google),
+            _ => Err(Error::bad_input(
+                "the record holds both providers' credentials: pass --provider microsoft or --provider google",
+            )),
+        },
+    }
+}
+
+fn url(s: &str, what: &str) -> Result<Url> {
+    let u =
+        Url::parse(s).map_err(|e| Error::bad_input(format!("{what} {s:?} in the record: {e}")))?;
+    check_url(&u, what)?;
+    Ok(u)
+}
+
+/// The stored client, its redirect URIs and the refresh tokens kept for it.
+fn client(record: &Record, provider: Provider) -> Result<(Client, Vec<String>)> {
+    let missing = |p: &str| {
+        Error::bad_input(format!(
+            "no {p} credentials on record for {} (environment {})",
+            record.name, record.env
+        ))
+        .with_hint(
+            "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
+        )
+    };
+    match provider {
+        Provider::Microsoft => {
+            let m = record
+                .microsoft
+                .as_ref()
+                .ok_or_else(|| missing("Microsoft"))?;
+            Ok((
+                Client {
+                    client_id: m.client_id.clone(),
+                    client_secret: m.secret.as_ref().map(|s| s.value.clone()),
+                    authorize_url: url(&m.authorize_url, "authorize_url")?,
+                    token_url: url(&m.token_url, "token_url")?,
+                    scopes: m.scopes.clone(),
+                    extra: Vec::new(),
+                },
+                m.redirect_uris.clone(),
+            ))
+        }
+        Provider::Google => {
+            let g = record.google.as_ref().ok_or_else(|| missing("Google"))?;
+            let c = g.client.as_ref().ok_or_else(|| {
+                Error::bad_input("no Google OAuth client on record")
+                    .with_hint("create it in the console and run `mailreg google import-client`")
+            })?;
+            let redirects = if c.redirect_uris.is_empty() {
+                g.redirect_uris.clone()
+            } else {
+                c.redirect_uris.clone()
+            };
+            Ok((
+                Client {
+                    client_id: c.client_id.clone(),
+                    client_secret: Some(c.client_secret.clone()),
+                    authorize_url: url(&g.authorize_url, "authorize_url")?,
+                    token_url: url(&g.token_url, "token_url")?,
+                    scopes: vec![crate::google::endpoints::GMAIL_SCOPE.to_owned()],
+                    extra: vec![
+                        ("access_type".into(), "offline".into()),
+                        ("prompt".into(), "consent".into()),
+                    ],
+                },
+                redirects,
+            ))
+        }
+    }
+}
+
+fn refresh_tokens(
+    record: &mut Record,
+    provider: Provider,
+) -> &mut std::collections::BTreeMap<String, SecretValue> {
+    match provider {
+        Provider::Microsoft => &mut record.microsoft.as_mut().expect("checked").refresh_tokens,
+        Provider::Google => &mut record.google.as_mut().expect("checked").refresh_tokens,
+    }
+}
+
+/// The code flow: PKCE + state, the browser (or a printed URL), the redirect, the exchange.
+async fn code_flow(
+    http: &Http,
+    client: &Client,
+    redirects: &[String],
+    args: &VerifyArgs,
+) -> Result<Tokens> {
+    let chosen = match &args.redirect_uri {
+        Some(r) => {
+            if !redirects.iter().any(|x| x == r) {
+                return Err(Error::bad_input(format!(
+                    "--redirect-uri {r} is not registered on the client (registered: {})",
+                    redirects.join(", ")
+                )));
+            }
+            r.clone()
+        }
+        None => redirects
+            .iter()
+            .find(|r| Url::parse(r).is_ok_and(|u| loopback::is_loopback(&u)))
+            .or(redirects.first())
+            .cloned()
+            .ok_or_else(|| Error::bad_input("the client has no redirect URI on record"))?,
+    };
+    let redirect =
+        Url::parse(&chosen).map_err(|e| Error::bad_input(format!("redirect URI {chosen}: {e}")))?;
+    let verifier = oauth::random_string(32)?;
+    let state = oauth::random_string(16)?;
+    let challenge = oauth::pkce_challenge(&verifier);
+    let (code, redirect_uri) = if loopback::is_loopback(&redirect) {
+        let listener = loopback::bind(&redirect).await?;
+        let redirect_uri = listener.redirect_uri.clone();
+        let url = oauth::authorize_url(client, &redirect_uri, &state, &challenge, &args.user);
+        eprintln!("Sign in as {} to continue:\n  {url}", args.user);
+        if !args.no_browser
+            && let Err(e) = browser::open(url.as_str())
+        {
+            eprintln!("warning: {e}; open the URL above yourself");
+        }
+        let code = listener
+            .wait(&state, Duration::from_secs(args.timeout))
+            .await?;
+        (code, redirect_uri)
+    } else {
+        let url = oauth::authorize_url(client, &chosen, &state, &challenge, &args.user);
+        eprintln!(
+            "Sign in as {} at this URL, then paste the full URL the browser was sent to:\n  {url}",
+            args.user
+        );
+        let line = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map(|_| line)
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+        (loopback::parse_pasted(&line, &state)?, chosen)
+    };
+    oauth::exchange_code(http, client, &code, &redirect_uri, &verifier).await
+}
+
+pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
+    let spec = Spec::load(&args.target.file, &args.target.env)?;
+    let store = Store::for_spec(&spec.file);
+    let mut record = store.load(&spec.name, &spec.env)?.ok_or_else(|| {
+        Error::bad_input(format!(
+            "no credentials on record for {} (environment {}) in {}",
+            spec.name,
+            spec.env,
+            store.path(&spec.name, &spec.env).display()
+        ))
+        .with_hint(
+            "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
+        )
+    })?;
+    let provider = pick_provider(args, &record)?;
+    let (client, redirects) = client(&record, provider)?;
+    // Everything that can be wrong in the flags is found before anyone is asked to sign in.
+    let targets = targets(args, provider)?;
+    let connector = tls::connector(args.ca_file.as_deref())?;
+    if args.device_code && provider == Provider::Google {
+        return Err(Error::bad_input(
+            "--device-code: Google does not offer the device flow for the mail scope; use the browser sign-in",
+        ));
+    }
+    let http = Http::new(Clock::from_env())?;
+
+    let stored = refresh_tokens(&mut record, provider)
+        .get(&args.user)
+        .cloned();
+    let mut tokens = None;
+    let mut source = "code";
+    if let Some(rt) = &stored {
+        if let Some(t) = oauth::refresh(&http, &client, rt).await? {
+            tokens = Some(t);
+            source = "refresh";
+        } else {
+            eprintln!("The stored refresh token was rejected; signing in again.");
+        }
+    }
+    let tokens = match tokens {
+        Some(t) => t,
+        None if args.device_code => {
+            source = "device";
+            oauth::device(&http, &client, |m| eprintln!("{m}")).await?
+        }
+        None => code_flow(&http, &client, &redirects, args).await?,
+    };
+    if args.keep_refresh_token || stored.is_some() {
+        let map = refresh_tokens(&mut record, provider);
+        match &tokens.refresh {
+            Some(rt) => {
+                map.insert(args.user.clone(), rt.clone());
+                store.save(&record)?;
+            }
+            None if source != "refresh" => {
+                // A spent token must not be tried again next time.
+                if map.remove(&args.user).is_some() {
+                    store.save(&record)?;
+                }
+                eprintln!(
+                    "warning: the server returned no refresh token (Microsoft: the scopes need offline_access)"
+                );
+            }
+            None => {}
+        }
+    }
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut outcomes = Vec::new();
+    for t in targets {
+        let login = Login {
+            user: &args.user,
+            token: &tokens.access,
+            mech: args.mech,
+            host: &t.host,
+            port: t.port,
+            security: t.security,
+            tls: &connector,
+        };
+        let result = match t.protocol {
+            Protocol::Imap => imap::login(&login).await,
+            Protocol::Pop3 => pop3::login(&login).await,
+            Protocol::Smtp => smtp::login(&login).await,
+        };
+        let error = result.err().map(|mut e| {
+            if e.code.as_deref() == Some(explain::REJECTED)
+                && let Some(d) = diagnose_token(tokens.access.expose(), &args.user, now)
+            {
+                e.message = format!("{d}; {}", e.message);
+            }
+            e
+        });
+        outcomes.push(Outcome { target: t, error });
+    }
+
+    let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
+    match global.output {
+        OutputFormat::Json => {
+            let results: Vec<_> = outcomes
+                .iter()
+                .map(|o| {
+                    json!({
+                        "protocol": o.target.protocol.as_str(),
+                        "server": format!("{}:{}", o.target.host, o.target.port),
+                        "mechanism": args.mech.name(),
+                        "security": o.target.security,
+                        "ok": o.error.is_none(),
+                        "reason": o.error.as_ref().map(|e| e.message.clone()),
+                    })
+                })
+                .collect();
+            let doc = json!({
+                "provider": provider.as_str(),
+                "user": args.user,
+                "token": {"source": source},
+                "results": results,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        }
+        OutputFormat::Text => {
+            for o in &outcomes {
+                let t = &o.target;
+                let head = format!(
+                    "{:<5} {:<6}  {}:{} ({}, {})",
+                    t.protocol.as_str(),
+                    if o.error.is_none() { "OK" } else { "FAILED" },
+                    t.host,
+                    t.port,
+                    args.mech.name(),
+                    t.security.label()
+                );
+                match &o.error {
+                    None if !global.quiet => println!("{head}"),
+                    None => {}
+                    Some(e) => println!("{head}: {}", e.message),
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        let mut e = Error::new(
+            ErrorKind::VerifyFailed,
+            format!(
+                "{failed} of {} logins failed for {}",
+                outcomes.len(),
+                args.user
+            ),
+        );
+        e.reported = global.output == OutputFormat::Json;
+        return Err(e);
+    }
+    Ok(ExitCode::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(claims: serde_json::Value) -> String {
+        let e = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.sig",
+            e(br#"{"alg":"RS256"}"#),
+            e(claims.to_string().as_bytes())
+        )
+    }
+
+    #[test]
+    fn servers_parse_and_plain_is_loopback_only() {
+        assert_eq!(
+            parse_server("imap.example.com:993").unwrap(),
+            ("imap.example.com".into(), 993)
+        );
+        assert_eq!(parse_server("[::1]:143").unwrap(), ("::1".into(), 143));
+        assert!(parse_server("imap.example.com").is_err());
+        assert!(parse_server("h:0").is_err());
+        assert!(
+            is_loopback_host("127.0.0.1")
+                && is_loopback_host("::1")
+                && is_loopback_host("LOCALHOST")
+        );
+        assert!(!is_loopback_host("10.0.0.1"));
+        assert_eq!(security_for_port(465), Some(Security::Tls));
+        assert_eq!(security_for_port(587), Some(Security::Starttls));
+        assert_eq!(security_for_port(10143), None);
+    }
+
+    #[test]
+    fn a_jwt_tells_expiry_and_the_wrong_account() {
+        let now = 1_700_000_000;
+        let t = jwt(json!({"exp": now - 60, "email": "bob@example.test"}));
+        assert!(
+            diagnose_token(&t, "bob@example.test", now)
+                .unwrap()
+                .starts_with("the access token expired at 2023-11-14T22:12:20Z")
+        );
+        let t = jwt(json!({"exp": now + 60, "upn": "carol@example.test"}));
+        assert_eq!(
+            diagnose_token(&t, "bob@example.test", now).unwrap(),
+            "the token was issued to carol@example.test, not bob@example.test: sign in with bob@example.test's account"
+        );
+        let t = jwt(json!({"exp": now + 60, "upn": "Bob@Example.test"}));
+        assert_eq!(diagnose_token(&t, "bob@example.test", now), None);
+        assert_eq!(
+            diagnose_token("ya29.opaque-google-token", "bob@example.test", now),
+            None
+        );
+        assert_eq!(diagnose_token("garbage", "bob@example.test", now), None);
+    }
+}

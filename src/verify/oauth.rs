@@ -1,0 +1,341 @@
+//! The OAuth 2.0 side of verify: PKCE (RFC 7636, S256), the authorization URL, the code
+//! exchange, the refresh grant, and the device grant (RFC 8628). Every call goes through the
+//! shared [`Http`] client, whose log never shows bodies: codes, verifiers, secrets and tokens
+//! travel only in form bodies and answers.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::credentials::SecretValue;
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{Http, Request};
+
+/// A client as the store describes it.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub client_id: String,
+    pub client_secret: Option<SecretValue>,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub scopes: Vec<String>,
+    /// Provider-specific authorization parameters (Google: `access_type=offline`, `prompt=consent`).
+    pub extra: Vec<(String, String)>,
+}
+
+/// What the token endpoint answered. `Debug` shows no token.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub access: SecretValue,
+    pub refresh: Option<SecretValue>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// `len` bytes from the operating system's CSPRNG, base64url: PKCE verifiers and `state`.
+pub fn random_string(len: usize) -> Result<String> {
+    let mut buf = vec![0u8; len];
+    getrandom::fill(&mut buf)
+        .map_err(|e| Error::internal(format!("no randomness from the system: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// PKCE S256: `BASE64URL(SHA256(verifier))`.
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The URL the person opens to sign in.
+pub fn authorize_url(
+    client: &Client,
+    redirect_uri: &str,
+    state: &str,
+    challenge: &str,
+    login_hint: &str,
+) -> Url {
+    let mut url = client.authorize_url.clone();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", &client.client_id)
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", &client.scopes.join(" "))
+            .append_pair("state", state)
+            .append_pair("code_challenge", challenge)
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("login_hint", login_hint);
+        for (k, v) in &client.extra {
+            q.append_pair(k, v);
+        }
+    }
+    url
+}
+
+fn base_form(client: &Client, grant_type: &str) -> Vec<(String, String)> {
+    let mut form = vec![
+        ("grant_type".to_owned(), grant_type.to_owned()),
+        ("client_id".to_owned(), client.client_id.clone()),
+    ];
+    if let Some(s) = &client.client_secret {
+        form.push(("client_secret".to_owned(), s.expose().to_owned()));
+    }
+    form
+}
+
+async fn token_call(http: &Http, client: &Client, form: Vec<(String, String)>) -> Result<Tokens> {
+    let resp = http
+        .send(Request::new(Method::POST, client.token_url.clone()).form(form))
+        .await
+        .map_err(sign_in_error)?;
+    let answer: TokenAnswer = resp.json()?;
+    Ok(Tokens {
+        access: SecretValue::new(answer.access_token),
+        refresh: answer.refresh_token.map(SecretValue::new),
+    })
+}
+
+/// Exchanges an authorization code (with its PKCE verifier).
+pub async fn exchange_code(
+    http: &Http,
+    client: &Client,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Result<Tokens> {
+    let mut form = base_form(client, "authorization_code");
+    form.push(("code".into(), code.into()));
+    form.push(("redirect_uri".into(), redirect_uri.into()));
+    form.push(("code_verifier".into(), verifier.into()));
+    token_call(http, client, form).await
+}
+
+/// The refresh grant. `Ok(None)` when the server rejects the refresh token (`invalid_grant`:
+/// expired, revoked, rotated away): the caller signs in again.
+pub async fn refresh(
+    http: &Http,
+    client: &Client,
+    refresh_token: &SecretValue,
+) -> Result<Option<Tokens>> {
+    let mut form = base_form(client, "refresh_token");
+    form.push(("refresh_token".into(), refresh_token.expose().into()));
+    form.push(("scope".into(), client.scopes.join(" ")));
+    match token_call(http, client, form).await {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.code.as_deref() == Some("invalid_grant") => {
+            tracing::warn!(target: "mailreg::verify", "the stored refresh token was rejected ({}); signing in again", e.message);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct DeviceAnswer {
+    device_code: String,
+    user_code: String,
+    #[serde(alias = "verification_url")]
+    verification_uri: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    interval: Option<u64>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// The device endpoint beside the authorize endpoint (`…/oauth2/v2.0/devicecode`).
+pub fn devicecode_url(authorize_url: &Url) -> Result<Url> {
+    let s = authorize_url.as_str();
+    let base = s.split('?').next().unwrap_or(s);
+    let Some(prefix) = base.strip_suffix("/authorize") else {
+        return Err(Error::bad_input(format!(
+            "--device-code: cannot derive the device endpoint from {base} (expected …/oauth2/v2.0/authorize)"
+        )));
+    };
+    Url::parse(&format!("{prefix}/devicecode"))
+        .map_err(|e| Error::bad_input(format!("device endpoint: {e}")))
+}
+
+/// The device grant: shows the code to the person (`show`), then polls the token endpoint at the
+/// server's `interval`, slowing down by 5 s on `slow_down` (RFC 8628 §3.5).
+pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result<Tokens> {
+    let url = devicecode_url(&client.authorize_url)?;
+    let form = vec![
+        ("client_id".to_owned(), client.client_id.clone()),
+        ("scope".to_owned(), client.scopes.join(" ")),
+    ];
+    let answer: DeviceAnswer = http
+        .send(Request::new(Method::POST, url).form(form))
+        .await
+        .map_err(sign_in_error)?
+        .json()?;
+    show(&answer.message.clone().unwrap_or_else(|| {
+        format!(
+            "To sign in, open {} and enter the code {}",
+            answer.verification_uri, answer.user_code
+        )
+    }));
+    let mut interval = Duration::from_secs(answer.interval.unwrap_or(5).max(1));
+    let budget = Duration::from_secs(answer.expires_in.unwrap_or(900));
+    let mut waited = Duration::ZERO;
+    let clock = http.clock();
+    loop {
+        clock.sleep(interval).await;
+        waited += interval;
+        let form = vec![
+            (
+                "grant_type".to_owned(),
+                "urn:ietf:params:oauth:grant-type:device_code".to_owned(),
+            ),
+            ("client_id".to_owned(), client.client_id.clone()),
+            ("device_code".to_owned(), answer.device_code.clone()),
+        ];
+        let resp = http
+            .send_raw(Request::new(Method::POST, client.token_url.clone()).form(form))
+            .await
+            .map_err(sign_in_error)?;
+        if resp.status < 400 {
+            let t: TokenAnswer = resp.json()?;
+            return Ok(Tokens {
+                access: SecretValue::new(t.access_token),
+                refresh: t.refresh_token.map(SecretValue::new),
+            });
+        }
+        let error = serde_json::from_slice::<serde_json::Value>(&resp.body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        match error.as_str() {
+            "authorization_pending" => {}
+            "slow_down" => interval += Duration::from_secs(5),
+            "access_denied" | "authorization_declined" => {
+                return Err(Error::new(
+                    ErrorKind::VerifyFailed,
+                    "sign-in declined at the device page",
+                ));
+            }
+            "expired_token" | "code_expired" => {
+                return Err(Error::new(
+                    ErrorKind::VerifyFailed,
+                    "the device code expired before the sign-in finished",
+                ));
+            }
+            _ => {
+                let f = String::from_utf8_lossy(&resp.body);
+                return Err(Error::new(
+                    ErrorKind::VerifyFailed,
+                    format!(
+                        "device sign-in failed: HTTP {} {}",
+                        resp.status,
+                        f.chars().take(300).collect::<String>()
+                    ),
+                ));
+            }
+        }
+        if waited > budget {
+            return Err(Error::new(
+                ErrorKind::VerifyFailed,
+                "the device code expired before the sign-in finished",
+            ));
+        }
+    }
+}
+
+/// A token-endpoint failure as a verify failure, with what to do for the well-known causes.
+fn sign_in_error(mut e: Error) -> Error {
+    if e.status.is_none() {
+        return e; // transport: keep its kind
+    }
+    e.kind = ErrorKind::VerifyFailed;
+    let m = e.message.clone();
+    let hint = if m.contains("AADSTS65001") || m.contains("consent_required") {
+        Some(
+            "consent is missing: an administrator must grant consent for the app's permissions (or the user must consent)",
+        )
+    } else if m.contains("AADSTS7000215") || e.code.as_deref() == Some("invalid_client") {
+        Some(
+            "the client secret is wrong or expired: run `mailreg apply` (or re-import the Google client)",
+        )
+    } else if m.contains("AADSTS700016") || e.code.as_deref() == Some("unauthorized_client") {
+        Some(
+            "the application is unknown to this directory: check the tenant/audience, or run `mailreg apply`",
+        )
+    } else if m.contains("AADSTS50011") || m.contains("redirect_uri_mismatch") {
+        Some("the redirect URI is not registered on the app: add it to the spec and apply")
+    } else {
+        None
+    };
+    e.message = format!("sign-in failed at the token endpoint: {m}");
+    if let Some(h) = hint {
+        e.hint = Some(h.into());
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_matches_rfc7636_appendix_b() {
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn random_strings_are_long_and_distinct() {
+        let a = random_string(32).unwrap();
+        assert_eq!(a.len(), 43); // RFC 7636: 43..128 characters
+        assert_ne!(a, random_string(32).unwrap());
+    }
+
+    #[test]
+    fn the_authorize_url_carries_pkce_state_and_hint() {
+        let c = Client {
+            client_id: "cid".into(),
+            client_secret: None,
+            authorize_url: Url::parse("https://accounts.google.com/o/oauth2/v2/auth").unwrap(),
+            token_url: Url::parse("https://oauth2.googleapis.com/token").unwrap(),
+            scopes: vec!["https://mail.google.com/".into()],
+            extra: vec![
+                ("access_type".into(), "offline".into()),
+                ("prompt".into(), "consent".into()),
+            ],
+        };
+        let u = authorize_url(&c, "http://127.0.0.1:5000/cb", "st", "ch", "a@b.c");
+        let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"], "ch");
+        assert_eq!(q["state"], "st");
+        assert_eq!(q["scope"], "https://mail.google.com/");
+        assert_eq!(q["access_type"], "offline");
+        assert_eq!(q["prompt"], "consent");
+        assert_eq!(q["login_hint"], "a@b.c");
+        assert_eq!(q["redirect_uri"], "http://127.0.0.1:5000/cb");
+    }
+
+    #[test]
+    fn the_device_endpoint_sits_beside_authorize() {
+        let a =
+            Url::parse("https://login.microsoftonline.com/common/oauth2/v2.0/authorize").unwrap();
+        assert_eq!(
+            devicecode_url(&a).unwrap().as_str(),
+            "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode"
+        );
+        let g = Url::parse("https://accounts.google.com/o/oauth2/v2/auth").unwrap();
+        assert!(devicecode_url(&g).is_err());
+    }
+}

@@ -1,0 +1,607 @@
+//! `mailreg verify` against real third-party servers on 127.0.0.1: Dovecot (IMAP, POP3,
+//! submission, oauth2 passdb) and an OAuth server on npm `oauth2-mock-server`
+//! (`tests/peers/`). The real binary runs; the test plays the browser through `BROWSER`.
+//!
+//! Without the peers (`tests/peers/install.sh` not run) these tests are skipped with a loud
+//! message; with `MAILREG_REQUIRE_PEERS=1` (CI) a missing peer fails them instead.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+struct Peers {
+    env: HashMap<String, String>,
+}
+
+impl Peers {
+    fn get(&self, k: &str) -> &str {
+        &self.env[k]
+    }
+    fn server(&self, port_key: &str) -> String {
+        format!("127.0.0.1:{}", self.get(port_key))
+    }
+}
+
+fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// Starts the peers once per test binary; they stop when this process exits (start.sh's
+/// watchdog on our PID).
+fn peers() -> Option<&'static Peers> {
+    static PEERS: OnceLock<Result<Peers, String>> = OnceLock::new();
+    let started = PEERS.get_or_init(|| {
+        let out = Command::new(peers_dir().join("start.sh"))
+            .args(["--owner-pid", &std::process::id().to_string()])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run tests/peers/start.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+        }
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let text = std::fs::read_to_string(Path::new(&dir).join("peers.env"))
+            .map_err(|e| format!("{dir}/peers.env: {e}"))?;
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Ok(Peers { env })
+    });
+    match started {
+        Ok(p) => Some(p),
+        Err(why) => {
+            if std::env::var("MAILREG_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
+                panic!(
+                    "verify peer tests: peers required (MAILREG_REQUIRE_PEERS=1) but not available: {why}"
+                );
+            }
+            // Straight to the stderr handle: the test harness captures `eprintln!`, and a skip
+            // must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n*** SKIPPED: verify peer tests: {why}\n*** run `tests/peers/install.sh && cargo test --test verify` to run them\n"
+            );
+            None
+        }
+    }
+}
+
+macro_rules! peers_or_skip {
+    () => {
+        match peers() {
+            Some(p) => p,
+            None => return,
+        }
+    };
+}
+
+const USER: &str = "bob@example.test";
+
+struct Case {
+    dir: tempfile::TempDir,
+    browser_params: String,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Case {
+    /// A spec and a credentials record pointing at the test IdP, as `apply` (Microsoft, with
+    /// `MAILREG_LOGIN_URL` at the IdP) or `google import-client` would have written them.
+    fn new(p: &Peers, provider: &str) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let idp = p.get("IDP_URL");
+        let (spec, record) = match provider {
+            "microsoft" => (
+                r#"name = "agileapps-mail"
+
+[microsoft]
+tenant = "contoso.onmicrosoft.com"
+display_name = "AgileApps mailbox ({env})"
+redirect_uris = ["http://127.0.0.1/callback"]
+permissions = ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"]
+"#,
+                serde_json::json!({"version": 1, "name": "agileapps-mail", "env": "test", "microsoft": {
+                    "tenant": "contoso.onmicrosoft.com", "object_id": "o", "client_id": p.get("CLIENT_ID"),
+                    "audience": "AzureADandPersonalMicrosoftAccount",
+                    "authorize_url": format!("{idp}/common/oauth2/v2.0/authorize"),
+                    "token_url": format!("{idp}/common/oauth2/v2.0/token"),
+                    "scopes": ["https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/POP.AccessAsUser.All",
+                               "https://outlook.office.com/SMTP.Send", "offline_access"],
+                    "redirect_uris": ["http://127.0.0.1/callback"],
+                    "secret": {"key_id": "k", "value": p.get("CLIENT_SECRET"),
+                               "expires": "2099-01-01T00:00:00Z", "created": "2024-01-01T00:00:00Z"}}}),
+            ),
+            _ => (
+                r#"name = "agileapps-mail"
+
+[google]
+project_id = "agileapps-mail-{env}"
+redirect_uris = ["http://127.0.0.1/oauth2callback"]
+support_email = "ops@example.com"
+"#,
+                serde_json::json!({"version": 1, "name": "agileapps-mail", "env": "test", "google": {
+                    "project_id": "agileapps-mail-test",
+                    "authorize_url": format!("{idp}/o/oauth2/v2/auth"),
+                    "token_url": format!("{idp}/token"),
+                    "scopes": ["https://mail.google.com/"],
+                    "redirect_uris": ["http://127.0.0.1/oauth2callback"],
+                    "client": {"client_id": p.get("CLIENT_ID"), "client_secret": p.get("CLIENT_SECRET"),
+                               "redirect_uris": ["http://127.0.0.1/oauth2callback"],
+                               "imported": "2024-01-01T00:00:00Z"}}}),
+            ),
+        };
+        std::fs::write(dir.path().join("mailreg.toml"), spec).unwrap();
+        std::fs::create_dir(dir.path().join(".mailreg")).unwrap();
+        std::fs::write(
+            dir.path().join(".mailreg/agileapps-mail.test.json"),
+            record.to_string(),
+        )
+        .unwrap();
+        Case {
+            dir,
+            browser_params: String::new(),
+        }
+    }
+
+    fn record_path(&self) -> PathBuf {
+        self.dir.path().join(".mailreg/agileapps-mail.test.json")
+    }
+
+    fn record(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.record_path()).unwrap()).unwrap()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailreg"));
+        cmd.arg("verify")
+            .args(["--env", "test"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("MAILREG_FILE", self.dir.path().join("mailreg.toml"))
+            .env("MAILREG_STATE_DIR", self.dir.path().join(".mailreg"))
+            .env("MAILREG_TIME_SCALE", "0.001")
+            .env(
+                "BROWSER",
+                format!("node {}", peers_dir().join("browser.mjs").display()),
+            )
+            .env("PEER_BROWSER_PARAMS", &self.browser_params)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, p: &Peers, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        self.assert_no_secrets(p, &run);
+        run
+    }
+
+    /// No token, code, secret or refresh token in any output.
+    fn assert_no_secrets(&self, p: &Peers, run: &Run) {
+        let both = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            !both.contains(p.get("CLIENT_SECRET")),
+            "client secret printed:\n{both}"
+        );
+        assert!(
+            !both.contains("eyJ"),
+            "a JWT (access token) printed:\n{both}"
+        );
+        assert!(
+            !both.contains("code="),
+            "an authorization code printed:\n{both}"
+        );
+        assert!(
+            !both.contains("garbage-"),
+            "the garbage token printed:\n{both}"
+        );
+        if let Ok(text) = std::fs::read_to_string(self.record_path()) {
+            let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for prov in ["microsoft", "google"] {
+                if let Some(map) = rec[prov]["refresh_tokens"].as_object() {
+                    for v in map.values() {
+                        assert!(
+                            !both.contains(v.as_str().unwrap()),
+                            "refresh token printed:\n{both}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn json(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr))
+}
+
+fn servers(p: &Peers, imap: &str, pop: &str, smtp: &str) -> Vec<String> {
+    vec![
+        "--imap-server".into(),
+        p.server(imap),
+        "--pop-server".into(),
+        p.server(pop),
+        "--smtp-server".into(),
+        p.server(smtp),
+        "--ca-file".into(),
+        p.get("CA_FILE").into(),
+    ]
+}
+
+fn args<'a>(v: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
+    v.iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+#[test]
+fn code_flow_then_refresh_with_rotation_over_implicit_tls() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "microsoft");
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSIONS_PORT");
+    let r = case.run(
+        p,
+        &args(&s, &["--user", USER, "--tls", "--keep-refresh-token"]),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", r.stdout);
+    assert!(
+        lines[0].starts_with("imap  OK      127.0.0.1:") && lines[0].ends_with("(XOAUTH2, TLS)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[1].starts_with("pop3  OK") && lines[2].starts_with("smtp  OK"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("code_challenge_method=S256"),
+        "{}",
+        r.stderr
+    );
+
+    let first = case.record()["microsoft"]["refresh_tokens"][USER]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(case.record_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Second run: the refresh token, no browser; the rotated token replaces the spent one.
+    let r = case.run(p, &args(&s, &["--user", USER, "--tls", "-o", "json"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let doc = json(&r);
+    assert_eq!(doc["token"]["source"], "refresh");
+    assert_eq!(doc["provider"], "microsoft");
+    assert_eq!(doc["user"], USER);
+    assert_eq!(doc["results"].as_array().unwrap().len(), 3);
+    assert!(
+        doc["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["ok"] == true && r["reason"].is_null())
+    );
+    assert!(!r.stderr.contains("Sign in as"), "{}", r.stderr);
+    let second = case.record()["microsoft"]["refresh_tokens"][USER]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second, "the rotated refresh token is stored");
+}
+
+#[test]
+fn starttls_and_plain_loopback_with_oauthbearer() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "microsoft");
+    let s = servers(p, "IMAP_PORT", "POP3_PORT", "SUBMISSION_PORT");
+    let r = case.run(
+        p,
+        &args(&s, &["--user", USER, "--starttls", "--mech", "oauthbearer"]),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .all(|l| l.contains(" OK ") && l.ends_with("(OAUTHBEARER, STARTTLS)")),
+        "{}",
+        r.stdout
+    );
+    let r = case.run(
+        p,
+        &args(&s, &["--user", USER, "--plain", "--imap", "--smtp"]),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout.lines().count(), 2);
+    assert!(r.stdout.contains("(XOAUTH2, plain)"));
+}
+
+#[test]
+fn google_endpoints_with_the_default_security_per_protocol() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "google");
+    // No --tls/--starttls: IMAP and POP3 default to implicit TLS, SMTP to STARTTLS.
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    let r = case.run(
+        p,
+        &args(&s, &["--user", USER, "--keep-refresh-token", "-o", "json"]),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let doc = json(&r);
+    assert_eq!(doc["provider"], "google");
+    assert_eq!(doc["token"]["source"], "code");
+    assert!(
+        r.stderr.contains("access_type=offline") && r.stderr.contains("prompt=consent"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("scope=https%3A%2F%2Fmail.google.com%2F"),
+        "{}",
+        r.stderr
+    );
+    assert!(case.record()["google"]["refresh_tokens"][USER].is_string());
+    let sec: Vec<&str> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["security"].as_str().unwrap())
+        .collect();
+    assert_eq!(sec, ["tls", "tls", "starttls"]);
+}
+
+fn failed_reasons(case: &Case, p: &Peers, params: &str) -> Vec<String> {
+    let case = Case {
+        dir: tempfile::tempdir().unwrap(),
+        browser_params: params.into(),
+    }
+    .with_files_of(case);
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    let r = case.run(p, &args(&s, &["--user", USER, "-o", "json"]));
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    let doc = json(&r);
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            assert_eq!(x["ok"], false);
+            x["reason"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+impl Case {
+    fn with_files_of(self, other: &Case) -> Case {
+        std::fs::copy(
+            other.dir.path().join("mailreg.toml"),
+            self.dir.path().join("mailreg.toml"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(self.dir.path().join(".mailreg")).unwrap();
+        std::fs::copy(other.record_path(), self.record_path()).unwrap();
+        self
+    }
+}
+
+#[test]
+fn a_garbage_token_is_reported_as_rejected() {
+    let p = peers_or_skip!();
+    let base = Case::new(p, "microsoft");
+    for reason in failed_reasons(&base, p, "mock_token=garbage") {
+        assert!(
+            reason.starts_with("the server rejected the access token: invalid, expired, revoked"),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn a_token_for_another_user_names_that_user() {
+    let p = peers_or_skip!();
+    let base = Case::new(p, "microsoft");
+    let reasons = failed_reasons(&base, p, "mock_login_as=carol@example.test");
+    assert_eq!(reasons.len(), 3);
+    for reason in reasons {
+        assert!(
+            reason.starts_with("the token was issued to carol@example.test, not bob@example.test"),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn an_expired_token_is_reported_as_expired() {
+    let p = peers_or_skip!();
+    let base = Case::new(p, "microsoft");
+    for reason in failed_reasons(&base, p, "mock_expired=1") {
+        assert!(
+            reason.starts_with("the access token expired at "),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("AUTHENTICATIONFAILED")
+                || reason.contains("-ERR")
+                || reason.contains("535"),
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn a_revoked_refresh_token_falls_back_to_the_browser() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "microsoft");
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    let r = case.run(
+        p,
+        &args(&s, &["--user", USER, "--imap", "--keep-refresh-token"]),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let rt = case.record()["microsoft"]["refresh_tokens"][USER]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    http_post(p, "/revoke", &format!("token={rt}"));
+    let r = case.run(p, &args(&s, &["--user", USER, "--imap", "-o", "json"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(json(&r)["token"]["source"], "code");
+    assert!(
+        r.stderr.contains("stored refresh token was rejected"),
+        "{}",
+        r.stderr
+    );
+    let now = case.record()["microsoft"]["refresh_tokens"][USER]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(now, rt);
+}
+
+#[test]
+fn declined_consent_exits_6() {
+    let p = peers_or_skip!();
+    let mut case = Case::new(p, "microsoft");
+    case.browser_params = "mock_deny=1".into();
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    let r = case.run(p, &args(&s, &["--user", USER]));
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("the sign-in was declined (consent not given): access_denied"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn device_code_flow() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "microsoft");
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    let mut child = case
+        .command(&args(
+            &s,
+            &["--user", USER, "--device-code", "--imap", "-o", "json"],
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let code = line
+        .trim()
+        .rsplit("enter the code ")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    http_get(p, &format!("/device?user_code={code}&login_as={USER}"));
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["token"]["source"], "device");
+    assert_eq!(doc["results"][0]["ok"], true);
+}
+
+#[test]
+fn plain_text_to_a_remote_server_is_refused() {
+    // No peers needed: refused before anything is sent.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mailreg.toml"), "name = \"x\"\n\n[microsoft]\ntenant = \"t.example\"\ndisplay_name = \"x\"\nredirect_uris = [\"http://127.0.0.1/cb\"]\npermissions = [\"IMAP.AccessAsUser.All\"]\n").unwrap();
+    std::fs::create_dir(dir.path().join(".mailreg")).unwrap();
+    std::fs::write(
+        dir.path().join(".mailreg/x.test.json"),
+        serde_json::json!({"version":1,"name":"x","env":"test","microsoft":{
+        "tenant":"t.example","object_id":"o","client_id":"c","audience":"AzureADMyOrg",
+        "authorize_url":"https://login.microsoftonline.com/t.example/oauth2/v2.0/authorize",
+        "token_url":"https://login.microsoftonline.com/t.example/oauth2/v2.0/token",
+        "scopes":[],"redirect_uris":["http://127.0.0.1/cb"],"secret":null}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailreg"))
+        .args([
+            "verify",
+            "-e",
+            "test",
+            "-f",
+            "mailreg.toml",
+            "--user",
+            "a@b.c",
+            "--plain",
+            "--imap-server",
+            "imap.example.com:143",
+        ])
+        .current_dir(dir.path())
+        .env("MAILREG_STATE_DIR", dir.path().join(".mailreg"))
+        .env("BROWSER", "false")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+}
+
+fn http(p: &Peers, request: String) -> String {
+    let mut s =
+        std::net::TcpStream::connect(p.get("IDP_URL").trim_start_matches("http://")).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+fn http_get(p: &Peers, path: &str) -> String {
+    http(
+        p,
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+fn http_post(p: &Peers, path: &str, form: &str) -> String {
+    http(
+        p,
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    )
+}
