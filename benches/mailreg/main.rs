@@ -297,9 +297,14 @@ fn requests_per_operation() {
                 .filter(|r| !r.is_token())
                 .map(|r| format!("`{} {}`", r.method, r.path))
                 .collect();
-            details
-                .borrow_mut()
-                .push(format!("- {name}, {cloud:?}: {}", lines.join(", ")));
+            details.borrow_mut().push(format!(
+                "- {name}, {cloud:?}: {}",
+                if lines.is_empty() {
+                    "none".to_owned()
+                } else {
+                    lines.join(", ")
+                }
+            ));
             let target: Option<(&str, bool)> = match (name, cloud) {
                 ("fresh apply", Cloud::Microsoft) => Some(("≤ 3", total <= 3)),
                 ("no-op re-apply", _) => Some(("≤ 1 read, 0 writes", reads <= 1 && writes == 0)),
