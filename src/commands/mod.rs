@@ -51,7 +51,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         Command::Emulator {
             port,
             replication_lag,
-        } => emulator(port, replication_lag).await,
+        } => emulator(port, replication_lag, global).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status(&target, global).await,
         Command::Rotate {
@@ -475,19 +475,27 @@ fn output(
     Ok(ExitCode::Success)
 }
 
-async fn emulator(port: u16, replication_lag: u32) -> Result<ExitCode> {
+async fn emulator(port: u16, replication_lag: u32, global: &Global) -> Result<ExitCode> {
     let mut config = crate::emulator::EmulatorConfig {
         port,
         ..Default::default()
     };
     config.graph.replication_lag = replication_lag;
     let emu = crate::emulator::Emulator::start(config).await?;
-    println!("mailreg emulator listening on {}", emu.url());
-    println!("Point mailreg at it:\n");
-    for (k, v) in emu.env() {
-        println!("  export {k}={v}");
+    if global.output == OutputFormat::Json {
+        let env: serde_json::Map<String, serde_json::Value> =
+            emu.env().into_iter().map(|(k, v)| (k, json!(v))).collect();
+        println!("{}", json!({"url": emu.url(), "env": env}));
+    } else {
+        println!("mailreg emulator listening on {}", emu.url());
+        println!("Point mailreg at it:\n");
+        for (k, v) in emu.env() {
+            println!("  export {k}={v}");
+        }
+        println!("\nCtrl-C stops it; state is kept in memory only.");
     }
-    println!("\nCtrl-C stops it; state is kept in memory only.");
+    // Scripts read the address from a pipe: make sure it is out before waiting.
+    std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;
     Ok(ExitCode::Success)
 }
