@@ -414,17 +414,7 @@ fn output(
 ) -> Result<ExitCode> {
     let spec = Spec::load(&target.file, &target.env)?;
     let store = Store::for_spec(&spec.file);
-    let Some(record) = store.load(&spec.name, &spec.env)? else {
-        return Err(Error::bad_input(format!(
-            "no credentials on record for {} (environment {}) in {}",
-            spec.name,
-            spec.env,
-            store.path(&spec.name, &spec.env).display()
-        ))
-        .with_hint(
-            "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
-        ));
-    };
+    let record = store.load_required(&spec.name, &spec.env)?;
     if let Some(format) = format {
         use crate::output::{Provider, Template, context};
         let complete: Vec<Provider> = [Provider::Microsoft, Provider::Google]

@@ -230,3 +230,23 @@ pub fn console_client(h: &Harness, project: &str, uris: &[&str]) -> PathBuf {
     std::fs::write(&path, mailreg::emulator::google::client_file_text(&client)).unwrap();
     path
 }
+
+/// Applies the spec to completion for env `test`: apply (exit 5), the console step, import,
+/// apply. Returns the downloaded client JSON.
+pub fn applied_with_client(h: &Harness) -> PathBuf {
+    h.expect(5, &["apply", "--env", "test", "--yes"]);
+    let file = console_client(
+        h,
+        "agileapps-mail-test",
+        &["https://agileapps.example.com/oauth/callback"],
+    );
+    h.ok(&[
+        "google",
+        "import-client",
+        "--env",
+        "test",
+        file.to_str().unwrap(),
+    ]);
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    file
+}
