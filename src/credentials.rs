@@ -208,6 +208,19 @@ impl Store {
         })
     }
 
+    /// The record of an applied environment, or the error that says to apply first.
+    pub fn load_required(&self, name: &str, env: &str) -> Result<Record> {
+        self.load(name, env)?.ok_or_else(|| {
+            Error::bad_input(format!(
+                "no credentials on record for {name} (environment {env}) in {}",
+                self.path(name, env).display()
+            ))
+            .with_hint(
+                "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
+            )
+        })
+    }
+
     /// Writes the record atomically with mode 0600.
     pub fn save(&self, record: &Record) -> Result<PathBuf> {
         let path = self.path(&record.name, &record.env);

@@ -196,3 +196,29 @@ fn json_documents_have_a_stable_shape() {
     shapes.insert("error".into(), shape(&json(3, &["output"])));
     insta::assert_json_snapshot!("json_shapes", serde_json::Value::Object(shapes));
 }
+
+#[test]
+fn the_emulator_prints_one_json_line_for_scripts() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mailreg"))
+        .args(["emulator", "--port", "0", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let url = v["url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(v["env"]["MAILREG_GRAPH_URL"], url);
+    assert!(
+        v["env"]["GOOGLE_APPLICATION_CREDENTIALS"]
+            .as_str()
+            .unwrap()
+            .ends_with("adc.json")
+    );
+}

@@ -135,24 +135,6 @@ fn fresh_apply_creates_the_project_enables_gmail_then_asks_for_the_console_step(
     assert_eq!(mode(&h.store_file("test")), 0o600);
 }
 
-fn applied_with_client(h: &Harness) -> std::path::PathBuf {
-    h.expect(5, &["apply", "--env", "test", "--yes"]);
-    let file = console_client(
-        h,
-        "agileapps-mail-test",
-        &["https://agileapps.example.com/oauth/callback"],
-    );
-    h.ok(&[
-        "google",
-        "import-client",
-        "--env",
-        "test",
-        file.to_str().unwrap(),
-    ]);
-    h.ok(&["apply", "--env", "test", "--yes"]);
-    file
-}
-
 #[test]
 fn malformed_client_files_are_rejected_each_with_its_own_message_and_nothing_is_stored() {
     let h = Harness::new(GOOGLE_SPEC);

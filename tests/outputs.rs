@@ -11,24 +11,6 @@ fn both_spec(outputs: &str) -> String {
     )
 }
 
-/// Applies both providers and imports the Google client.
-fn applied(h: &Harness) {
-    h.expect(5, &["apply", "--env", "test", "--yes"]);
-    let file = console_client(
-        h,
-        "agileapps-mail-test",
-        &["https://agileapps.example.com/oauth/callback"],
-    );
-    h.ok(&[
-        "google",
-        "import-client",
-        "--env",
-        "test",
-        file.to_str().unwrap(),
-    ]);
-    h.ok(&["apply", "--env", "test", "--yes"]);
-}
-
 fn secrets(h: &Harness) -> Vec<String> {
     let rec = h.record("test");
     vec![
@@ -58,7 +40,7 @@ fn scrub(h: &Harness, text: &str) -> String {
 #[test]
 fn every_builtin_template_renders_for_both_providers() {
     let h = Harness::new(&both_spec(""));
-    applied(&h);
+    applied_with_client(&h);
     for template in ["agileapps", "json", "env", "yaml"] {
         for provider in ["microsoft", "google"] {
             let r = h.ok(&[

@@ -52,7 +52,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             port,
             replication_lag,
             latency_ms,
-        } => emulator(port, replication_lag, latency_ms).await,
+        } => emulator(port, replication_lag, latency_ms, global).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status(&target, global).await,
         Command::Rotate {
@@ -415,17 +415,7 @@ fn output(
 ) -> Result<ExitCode> {
     let spec = Spec::load(&target.file, &target.env)?;
     let store = Store::for_spec(&spec.file);
-    let Some(record) = store.load(&spec.name, &spec.env)? else {
-        return Err(Error::bad_input(format!(
-            "no credentials on record for {} (environment {}) in {}",
-            spec.name,
-            spec.env,
-            store.path(&spec.name, &spec.env).display()
-        ))
-        .with_hint(
-            "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
-        ));
-    };
+    let record = store.load_required(&spec.name, &spec.env)?;
     if let Some(format) = format {
         use crate::output::{Provider, Template, context};
         let complete: Vec<Provider> = [Provider::Microsoft, Provider::Google]
@@ -476,7 +466,12 @@ fn output(
     Ok(ExitCode::Success)
 }
 
-async fn emulator(port: u16, replication_lag: u32, latency_ms: u64) -> Result<ExitCode> {
+async fn emulator(
+    port: u16,
+    replication_lag: u32,
+    latency_ms: u64,
+    global: &Global,
+) -> Result<ExitCode> {
     let mut config = crate::emulator::EmulatorConfig {
         port,
         latency: Some(std::time::Duration::from_millis(latency_ms)),
@@ -484,12 +479,20 @@ async fn emulator(port: u16, replication_lag: u32, latency_ms: u64) -> Result<Ex
     };
     config.graph.replication_lag = replication_lag;
     let emu = crate::emulator::Emulator::start(config).await?;
-    println!("mailreg emulator listening on {}", emu.url());
-    println!("Point mailreg at it:\n");
-    for (k, v) in emu.env() {
-        println!("  export {k}={v}");
+    if global.output == OutputFormat::Json {
+        let env: serde_json::Map<String, serde_json::Value> =
+            emu.env().into_iter().map(|(k, v)| (k, json!(v))).collect();
+        println!("{}", json!({"url": emu.url(), "env": env}));
+    } else {
+        println!("mailreg emulator listening on {}", emu.url());
+        println!("Point mailreg at it:\n");
+        for (k, v) in emu.env() {
+            println!("  export {k}={v}");
+        }
+        println!("\nCtrl-C stops it; state is kept in memory only.");
     }
-    println!("\nCtrl-C stops it; state is kept in memory only.");
+    // Scripts read the address from a pipe: make sure it is out before waiting.
+    std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;
     Ok(ExitCode::Success)
 }

@@ -101,11 +101,45 @@ pub struct EmulatorConfig {
     pub latency: Option<Duration>,
 }
 
+/// Faults drawn at random for every request, from a seed (so a failing run can be replayed).
+pub struct RandomFaults {
+    pub rate: f64,
+    pub kinds: Vec<FaultKind>,
+    rng: fastrand::Rng,
+    /// How many faults were injected so far.
+    pub injected: u64,
+}
+
+impl RandomFaults {
+    pub fn new(rate: f64, seed: u64, kinds: Vec<FaultKind>) -> Self {
+        RandomFaults {
+            rate,
+            kinds,
+            rng: fastrand::Rng::with_seed(seed),
+            injected: 0,
+        }
+    }
+
+    fn draw(&mut self) -> Option<FaultKind> {
+        if self.kinds.is_empty() || self.rng.f64() >= self.rate {
+            return None;
+        }
+        self.injected += 1;
+        Some(self.kinds[self.rng.usize(..self.kinds.len())].clone())
+    }
+}
+
+/// Called with each request's index (from 0) once the emulator has processed it, before the
+/// answer is sent: the crash suite kills the client there.
+pub type Hook = Box<dyn FnMut(usize, &LoggedRequest) + Send>;
+
 /// Everything the emulator knows; tests reach it through [`Emulator::with_state`].
 pub struct EmuState {
     pub graph: GraphState,
     pub google: GoogleState,
     pub faults: Vec<Fault>,
+    pub random: Option<RandomFaults>,
+    pub hook: Option<Hook>,
     pub log: Vec<LoggedRequest>,
     /// See [`EmulatorConfig::latency`].
     pub latency: Option<Duration>,
@@ -119,10 +153,15 @@ enum Outcome {
 impl EmuState {
     fn dispatch(&mut self, req: EmuRequest) -> Outcome {
         let now = time::OffsetDateTime::now_utc();
-        let fault = self.faults.iter_mut().find(|f| f.matches(&req)).map(|f| {
-            f.count -= 1;
-            f.kind.clone()
-        });
+        let fault = self
+            .faults
+            .iter_mut()
+            .find(|f| f.matches(&req))
+            .map(|f| {
+                f.count -= 1;
+                f.kind.clone()
+            })
+            .or_else(|| self.random.as_mut().and_then(RandomFaults::draw));
         let mut entry = LoggedRequest {
             method: req.method.clone(),
             path: req.path.clone(),
@@ -158,6 +197,9 @@ impl EmuState {
         };
         if let Outcome::Respond(r, _) = &outcome {
             entry.status = r.status;
+        }
+        if let Some(hook) = self.hook.as_mut() {
+            hook(self.log.len(), &entry);
         }
         self.log.push(entry);
         outcome
@@ -367,6 +409,8 @@ impl Emulator {
             graph: GraphState::new(config.graph),
             google: GoogleState::new(config.google),
             faults: Vec::new(),
+            random: None,
+            hook: None,
             log: Vec::new(),
             latency: config.latency.filter(|d| !d.is_zero()),
         }))

@@ -405,17 +405,7 @@ async fn code_flow(
 pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
     let spec = Spec::load(&args.target.file, &args.target.env)?;
     let store = Store::for_spec(&spec.file);
-    let mut record = store.load(&spec.name, &spec.env)?.ok_or_else(|| {
-        Error::bad_input(format!(
-            "no credentials on record for {} (environment {}) in {}",
-            spec.name,
-            spec.env,
-            store.path(&spec.name, &spec.env).display()
-        ))
-        .with_hint(
-            "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
-        )
-    })?;
+    let mut record = store.load_required(&spec.name, &spec.env)?;
     let provider = pick_provider(args, &record)?;
     let (client, redirects) = client(&record, provider)?;
     // Everything that can be wrong in the flags is found before anyone is asked to sign in.

@@ -80,6 +80,32 @@ impl Harness {
         cmd
     }
 
+    /// Runs mailreg on a pseudo-terminal (util-linux `script`), as a person at a terminal would;
+    /// `input` is what they type. Returns the exit code and the terminal's text.
+    pub fn tty(&self, args: &[&str]) -> std::process::Child {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+        let mut line = quote(env!("CARGO_BIN_EXE_mailreg"));
+        for a in args {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        let template = self.command(&[]);
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .current_dir(self.dir.path())
+            .env_clear();
+        for (k, v) in template.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("script runs")
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let out: Output = self.command(args).output().expect("binary runs");
         Run {
@@ -203,4 +229,24 @@ pub fn console_client(h: &Harness, project: &str, uris: &[&str]) -> PathBuf {
     let path = h.dir.path().join(format!("client_secret_{project}.json"));
     std::fs::write(&path, mailreg::emulator::google::client_file_text(&client)).unwrap();
     path
+}
+
+/// Applies the spec to completion for env `test`: apply (exit 5), the console step, import,
+/// apply. Returns the downloaded client JSON.
+pub fn applied_with_client(h: &Harness) -> PathBuf {
+    h.expect(5, &["apply", "--env", "test", "--yes"]);
+    let file = console_client(
+        h,
+        "agileapps-mail-test",
+        &["https://agileapps.example.com/oauth/callback"],
+    );
+    h.ok(&[
+        "google",
+        "import-client",
+        "--env",
+        "test",
+        file.to_str().unwrap(),
+    ]);
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    file
 }
