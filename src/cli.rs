@@ -277,7 +277,8 @@ pub struct GcArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Pace deletions of personal-account apps to this many per minute (Graph allows 60).
+    /// Pace writes to Graph's applications path to this many per minute, 5 % under (Graph
+    /// allows 60 for personal-account apps); a 429 holds the pace for its Retry-After.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_writes_per_minute: u32,
 }

@@ -139,11 +139,6 @@ impl Ctx {
         })
     }
 
-    /// The clock of this run (`MAILREG_TIME_SCALE`).
-    pub fn clock(&self) -> crate::clock::Clock {
-        crate::clock::Clock::from_env()
-    }
-
     pub fn add_manual_step(&self, step: ManualStep) {
         self.manual.lock().expect("manual steps").push(step);
     }

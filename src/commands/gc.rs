@@ -2,20 +2,19 @@
 //!
 //! Candidates are the resources of the spec's name that carry all of mailreg's marks, in every
 //! environment (or one, with --env); a candidate goes if it is older than --older-than or past
-//! its expiry mark. Deletions run four at a time, and those of personal-account apps are paced
-//! under Graph's 60 writes a minute, so a gc of a hundred registrations finishes without a 429
-//! storm. One failure does not stop the others: all are reported, and the exit code says so.
+//! its expiry mark. Deletions run four at a time; writes to Graph's `applications` path are
+//! paced under its 60 writes a minute by the HTTP layer (which also holds the pace on a 429),
+//! so a gc of a hundred registrations finishes without a 429 storm. One failure does not stop the others: all are reported, and the exit code says so.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
 use serde_json::json;
 
-use super::{Session, confirm, session};
+use super::{Session, confirm, paced_session};
 use crate::cli::{GcArgs, Global, OutputFormat, Target};
 use crate::credentials::Store;
 use crate::error::{Error, ExitCode, Result};
-use crate::http::pace::Pacer;
 use crate::microsoft::GcCandidate;
 
 pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
@@ -29,7 +28,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         file: args.file.clone(),
         env: args.env.clone().unwrap_or_else(|| "default".into()),
     };
-    let s: Session = session(&target, global)?;
+    let s: Session = paced_session(&target, global, args.max_writes_per_minute)?;
     let now = s.ctx.now;
     let mut found = Vec::new();
     if let Some(ms) = &s.microsoft {
@@ -87,17 +86,12 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         args.yes,
         &format!("Delete these {} resources?", chosen.len()),
     )?;
-    let pacer = Arc::new(Pacer::per_minute(args.max_writes_per_minute, s.ctx.clock()));
     let s = Arc::new(s);
     let results: Vec<(usize, Result<()>)> = futures::stream::iter(chosen.iter().enumerate())
         .map(|(i, (c, _))| {
             let s = s.clone();
-            let pacer = pacer.clone();
             let c = c.clone();
             async move {
-                if c.paced {
-                    pacer.wait().await;
-                }
                 s.ctx
                     .progress
                     .step("gc", format!("deleting {} {}", c.provider, c.id));

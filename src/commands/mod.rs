@@ -100,19 +100,33 @@ fn google_provider(s: &Session) -> Result<Arc<GoogleProvider>> {
 }
 
 fn session(target: &Target, global: &Global) -> Result<Session> {
-    session_for(target, global, None)
+    session_for(target, global, None, None)
+}
+
+/// A session whose writes to Graph's `applications` path are paced (gc).
+fn paced_session(target: &Target, global: &Global, writes_per_minute: u32) -> Result<Session> {
+    session_for(target, global, None, Some(writes_per_minute))
 }
 
 /// A session that holds the spec/environment lock, for commands that write.
 fn locked_session(target: &Target, global: &Global, command: &str) -> Result<Session> {
-    session_for(target, global, Some(command))
+    session_for(target, global, Some(command), None)
 }
 
-fn session_for(target: &Target, global: &Global, lock_for: Option<&str>) -> Result<Session> {
+fn session_for(
+    target: &Target,
+    global: &Global,
+    lock_for: Option<&str>,
+    pace: Option<u32>,
+) -> Result<Session> {
     let spec = Spec::load(&target.file, &target.env)?;
     // Templates are part of the input: a broken one stops the run before any request.
     crate::output::check_templates(&spec)?;
-    let http = Http::new(Clock::from_env())?;
+    let clock = Clock::from_env();
+    let mut http = Http::new(clock)?;
+    if let Some(n) = pace {
+        http = http.with_pacer(crate::http::pace::Pacer::per_minute(n, clock));
+    }
     let mut providers: Providers = Vec::new();
     let microsoft = match spec.microsoft {
         Some(_) => Some(Arc::new(MicrosoftProvider::new(&spec, &http)?)),

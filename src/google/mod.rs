@@ -573,7 +573,6 @@ impl GoogleProvider {
                         .get(LABEL_EXPIRES)
                         .and_then(|v| v.strip_prefix('t')?.parse::<i64>().ok())
                         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()),
-                    paced: false,
                 })
             })
             .collect())

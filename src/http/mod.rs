@@ -287,6 +287,8 @@ pub struct Http {
     policy: RetryPolicy,
     timeout: Duration,
     stats: Arc<Stats>,
+    /// Paces writes to Graph's `applications` path (the ones its per-app write limit counts).
+    pacer: Option<Arc<pace::Pacer>>,
 }
 
 impl Http {
@@ -310,11 +312,23 @@ impl Http {
             policy: RetryPolicy::default(),
             timeout,
             stats: Arc::new(Stats::default()),
+            pacer: None,
         })
     }
 
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Paces writes to Graph's `applications` path (retries included), for bulk work.
+    pub fn with_pacer(mut self, pacer: pace::Pacer) -> Self {
+        self.pacer = Some(Arc::new(pacer));
+        self
+    }
+
+    fn pacer_for(&self, req: &Request) -> Option<&pace::Pacer> {
+        let paced = req.method != Method::GET && req.url.path().starts_with("/v1.0/applications");
+        self.pacer.as_deref().filter(|_| paced)
     }
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -353,6 +367,9 @@ impl Http {
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             if req.method != Method::GET {
                 self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(pacer) = self.pacer_for(&req) {
+                pacer.wait().await;
             }
             let outcome = self.attempt(&req).await;
             let elapsed = started.elapsed().as_millis();
@@ -405,7 +422,14 @@ impl Http {
                     waited += delay;
                     tracing::info!(target: "mailreg::http", "{target}: {}; retrying in {:.1}s", error.message, delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    self.clock.sleep(delay).await;
+                    match self.pacer_for(&req) {
+                        // The pacer owns throttled writes: it holds every paced write (this
+                        // retry's slot included) for the Retry-After.
+                        Some(pacer) if error.status == Some(429) => {
+                            pacer.hold(self.clock.real(delay)).await
+                        }
+                        _ => self.clock.sleep(delay).await,
+                    }
                 }
                 Verdict::Lag(delay) => {
                     if lag_waited + delay > policy.lag_budget {

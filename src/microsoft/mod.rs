@@ -360,9 +360,6 @@ pub struct GcCandidate {
     pub created: Option<time::OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires: Option<time::OffsetDateTime>,
-    /// Writes to personal-account apps are limited to 60 a minute: they are paced.
-    #[serde(skip)]
-    pub paced: bool,
 }
 
 fn rfc3339_opt(t: Option<&str>) -> Option<time::OffsetDateTime> {
@@ -392,10 +389,6 @@ impl MicrosoftProvider {
                     id: a.app_id.clone(),
                     created: rfc3339_opt(a.created_date_time.as_deref()),
                     expires: app::expiry(&a),
-                    paced: a
-                        .sign_in_audience
-                        .as_deref()
-                        .is_some_and(|s| s.contains("Personal")),
                 })
             })
             .collect())
