@@ -8,6 +8,19 @@
 
 use std::time::Duration;
 
+/// RFC 3339 at whole seconds, as Graph and the credentials store write times.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Parses RFC 3339, as Graph and Resource Manager send times.
+pub fn parse_rfc3339(t: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     scale: f64,

@@ -48,6 +48,13 @@ impl<'de> Deserialize<'de> for SecretValue {
     }
 }
 
+/// `abc…(hidden)`: enough to recognise a secret (Graph's own `hint` is its first three
+/// characters), not to use it.
+pub fn mask(secret: &str) -> String {
+    let head: String = secret.chars().take(3).collect();
+    format!("{head}…(hidden)")
+}
+
 /// A Microsoft client secret mailreg created and holds the Value of.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SecretRecord {

@@ -55,7 +55,7 @@ impl Lock {
             file,
             "pid {} ({command}) since {}",
             std::process::id(),
-            crate::microsoft::secret::rfc3339(time::OffsetDateTime::now_utc())
+            crate::clock::rfc3339(time::OffsetDateTime::now_utc())
         );
         let _ = file.flush();
         Ok(Lock { file, path })

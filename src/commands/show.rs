@@ -5,14 +5,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::clock::rfc3339;
 use crate::credentials::Record;
-use crate::microsoft::secret::rfc3339;
-
-/// `abc…` style masking: enough to recognise a value, not to use it.
-pub fn mask(secret: &str) -> String {
-    let head: String = secret.chars().take(3).collect();
-    format!("{head}…(hidden)")
-}
+pub use crate::credentials::mask;
 
 pub fn credentials_json(record: &Record, show_secrets: bool) -> Value {
     let mut out = json!({"name": record.name, "env": record.env});

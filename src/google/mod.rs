@@ -526,7 +526,7 @@ impl Provider for GoogleProvider {
                 "oauth_client",
                 Some(c.client_id.clone()),
                 "on record",
-                json!({"imported": crate::microsoft::secret::rfc3339(c.imported), "redirect_uris": c.redirect_uris}),
+                json!({"imported": crate::clock::rfc3339(c.imported), "redirect_uris": c.redirect_uris}),
             )),
             None => resources.push(status("oauth_client", None, "missing", json!({}))),
         }
@@ -561,13 +561,10 @@ impl GoogleProvider {
                     env,
                     key: p.project_id.clone(),
                     id: p.project_id.clone(),
-                    created: p.create_time.as_deref().and_then(|t| {
-                        time::OffsetDateTime::parse(
-                            t,
-                            &time::format_description::well_known::Rfc3339,
-                        )
-                        .ok()
-                    }),
+                    created: p
+                        .create_time
+                        .as_deref()
+                        .and_then(crate::clock::parse_rfc3339),
                     expires: p
                         .labels
                         .get(LABEL_EXPIRES)

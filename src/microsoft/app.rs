@@ -18,10 +18,9 @@ pub const TAG_EXPIRES: &str = "mailreg:expires=";
 
 /// The expiry an application carries, if any.
 pub fn expiry(app: &Application) -> Option<time::OffsetDateTime> {
-    app.tags.iter().find_map(|t| {
-        let v = t.strip_prefix(TAG_EXPIRES)?;
-        time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok()
-    })
+    app.tags
+        .iter()
+        .find_map(|t| crate::clock::parse_rfc3339(t.strip_prefix(TAG_EXPIRES)?))
 }
 
 /// mailreg's marks on an application. `mailreg:id=<name>.<env>` is the lookup key; name and env

@@ -216,9 +216,7 @@ impl MicrosoftProvider {
         let expires = created
             .end_date_time
             .as_deref()
-            .and_then(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            })
+            .and_then(crate::clock::parse_rfc3339)
             .unwrap_or(expires);
         let record = SecretRecord {
             key_id: created.key_id,
@@ -362,12 +360,6 @@ pub struct GcCandidate {
     pub expires: Option<time::OffsetDateTime>,
 }
 
-fn rfc3339_opt(t: Option<&str>) -> Option<time::OffsetDateTime> {
-    t.and_then(|t| {
-        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-    })
-}
-
 impl MicrosoftProvider {
     /// Every application of this spec's name, in every environment, that carries all of
     /// mailreg's marks. Apps with only some of them, or none, are never candidates.
@@ -387,7 +379,10 @@ impl MicrosoftProvider {
                     env,
                     key: a.id.clone(),
                     id: a.app_id.clone(),
-                    created: rfc3339_opt(a.created_date_time.as_deref()),
+                    created: a
+                        .created_date_time
+                        .as_deref()
+                        .and_then(crate::clock::parse_rfc3339),
                     expires: app::expiry(&a),
                 })
             })
@@ -706,11 +701,7 @@ impl Provider for MicrosoftProvider {
             }),
         });
         let stored = self.stored_secret(ctx, app).await;
-        let parse = |t: &Option<String>| {
-            t.as_deref().and_then(|t| {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-            })
-        };
+        let parse = |t: &Option<String>| t.as_deref().and_then(crate::clock::parse_rfc3339);
         for c in &app.password_credentials {
             let on_record = stored
                 .as_ref()

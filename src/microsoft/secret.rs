@@ -9,6 +9,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::graph::PasswordCredential;
+pub use crate::clock::rfc3339;
 use crate::credentials::SecretRecord;
 use crate::error::{Error, Result};
 use crate::plan::{Action, Change};
@@ -23,13 +24,6 @@ pub fn is_ours(c: &PasswordCredential) -> bool {
 
 pub fn display_name(env: &str, now: OffsetDateTime) -> String {
     format!("mailreg {env} {}", rfc3339(now))
-}
-
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 #[derive(Clone, Debug, Default)]

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::credentials::Record;
-use crate::microsoft::secret::rfc3339;
+use crate::clock::rfc3339;
+use crate::credentials::{Record, mask};
 pub use crate::spec::Provider;
 
 #[derive(Clone, Debug, Serialize)]
@@ -92,11 +92,6 @@ pub struct MailboxContext {
     pub servers: Servers,
     /// `[[output]] vars`: anything the template wants (e.g. `email`, `protocol`).
     pub vars: BTreeMap<String, serde_json::Value>,
-}
-
-fn mask(secret: &str) -> String {
-    let head: String = secret.chars().take(3).collect();
-    format!("{head}…(hidden)")
 }
 
 /// The context for a provider, if its credentials are complete (Microsoft: a secret on record;
