@@ -177,11 +177,7 @@ fn json_documents_have_a_stable_shape() {
         "apply (manual step pending)".into(),
         shape(&json(5, &["apply", "--yes"])),
     );
-    let file = console_client(
-        &h,
-        "agileapps-mail-test",
-        &["https://agileapps.example.com/oauth/callback"],
-    );
+    let file = default_client(&h);
     shapes.insert(
         "google import-client".into(),
         shape(&json(

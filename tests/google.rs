@@ -78,11 +78,7 @@ fn fresh_apply_creates_the_project_enables_gmail_then_asks_for_the_console_step(
     insta::assert_snapshot!("google_manual_step", normalise(out, h.dir.path()));
 
     // The person does the console steps; import; apply completes with no cloud write.
-    let file = console_client(
-        &h,
-        "agileapps-mail-test",
-        &["https://agileapps.example.com/oauth/callback"],
-    );
+    let file = default_client(&h);
     let imported = h.ok(&[
         "google",
         "import-client",
@@ -139,11 +135,7 @@ fn fresh_apply_creates_the_project_enables_gmail_then_asks_for_the_console_step(
 fn malformed_client_files_are_rejected_each_with_its_own_message_and_nothing_is_stored() {
     let h = Harness::new(GOOGLE_SPEC);
     h.expect(5, &["apply", "--env", "test", "--yes"]);
-    let good_path = console_client(
-        &h,
-        "agileapps-mail-test",
-        &["https://agileapps.example.com/oauth/callback"],
-    );
+    let good_path = default_client(&h);
     let good = std::fs::read_to_string(&good_path).unwrap();
     let v: serde_json::Value = serde_json::from_str(&good).unwrap();
     let id = v["web"]["client_id"].as_str().unwrap().to_owned();

@@ -134,18 +134,7 @@ path = "out/{env}/gmail.env"
         serde_json::json!(h.record("test")["microsoft"]["secret"]["value"])
     );
     // Import, apply: the Google file appears; the Microsoft one is left alone.
-    let file = console_client(
-        &h,
-        "agileapps-mail-test",
-        &["https://agileapps.example.com/oauth/callback"],
-    );
-    h.ok(&[
-        "google",
-        "import-client",
-        "--env",
-        "test",
-        file.to_str().unwrap(),
-    ]);
+    import_default_client(&h);
     let r = h.ok(&["apply", "--env", "test", "--yes", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let statuses: Vec<&str> = v["outputs"]

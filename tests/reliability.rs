@@ -43,23 +43,7 @@ fn until(h: &Harness, args: &[&str], ok: &[i32], attempts: usize) -> Result<i32,
 fn full_apply(h: &Harness, attempts: usize) -> Result<(), String> {
     let code = until(h, &["apply", "--env", "test", "--yes"], &[0, 5], attempts)?;
     if code == 5 || h.record("test")["google"]["client"].is_null() {
-        let file = console_client(
-            h,
-            "agileapps-mail-test",
-            &["https://agileapps.example.com/oauth/callback"],
-        );
-        until(
-            h,
-            &[
-                "google",
-                "import-client",
-                "--env",
-                "test",
-                file.to_str().unwrap(),
-            ],
-            &[0],
-            1,
-        )?;
+        import_default_client(h);
         until(h, &["apply", "--env", "test", "--yes"], &[0], attempts)?;
     }
     Ok(())
@@ -1068,11 +1052,7 @@ fn secrets_never_leak_through_any_command_at_any_verbosity() {
     };
     check(&h, &["plan", "--env", "test"], &canaries);
     check(&h, &["apply", "--env", "test", "--yes"], &canaries);
-    let file = console_client(
-        &h,
-        "agileapps-mail-test",
-        &["https://agileapps.example.com/oauth/callback"],
-    );
+    let file = default_client(&h);
     let client: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     canaries.push(client["web"]["client_secret"].as_str().unwrap().to_owned());

@@ -78,11 +78,7 @@ fn the_google_console_step_waits_on_a_terminal() {
             assert!(Instant::now() < deadline, "the project never became ready");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let file = console_client(
-            &h,
-            "agileapps-mail-test",
-            &["https://agileapps.example.com/oauth/callback"],
-        );
+        let file = default_client(&h);
         let client: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         let (id, secret) = (

@@ -235,11 +235,23 @@ pub fn console_client(h: &Harness, project: &str, uris: &[&str]) -> PathBuf {
 /// apply. Returns the downloaded client JSON.
 pub fn applied_with_client(h: &Harness) -> PathBuf {
     h.expect(5, &["apply", "--env", "test", "--yes"]);
-    let file = console_client(
+    let file = import_default_client(h);
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    file
+}
+
+/// The console step for env `test`'s project and the spec's redirect URI.
+pub fn default_client(h: &Harness) -> PathBuf {
+    console_client(
         h,
         "agileapps-mail-test",
         &["https://agileapps.example.com/oauth/callback"],
-    );
+    )
+}
+
+/// The console step, then `google import-client` of the downloaded file (no cloud request).
+pub fn import_default_client(h: &Harness) -> PathBuf {
+    let file = default_client(h);
     h.ok(&[
         "google",
         "import-client",
@@ -247,6 +259,5 @@ pub fn applied_with_client(h: &Harness) -> PathBuf {
         "test",
         file.to_str().unwrap(),
     ]);
-    h.ok(&["apply", "--env", "test", "--yes"]);
     file
 }
