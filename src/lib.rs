@@ -7,7 +7,6 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod credentials;
-pub mod emulator;
 pub mod engine;
 pub mod error;
 pub mod google;

@@ -173,7 +173,7 @@ fn fault_run(seed: u64) -> Result<u64, String> {
     h.extra_env
         .push(("MAILREG_HTTP_TIMEOUT".into(), "0.25".into()));
     h.emu.with_state(|s| {
-        s.random = Some(mailreg::emulator::server::RandomFaults::new(
+        s.random = Some(mailreg_emulator::server::RandomFaults::new(
             0.2,
             seed,
             fault_kinds(),
@@ -188,7 +188,7 @@ fn fault_run(seed: u64) -> Result<u64, String> {
         .with_state(|s| s.random.as_ref().map_or(0, |r| r.injected));
     check_no_write(&h)?;
     h.emu.with_state(|s| {
-        s.random = Some(mailreg::emulator::server::RandomFaults::new(
+        s.random = Some(mailreg_emulator::server::RandomFaults::new(
             0.2,
             seed ^ 0xdead,
             fault_kinds(),

@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bound::{Cloud, Req};
-use mailreg::emulator::wire::EmuRequest;
-use mailreg::emulator::{Emulator, EmulatorConfig, LoggedRequest};
+use mailreg_emulator::wire::EmuRequest;
+use mailreg_emulator::{Emulator, EmulatorConfig, LoggedRequest};
 
 const MAILREG: &str = env!("CARGO_BIN_EXE_mailreg");
 
@@ -126,7 +126,7 @@ impl Bench {
             .with_state(|s| s.google.create_oauth_client(&project, &uris))
             .expect("console step");
         let file = self.dir.path().join(format!("client_{env}.json"));
-        std::fs::write(&file, mailreg::emulator::google::client_file_text(&client))
+        std::fs::write(&file, mailreg_emulator::google::client_file_text(&client))
             .expect("client file");
         self.expect(
             0,
@@ -215,7 +215,7 @@ impl Bench {
                     }
                 }
             };
-            let handle = |s: &mut mailreg::emulator::server::EmuState, req: &EmuRequest| match cloud {
+            let handle = |s: &mut mailreg_emulator::server::EmuState, req: &EmuRequest| match cloud {
                 Cloud::Microsoft => s.graph.handle(req, now),
                 Cloud::Google => s.google.handle(req, now),
             };

@@ -9,8 +9,8 @@
 use std::process::Stdio;
 
 use crate::cli::{Global, OutputFormat};
-use crate::emulator::{Emulator, EmulatorConfig};
 use crate::error::{Error, ExitCode, Result};
+use mailreg_emulator::{Emulator, EmulatorConfig};
 
 const EXAMPLE: &str = include_str!("../../examples/mailreg.toml");
 const ENV: &str = "demo";
@@ -87,7 +87,7 @@ pub async fn run(global: &Global, show_secrets: bool) -> Result<ExitCode> {
                     })?;
                 std::fs::write(
                     &client_json,
-                    crate::emulator::google::client_file_text(&client),
+                    mailreg_emulator::google::client_file_text(&client),
                 )?;
                 if text {
                     println!(

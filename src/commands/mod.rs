@@ -486,13 +486,13 @@ async fn emulator(
     latency_ms: u64,
     global: &Global,
 ) -> Result<ExitCode> {
-    let mut config = crate::emulator::EmulatorConfig {
+    let mut config = mailreg_emulator::EmulatorConfig {
         port,
         latency: Some(std::time::Duration::from_millis(latency_ms)),
         ..Default::default()
     };
     config.graph.replication_lag = replication_lag;
-    let emu = crate::emulator::Emulator::start(config).await?;
+    let emu = mailreg_emulator::Emulator::start(config).await?;
     if global.output == OutputFormat::Json {
         let env: serde_json::Map<String, serde_json::Value> =
             emu.env().into_iter().map(|(k, v)| (k, json!(v))).collect();

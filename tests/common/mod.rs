@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use mailreg::emulator::{Emulator, EmulatorConfig, Fault, FaultKind, LoggedRequest};
+pub use mailreg_emulator::{Emulator, EmulatorConfig, Fault, FaultKind, LoggedRequest};
 
 pub const SPEC: &str = r#"name = "agileapps-mail"
 
@@ -176,8 +176,8 @@ pub fn graph_call(
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
-) -> mailreg::emulator::wire::EmuResponse {
-    use mailreg::emulator::wire::EmuRequest;
+) -> mailreg_emulator::wire::EmuResponse {
+    use mailreg_emulator::wire::EmuRequest;
     let env: std::collections::HashMap<_, _> = emu.env().into_iter().collect();
     emu.with_state(|s| {
         let now = time::OffsetDateTime::now_utc();
@@ -227,7 +227,7 @@ pub fn console_client(h: &Harness, project: &str, uris: &[&str]) -> PathBuf {
         .with_state(|s| s.google.create_oauth_client(project, &uris))
         .expect("console step");
     let path = h.dir.path().join(format!("client_secret_{project}.json"));
-    std::fs::write(&path, mailreg::emulator::google::client_file_text(&client)).unwrap();
+    std::fs::write(&path, mailreg_emulator::google::client_file_text(&client)).unwrap();
     path
 }
 

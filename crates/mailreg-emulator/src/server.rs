@@ -11,7 +11,6 @@ use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use super::google::{GoogleConfig, GoogleState};
 use super::graph::{GraphConfig, GraphState};
 use super::wire::{EmuRequest, EmuResponse};
-use crate::error::{Error, Result};
 
 /// What a fault does to a matching request.
 #[derive(Clone, Debug, PartialEq)]
@@ -297,14 +296,14 @@ async fn handle(State(state): State<Shared>, req: Request<Body>) -> Response<Bod
 
 impl Emulator {
     /// Starts on the current tokio runtime.
-    pub async fn start(config: EmulatorConfig) -> Result<Emulator> {
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|e| {
-                Error::io(format!(
-                    "emulator: cannot listen on 127.0.0.1:{}: {e}",
-                    config.port
-                ))
+                std::io::Error::new(
+                    e.kind(),
+                    format!("emulator: cannot listen on 127.0.0.1:{}: {e}", config.port),
+                )
             })?;
         let addr = listener.local_addr()?;
         let mut config = config;
@@ -334,7 +333,7 @@ impl Emulator {
 
     /// An `authorized_user` ADC file for the emulator's Google principal, with `token_uri` on
     /// this server (google-cloud-auth honours it: reference/rust-crates.md §3).
-    fn write_files(state: &Shared, addr: SocketAddr) -> Result<tempfile::TempDir> {
+    fn write_files(state: &Shared, addr: SocketAddr) -> std::io::Result<tempfile::TempDir> {
         let dir = tempfile::Builder::new()
             .prefix("mailreg-emulator-")
             .tempdir()?;
@@ -354,16 +353,13 @@ impl Emulator {
                 "refresh_token": p.refresh_token,
                 "token_uri": format!("http://{addr}/token"),
             });
-            crate::credentials::write_private(
-                &dir.path().join("adc.json"),
-                adc.to_string().as_bytes(),
-            )?;
+            write_private(&dir.path().join("adc.json"), adc.to_string().as_bytes())?;
         }
         Ok(dir)
     }
 
     /// Starts on a runtime of its own, for synchronous callers (tests that run the binary).
-    pub fn start_background(config: EmulatorConfig) -> Result<Emulator> {
+    pub fn start_background(config: EmulatorConfig) -> std::io::Result<Emulator> {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -394,7 +390,7 @@ impl Emulator {
         });
         let (addr, state, files, stop) = rx
             .recv()
-            .map_err(|_| Error::internal("emulator thread died"))??;
+            .map_err(|_| std::io::Error::other("emulator thread died"))??;
         Ok(Emulator {
             addr,
             state,
@@ -472,6 +468,19 @@ impl Drop for Emulator {
             let _ = t.join();
         }
     }
+}
+
+/// Writes a credentials file the emulator hands out (the ADC file) with mode 0600, as the files
+/// it imitates are: tempfile creates with 0600 on unix.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".emulator-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(test)]

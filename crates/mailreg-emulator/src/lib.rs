@@ -1,0 +1,22 @@
+//! mailreg's cloud emulator: an in-process HTTP server on 127.0.0.1 that speaks the wire formats
+//! of the calls mailreg makes.
+//!
+//! - [`graph`]: the Entra token endpoint and Microsoft Graph v1.0 (applications and their upsert,
+//!   secrets, service principals and grants, deleted items, query options, validation).
+//! - [`google`]: Google's OAuth token endpoint and metadata server, Resource Manager v3 projects,
+//!   long-running operations and Service Usage v1.
+//! - [`server`]: the HTTP server that routes to both fakes, with faults (429, 5xx, dropped
+//!   connections, latency, rate limits) and a request log.
+//!
+//! The fakes are pure state machines over [`wire::EmuRequest`] / [`wire::EmuResponse`]: the
+//! caller supplies the time and every id comes from a seeded generator, so runs are repeatable.
+//! It is a crate of its own so that it depends on nothing of mailreg's: the tests and benchmarks
+//! exercise mailreg against it exactly as they would against the clouds, and `mailreg emulator`
+//! and `mailreg demo` serve it to users who rehearse their pipelines offline.
+
+pub mod google;
+pub mod graph;
+pub mod server;
+pub mod wire;
+
+pub use server::{Emulator, EmulatorConfig, Fault, FaultKind, LoggedRequest};
