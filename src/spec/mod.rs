@@ -123,6 +123,10 @@ pub struct MicrosoftSpec {
     /// Free text for the registration's notes field.
     #[serde(default)]
     pub notes: Option<String>,
+    /// Mailboxes that sign in with the registration: `mailbox check`, `status` and the end of
+    /// `apply` check their readiness (licence, IMAP/POP/SMTP AUTH).
+    #[serde(default)]
+    pub mailboxes: Vec<String>,
 }
 
 impl MicrosoftSpec {
@@ -176,6 +180,13 @@ pub struct GoogleSpec {
     /// Extra labels on the project; mailreg adds its own.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Mailboxes that sign in with the client: `mailbox check` warns about test users.
+    #[serde(default)]
+    pub mailboxes: Vec<String>,
+    /// The consent screen's logo (JPG, PNG or BMP, at most 1 MB, square), relative to the
+    /// spec; checked before anything is sent and named in the console checklist.
+    #[serde(default)]
+    pub logo: Option<String>,
 }
 
 impl GoogleSpec {
@@ -482,12 +493,25 @@ pub fn valid_label(s: &str, key: bool) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn valid_email(s: &str) -> bool {
+pub fn valid_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty() && is_domain(domain) && !s.chars().any(char::is_whitespace)
         }
         None => false,
+    }
+}
+
+/// `mailboxes = [...]`: addresses, each once.
+fn check_mailboxes(section: &str, list: &[String], p: &mut Vec<Problem>) {
+    let mut seen = BTreeSet::new();
+    for (i, e) in list.iter().enumerate() {
+        let field = format!("{section}.mailboxes[{i}]");
+        if !valid_email(e) {
+            p.push(Problem::new(field, format!("{e:?} is not an email address")));
+        } else if !seen.insert(e.to_ascii_lowercase()) {
+            p.push(Problem::new(field, format!("{e:?} is listed twice")));
+        }
     }
 }
 
@@ -566,6 +590,7 @@ fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) 
             ));
         }
     }
+    check_mailboxes("google", &g.mailboxes, p);
     if g.redirect_uris.is_empty() {
         p.push(Problem::new(
             "google.redirect_uris",
@@ -603,6 +628,7 @@ fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) 
 }
 
 fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Problem>) {
+    check_mailboxes("microsoft", &ms.mailboxes, p);
     let t = ms.tenant.trim();
     if ["common", "organizations", "consumers"].contains(&t.to_ascii_lowercase().as_str()) {
         p.push(Problem::new(
