@@ -172,7 +172,15 @@ impl Checker {
     ) -> Checked {
         let mut checks = vec![user_check(&reads.user), licence_check(&reads.licences, &reads.user)];
         let mut cas = None;
-        if let Some(answer) = &reads.cas {
+        let no_user = matches!(&reads.user, Err(e) if e.status == Some(404));
+        if no_user {
+            let p = self.protocols;
+            for (on, name) in [(p.imap, "imap"), (p.pop, "pop"), (p.smtp, "smtp_auth")] {
+                if on {
+                    checks.push(Check::unknown(name, "the user does not exist", "fix the user first"));
+                }
+            }
+        } else if let Some(answer) = &reads.cas {
             let p = self.protocols;
             match answer {
                 Ok(values) => {
