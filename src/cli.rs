@@ -180,8 +180,10 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
-    /// Mailbox readiness: what a mailbox needs besides the registration before an OAuth login
-    /// works (a licence with Exchange Online, IMAP/POP/SMTP AUTH allowed, a Google test user).
+    /// Check (and fix) what a mailbox needs besides the registration.
+    ///
+    /// Before an OAuth login works, a Microsoft mailbox needs a licence with Exchange Online and
+    /// IMAP/POP/SMTP AUTH allowed; a Google one must be a test user while the app is in Testing.
     #[command(subcommand)]
     Mailbox(MailboxCommand),
     /// Prove that the stored credentials let a mailbox sign in: OAuth sign-in with the stored
