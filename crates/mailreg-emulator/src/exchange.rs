@@ -304,3 +304,74 @@ fn not_found(id: &str) -> XErr {
         exception: Some("Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::GraphConfig;
+
+    fn token(graph: &mut GraphState, resource: &str, now: OffsetDateTime) -> String {
+        let cfg = GraphConfig::default();
+        let (id, secret) = cfg.principals[0].clone();
+        let req = EmuRequest {
+            method: "POST".into(),
+            path: "/contoso.onmicrosoft.com/oauth2/v2.0/token".into(),
+            body: format!("grant_type=client_credentials&client_id={id}&client_secret={secret}&scope={resource}/.default").into_bytes(),
+            ..Default::default()
+        };
+        let answer = graph.handle(&req, now).unwrap().body_json().unwrap();
+        answer["access_token"].as_str().unwrap().to_owned()
+    }
+
+    fn call(x: &mut ExchangeState, g: &GraphState, token: &str, cmdlet: &str, params: Value, now: OffsetDateTime) -> EmuResponse {
+        let req = EmuRequest {
+            method: "POST".into(),
+            path: format!("/adminapi/beta/{}/InvokeCommand", g.config().tenant_id),
+            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+            body: json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}).to_string().into_bytes(),
+            ..Default::default()
+        };
+        x.handle(&req, now, g).unwrap()
+    }
+
+    #[test]
+    fn set_cas_mailbox_shows_after_the_propagation_delay() {
+        let now = OffsetDateTime::now_utc();
+        let mut g = GraphState::new(GraphConfig::default());
+        let t = token(&mut g, "https://outlook.office365.com", now);
+        let mut x = ExchangeState { propagation: Duration::from_secs(60), ..Default::default() };
+        x.add("a@contoso.onmicrosoft.com", Cas { imap: false, pop: false, smtp_auth_disabled: None });
+        let get = |x: &mut ExchangeState, at| {
+            call(x, &g, &t, "Get-CASMailbox", json!({"Identity": "A@contoso.onmicrosoft.com"}), at).body_json().unwrap()["value"][0].clone()
+        };
+        assert_eq!(get(&mut x, now)["ImapEnabled"], false);
+        let set = call(&mut x, &g, &t, "Set-CASMailbox", json!({"Identity": "a@contoso.onmicrosoft.com", "ImapEnabled": true}), now);
+        assert_eq!(set.status, 200);
+        assert_eq!(get(&mut x, now + time::Duration::seconds(59))["ImapEnabled"], false);
+        let after = get(&mut x, now + time::Duration::seconds(60));
+        assert_eq!((&after["ImapEnabled"], &after["PopEnabled"]), (&json!(true), &json!(false)));
+        assert_eq!(after["PrimarySmtpAddress"], "a@contoso.onmicrosoft.com");
+        let cfg = call(&mut x, &g, &t, "Get-TransportConfig", json!({}), now).body_json().unwrap();
+        assert_eq!(cfg["value"][0]["SmtpClientAuthenticationDisabled"], true);
+        let missing = call(&mut x, &g, &t, "Get-CASMailbox", json!({"Identity": "b@x.test"}), now);
+        assert_eq!(missing.status, 404);
+        assert!(missing.to_string().contains("ManagementObjectNotFoundException"));
+    }
+
+    #[test]
+    fn wrong_audience_no_permission_and_no_role_are_refused() {
+        let now = OffsetDateTime::now_utc();
+        let mut g = GraphState::new(GraphConfig::default());
+        let graph_token = token(&mut g, "https://graph.microsoft.com", now);
+        let t = token(&mut g, "https://outlook.office365.com", now);
+        let mut x = ExchangeState::default();
+        assert_eq!(call(&mut x, &g, &graph_token, "Get-TransportConfig", json!({}), now).status, 401);
+        assert_eq!(call(&mut x, &g, "forged", "Get-TransportConfig", json!({}), now).status, 401);
+        x.access = ExchangeAccess::NoPermission;
+        assert_eq!(call(&mut x, &g, &t, "Get-TransportConfig", json!({}), now).status, 401);
+        x.access = ExchangeAccess::NoRole;
+        let r = call(&mut x, &g, &t, "Get-TransportConfig", json!({}), now);
+        assert_eq!(r.status, 403);
+        assert!(r.to_string().contains("isn't assigned to any management roles"), "{r}");
+    }
+}
