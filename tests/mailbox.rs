@@ -496,6 +496,9 @@ fn verify_says_when_gmail_has_imap_switched_off() {
     let h = Harness::new(&google_spec("test_users = [\"mailbox@example.com\"]"));
     write_record(&h, "google", "mailbox@example.com");
     h.emu.with_state(|s| s.gmail.imap_enabled = false);
+    let r = h.expect(3, &["verify", "--env", "test", "--user", "mailbox@example.com", "--wait", "2days"]);
+    assert!(r.stderr.contains("--wait 2days: at most 24h"), "{}", r.stderr);
+    assert!(h.emu.requests().is_empty(), "refused before the sign-in");
     // Port 9 on loopback: nothing listens, and nothing is tried for a protocol Gmail refuses.
     let r = h.expect(6, &[
         "verify", "--env", "test", "--user", "mailbox@example.com", "--imap", "--pop",

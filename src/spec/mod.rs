@@ -35,6 +35,8 @@ pub fn valid_ident(s: &str, max: usize) -> bool {
 
 pub const MAX_NAME: usize = 40;
 pub const MAX_ENV: usize = 20;
+/// Mailboxes listed per provider (each costs a few reads in `status` and `apply`).
+pub const MAX_MAILBOXES: usize = 100;
 
 /// The Microsoft national cloud that holds the directory.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -504,6 +506,12 @@ pub fn valid_email(s: &str) -> bool {
 
 /// `mailboxes = [...]`: addresses, each once.
 fn check_mailboxes(section: &str, list: &[String], p: &mut Vec<Problem>) {
+    if list.len() > MAX_MAILBOXES {
+        p.push(Problem::new(
+            format!("{section}.mailboxes"),
+            format!("at most {MAX_MAILBOXES} mailboxes per provider"),
+        ));
+    }
     let mut seen = BTreeSet::new();
     for (i, e) in list.iter().enumerate() {
         let field = format!("{section}.mailboxes[{i}]");

@@ -409,6 +409,9 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
     let (client, redirects) = client(&record, provider)?;
     // Everything that can be wrong in the flags is found before anyone is asked to sign in.
     let targets = targets(args, provider)?;
+    if let Some(w) = args.wait {
+        wait::check_limit(w)?;
+    }
     let connector = tls::connector(args.ca_file.as_deref())?;
     if args.device_code && provider == Provider::Google {
         return Err(Error::bad_input(

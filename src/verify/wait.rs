@@ -20,6 +20,21 @@ use crate::error::Error;
 const FIRST: Duration = Duration::from_secs(15);
 const LONGEST: Duration = Duration::from_secs(120);
 
+/// The longest `--wait`: Microsoft says CAS changes reach every server within an hour or so;
+/// a day is generous, and keeps every deadline computable.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// Refuses a `--wait` longer than [`MAX_WAIT`] (bad input, before anyone signs in).
+pub fn check_limit(wait: Duration) -> crate::error::Result<()> {
+    if wait > MAX_WAIT {
+        return Err(Error::bad_input(format!(
+            "--wait {}: at most 24h (Exchange applies mailbox changes within an hour or so)",
+            humantime::format_duration(wait)
+        )));
+    }
+    Ok(())
+}
+
 /// The pause before try number `n` (from 1): 15 s, 30 s, 60 s, then every 2 minutes.
 pub fn pause(n: u32) -> Duration {
     FIRST
