@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::*;
-use mailreg_emulator::{Cas, ExchangeAccess, MailboxSeed};
 use mailreg_emulator::graph::Licence;
+use mailreg_emulator::{Cas, ExchangeAccess, MailboxSeed};
 use serde_json::{Value, json};
 
 const READY: &str = "ready@contoso.onmicrosoft.com";
@@ -86,7 +86,8 @@ fn exchange_bodies(h: &Harness) -> Vec<Value> {
 #[test]
 fn a_ready_mailbox_passes_in_four_reads_sent_together() {
     let h = harness(&[]);
-    h.emu.with_state(|s| s.exchange.org_smtp_auth_disabled = false);
+    h.emu
+        .with_state(|s| s.exchange.org_smtp_auth_disabled = false);
     // Every read answers after a second: one after another they would take four.
     for (method, path) in [("GET", "/v1.0/users/"), ("POST", "/adminapi/")] {
         h.emu.inject(
@@ -151,29 +152,58 @@ fn every_check_fails_clearly_and_the_organisation_is_read_once() {
     // The organisation disables SMTP AUTH (a new tenant's default) and READY follows it.
     assert_eq!(
         oks(&doc, READY),
-        [("user", t(true)), ("licence", t(true)), ("imap", t(true)), ("pop", t(true)), ("smtp_auth", t(false))]
-            .map(|(c, v)| (c.to_owned(), v))
+        [
+            ("user", t(true)),
+            ("licence", t(true)),
+            ("imap", t(true)),
+            ("pop", t(true)),
+            ("smtp_auth", t(false))
+        ]
+        .map(|(c, v)| (c.to_owned(), v))
     );
     assert_eq!(
         oks(&doc, OFF),
-        [("user", t(true)), ("licence", t(true)), ("imap", t(false)), ("pop", t(false)), ("smtp_auth", t(false))]
-            .map(|(c, v)| (c.to_owned(), v))
+        [
+            ("user", t(true)),
+            ("licence", t(true)),
+            ("imap", t(false)),
+            ("pop", t(false)),
+            ("smtp_auth", t(false))
+        ]
+        .map(|(c, v)| (c.to_owned(), v))
     );
     assert_eq!(
         oks(&doc, BLOCKED)[..2],
-        [("user".to_owned(), t(false)), ("licence".to_owned(), t(false))]
+        [
+            ("user".to_owned(), t(false)),
+            ("licence".to_owned(), t(false))
+        ]
     );
     let nobody = oks(&doc, "nobody@contoso.onmicrosoft.com");
     assert_eq!(nobody[0], ("user".to_owned(), t(false)));
     assert_eq!(nobody[1], ("licence".to_owned(), Value::Null));
-    assert!(doc["mailboxes"].as_array().unwrap().iter().all(|m| m["ready"] == false));
+    assert!(
+        doc["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["ready"] == false)
+    );
     let transport = exchange_bodies(&h)
         .iter()
         .filter(|b| b["CmdletInput"]["CmdletName"] == "Get-TransportConfig")
         .count();
     assert_eq!(transport, 1, "one transport-config read for four mailboxes");
-    assert!(h.api_requests().iter().all(|r| !r.is_write() || r.path.contains("/adminapi/")));
-    assert!(exchange_bodies(&h).iter().all(|b| b["CmdletInput"]["CmdletName"] != "Set-CASMailbox"));
+    assert!(
+        h.api_requests()
+            .iter()
+            .all(|r| !r.is_write() || r.path.contains("/adminapi/"))
+    );
+    assert!(
+        exchange_bodies(&h)
+            .iter()
+            .all(|b| b["CmdletInput"]["CmdletName"] != "Set-CASMailbox")
+    );
 }
 
 #[test]
@@ -193,8 +223,24 @@ fn text_names_the_fix_and_a_licence_is_never_assigned() {
     );
     assert_eq!(r.stderr.trim(), "error: 1 of 1 mailbox(es) not ready");
     // --fix has nothing it may change for this mailbox's licence and user.
-    let r = h.expect(6, &["mailbox", "check", "--env", "test", "--fix", "--yes", "--provider", "microsoft"]);
-    assert!(r.stdout.contains("\n  ~ microsoft.cas_mailbox["), "{}", r.stdout);
+    let r = h.expect(
+        6,
+        &[
+            "mailbox",
+            "check",
+            "--env",
+            "test",
+            "--fix",
+            "--yes",
+            "--provider",
+            "microsoft",
+        ],
+    );
+    assert!(
+        r.stdout.contains("\n  ~ microsoft.cas_mailbox["),
+        "{}",
+        r.stdout
+    );
     let sets: Vec<Value> = exchange_bodies(&h)
         .into_iter()
         .filter(|b| b["CmdletInput"]["CmdletName"] == "Set-CASMailbox")
@@ -205,7 +251,9 @@ fn text_names_the_fix_and_a_licence_is_never_assigned() {
             "Parameters": {"Identity": BLOCKED, "SmtpClientAuthenticationDisabled": false}}})]
     );
     assert!(
-        h.api_requests().iter().all(|r| r.method == "GET" || r.path.contains("/adminapi/")),
+        h.api_requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path.contains("/adminapi/")),
         "nothing but Set-CASMailbox is written"
     );
 }
@@ -213,7 +261,8 @@ fn text_names_the_fix_and_a_licence_is_never_assigned() {
 #[test]
 fn without_exchange_rights_the_protocol_checks_are_null_with_the_grant() {
     let h = harness(&[READY]);
-    h.emu.with_state(|s| s.exchange.access = ExchangeAccess::NoPermission);
+    h.emu
+        .with_state(|s| s.exchange.access = ExchangeAccess::NoPermission);
     let doc = json_of(&h.expect(6, &["mailbox", "check", "--env", "test", "-o", "json"]));
     let checks = doc["mailboxes"][0]["checks"].as_array().unwrap().clone();
     assert_eq!(checks[0]["ok"], true, "the Graph checks still run");
@@ -221,17 +270,29 @@ fn without_exchange_rights_the_protocol_checks_are_null_with_the_grant() {
     for c in &checks[2..] {
         assert_eq!(c["ok"], Value::Null, "{c}");
         let detail = c["detail"].as_str().unwrap();
-        assert!(detail.contains("HTTP 401") && detail.contains("Exchange.ManageAsApp") && detail.contains("Exchange Administrator"), "{detail}");
+        assert!(
+            detail.contains("HTTP 401")
+                && detail.contains("Exchange.ManageAsApp")
+                && detail.contains("Exchange Administrator"),
+            "{detail}"
+        );
         let fix = c["fix"].as_str().unwrap();
         assert!(fix.starts_with("az ad app permission add --id $AZURE_CLIENT_ID --api 00000002-0000-0ff1-ce00-000000000000 --api-permissions dc50a0fb-09a3-484d-be87-e023b12c6440=Role"), "{fix}");
-        assert!(fix.contains("29232cdf-9323-42fd-ade2-1d097af3e4de"), "{fix}");
+        assert!(
+            fix.contains("29232cdf-9323-42fd-ade2-1d097af3e4de"),
+            "{fix}"
+        );
     }
 
-    h.emu.with_state(|s| s.exchange.access = ExchangeAccess::NoRole);
+    h.emu
+        .with_state(|s| s.exchange.access = ExchangeAccess::NoRole);
     let doc = json_of(&h.expect(6, &["mailbox", "check", "--env", "test", "-o", "json"]));
     let imap = &doc["mailboxes"][0]["checks"][2];
     assert_eq!(imap["ok"], Value::Null);
-    assert!(imap["detail"].as_str().unwrap().contains("HTTP 403"), "{imap}");
+    assert!(
+        imap["detail"].as_str().unwrap().contains("HTTP 403"),
+        "{imap}"
+    );
     assert!(imap["fix"].as_str().unwrap().starts_with("az rest --method POST --url https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignments"), "{imap}");
 
     h.emu.with_state(|s| {
@@ -242,8 +303,17 @@ fn without_exchange_rights_the_protocol_checks_are_null_with_the_grant() {
     let checks = doc["mailboxes"][0]["checks"].as_array().unwrap();
     for c in &checks[..2] {
         assert_eq!(c["ok"], Value::Null, "{c}");
-        assert!(c["detail"].as_str().unwrap().contains("User.Read.All"), "{c}");
-        assert!(c["fix"].as_str().unwrap().contains("df021288-bdef-4463-88db-98f22de89214=Role"), "{c}");
+        assert!(
+            c["detail"].as_str().unwrap().contains("User.Read.All"),
+            "{c}"
+        );
+        assert!(
+            c["fix"]
+                .as_str()
+                .unwrap()
+                .contains("df021288-bdef-4463-88db-98f22de89214=Role"),
+            "{c}"
+        );
     }
     assert_eq!(checks[2]["ok"], true, "Exchange still answers");
 }
@@ -263,10 +333,17 @@ fn fix_plans_asks_and_turns_imap_and_pop_on_in_one_write() {
     });
     // Nobody to confirm with: refused, nothing written.
     let r = h.expect(7, &["mailbox", "check", "--env", "test", "--fix"]);
-    assert!(r.stdout.contains("~ microsoft.cas_mailbox[off@contoso.onmicrosoft.com]"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("~ microsoft.cas_mailbox[off@contoso.onmicrosoft.com]"),
+        "{}",
+        r.stdout
+    );
     assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
     assert!(h.api_requests().iter().all(|r| {
-        r.body.as_ref().is_none_or(|b| b["CmdletInput"]["CmdletName"] != "Set-CASMailbox")
+        r.body
+            .as_ref()
+            .is_none_or(|b| b["CmdletInput"]["CmdletName"] != "Set-CASMailbox")
     }));
     h.clear();
 
@@ -282,10 +359,20 @@ fn fix_plans_asks_and_turns_imap_and_pop_on_in_one_write() {
         "exactly one write"
     );
     assert_eq!(
-        h.api_requests().iter().filter(|r| r.body.as_ref().is_some_and(|b| b["CmdletInput"]["CmdletName"] == "Set-CASMailbox")).count(),
+        h.api_requests()
+            .iter()
+            .filter(|r| r
+                .body
+                .as_ref()
+                .is_some_and(|b| b["CmdletInput"]["CmdletName"] == "Set-CASMailbox"))
+            .count(),
         1
     );
-    let plan_and_next = r.stdout.split_once("mailreg mailbox check --fix:").unwrap().1;
+    let plan_and_next = r
+        .stdout
+        .split_once("mailreg mailbox check --fix:")
+        .unwrap()
+        .1;
     assert_eq!(
         normalise(plan_and_next, h.dir.path()),
         " agileapps-mail (environment test) from [TMP]/mailreg.toml
@@ -307,26 +394,62 @@ Changed 1 mailbox(es). Exchange Online takes up to 30 minutes, sometimes more, t
 #[test]
 fn bad_input_is_refused_before_anything_is_sent() {
     let h = harness(&[]);
-    let r = h.expect(3, &["mailbox", "check", "--env", "test", "--user", "not-an-address"]);
-    assert!(r.stderr.contains("--user \"not-an-address\": not an email address"), "{}", r.stderr);
+    let r = h.expect(
+        3,
+        &[
+            "mailbox",
+            "check",
+            "--env",
+            "test",
+            "--user",
+            "not-an-address",
+        ],
+    );
+    assert!(
+        r.stderr
+            .contains("--user \"not-an-address\": not an email address"),
+        "{}",
+        r.stderr
+    );
     let r = h.expect(3, &["mailbox", "check", "--env", "test"]);
     assert!(r.stderr.contains("no mailbox to check"), "{}", r.stderr);
     h.write_spec(&spec(&["support"]));
     let r = h.expect(3, &["mailbox", "check", "--env", "test"]);
     assert!(
-        r.stderr.contains("mailreg.toml:7:14: microsoft.mailboxes[0]: \"support\" is not an email address"),
+        r.stderr.contains(
+            "mailreg.toml:7:14: microsoft.mailboxes[0]: \"support\" is not an email address"
+        ),
         "{}",
         r.stderr
     );
     assert!(h.emu.requests().is_empty(), "nothing was sent");
     // An unknown user is a finding, not bad input: exit 6, still nothing written.
     h.write_spec(&spec(&[]));
-    let doc = json_of(&h.expect(6, &["mailbox", "check", "--env", "test", "--user", "ghost@contoso.onmicrosoft.com", "-o", "json"]));
+    let doc = json_of(&h.expect(
+        6,
+        &[
+            "mailbox",
+            "check",
+            "--env",
+            "test",
+            "--user",
+            "ghost@contoso.onmicrosoft.com",
+            "-o",
+            "json",
+        ],
+    ));
     let user = &doc["mailboxes"][0]["checks"][0];
     assert_eq!(user["detail"], "no such user in the directory");
     let imap = &doc["mailboxes"][0]["checks"][2];
-    assert_eq!((&imap["ok"], &imap["detail"]), (&Value::Null, &json!("the user does not exist")));
-    assert!(h.api_requests().iter().all(|r| r.method == "GET" || r.path.contains("/adminapi/")));
+    assert_eq!(
+        (&imap["ok"], &imap["detail"]),
+        (&Value::Null, &json!("the user does not exist"))
+    );
+    assert!(
+        h.api_requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path.contains("/adminapi/"))
+    );
 }
 
 #[test]
@@ -334,11 +457,17 @@ fn status_and_apply_report_the_spec_mailboxes_without_failing() {
     let h = harness(&[READY, OFF]);
     let r = h.ok(&["apply", "--env", "test", "--yes"]);
     assert!(
-        r.stdout.contains(&format!("\nMailboxes:\n{READY} (microsoft): NOT READY\n")),
+        r.stdout
+            .contains(&format!("\nMailboxes:\n{READY} (microsoft): NOT READY\n")),
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains(&format!("{OFF} (microsoft): NOT READY\n  ok   user")), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("{OFF} (microsoft): NOT READY\n  ok   user")),
+        "{}",
+        r.stdout
+    );
     let doc = json_of(&h.ok(&["status", "--env", "test", "-o", "json"]));
     let boxes = doc["mailboxes"].as_array().unwrap();
     assert_eq!(boxes.len(), 2);
@@ -349,7 +478,11 @@ fn status_and_apply_report_the_spec_mailboxes_without_failing() {
     h.clear();
     let doc = json_of(&h.ok(&["status", "--env", "test", "-o", "json"]));
     assert!(doc.get("mailboxes").is_none());
-    assert!(h.api_requests().iter().all(|r| !r.path.contains("/users/") && !r.path.contains("/adminapi/")));
+    assert!(
+        h.api_requests()
+            .iter()
+            .all(|r| !r.path.contains("/users/") && !r.path.contains("/adminapi/"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,7 +523,10 @@ other@example.com (google): NOT READY
         doc["mailboxes"][0]["checks"][0]["detail"],
         "google.test_users is empty: while the app is in Testing nobody can sign in"
     );
-    assert!(h.emu.requests().is_empty(), "the Google checks are the spec's");
+    assert!(
+        h.emu.requests().is_empty(),
+        "the Google checks are the spec's"
+    );
 }
 
 /// A PNG of `w` × `h` pixels: signature and IHDR, which is all a header reader needs.
@@ -422,7 +558,9 @@ fn bmp(w: u32, h: u32) -> Vec<u8> {
 
 #[test]
 fn the_logo_is_checked_by_content_before_anything_is_sent() {
-    let h = Harness::new(&google_spec("test_users = [\"mailbox@example.com\"]\nlogo = \"logo.png\""));
+    let h = Harness::new(&google_spec(
+        "test_users = [\"mailbox@example.com\"]\nlogo = \"logo.png\"",
+    ));
     let logo = h.dir.path().join("logo.png");
     let bad = |bytes: &[u8], why: &str| {
         std::fs::write(&logo, bytes).unwrap();
@@ -431,20 +569,43 @@ fn the_logo_is_checked_by_content_before_anything_is_sent() {
         assert!(r.stderr.contains(&want), "{want}\n{}", r.stderr);
         assert!(h.emu.requests().is_empty(), "nothing sent for {why}");
     };
-    bad(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", "is a PDF document, not a JPG, PNG or BMP image (the format is read from the content, not the name)");
-    bad(&png(120, 90), "is 120 × 90 px; the consent-screen logo must be square (120 × 120 px shows best)");
+    bad(
+        b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n",
+        "is a PDF document, not a JPG, PNG or BMP image (the format is read from the content, not the name)",
+    );
+    bad(
+        &png(120, 90),
+        "is 120 × 90 px; the consent-screen logo must be square (120 × 120 px shows best)",
+    );
     let mut big = png(512, 512);
     big.resize(1024 * 1024 + 1, 0);
-    bad(&big, "is larger than 1 MB; the consent-screen logo takes at most 1 MB".replace("consent-screen logo takes", "consent screen takes").as_str());
+    bad(
+        &big,
+        "is larger than 1 MB; the consent-screen logo takes at most 1 MB"
+            .replace("consent-screen logo takes", "consent screen takes")
+            .as_str(),
+    );
     std::fs::remove_file(&logo).unwrap();
     let r = h.expect(3, &["plan", "--env", "test"]);
-    assert!(r.stderr.contains("google.logo") && r.stderr.contains("cannot read the logo"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("google.logo") && r.stderr.contains("cannot read the logo"),
+        "{}",
+        r.stderr
+    );
 
     // A good one (a BMP named .png: the content decides) is named in the console checklist.
     std::fs::write(&logo, bmp(120, 120)).unwrap();
     let r = h.expect(5, &["apply", "--env", "test", "--yes"]);
-    let line = format!("      App logo                   upload {} (BMP, 120 × 120 px)\n", logo.display());
-    assert!(r.stdout.contains(&line) || r.stderr.contains(&line), "{}\n{}", r.stdout, r.stderr);
+    let line = format!(
+        "      App logo                   upload {} (BMP, 120 × 120 px)\n",
+        logo.display()
+    );
+    assert!(
+        r.stdout.contains(&line) || r.stderr.contains(&line),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
     std::fs::write(&logo, png(256, 256)).unwrap();
     let r = h.expect(5, &["apply", "--env", "test", "--yes"]);
     let both = format!("{}{}", r.stdout, r.stderr);
@@ -461,7 +622,8 @@ fn the_logo_is_checked_by_content_before_anything_is_sent() {
 /// The emulator's Google principal (its ADC file), as an OAuth client with a refresh token.
 fn principal(h: &Harness) -> Value {
     let env: std::collections::HashMap<_, _> = h.emu.env().into_iter().collect();
-    serde_json::from_str(&std::fs::read_to_string(&env["GOOGLE_APPLICATION_CREDENTIALS"]).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(&env["GOOGLE_APPLICATION_CREDENTIALS"]).unwrap())
+        .unwrap()
 }
 
 /// A credentials record whose token endpoint is the emulator's: `verify` refreshes the stored
@@ -496,14 +658,44 @@ fn verify_says_when_gmail_has_imap_switched_off() {
     let h = Harness::new(&google_spec("test_users = [\"mailbox@example.com\"]"));
     write_record(&h, "google", "mailbox@example.com");
     h.emu.with_state(|s| s.gmail.imap_enabled = false);
-    let r = h.expect(3, &["verify", "--env", "test", "--user", "mailbox@example.com", "--wait", "2days"]);
-    assert!(r.stderr.contains("--wait 2days: at most 24h"), "{}", r.stderr);
+    let r = h.expect(
+        3,
+        &[
+            "verify",
+            "--env",
+            "test",
+            "--user",
+            "mailbox@example.com",
+            "--wait",
+            "2days",
+        ],
+    );
+    assert!(
+        r.stderr.contains("--wait 2days: at most 24h"),
+        "{}",
+        r.stderr
+    );
     assert!(h.emu.requests().is_empty(), "refused before the sign-in");
     // Port 9 on loopback: nothing listens, and nothing is tried for a protocol Gmail refuses.
-    let r = h.expect(6, &[
-        "verify", "--env", "test", "--user", "mailbox@example.com", "--imap", "--pop",
-        "--imap-server", "127.0.0.1:9", "--pop-server", "127.0.0.1:9", "--plain", "-o", "json",
-    ]);
+    let r = h.expect(
+        6,
+        &[
+            "verify",
+            "--env",
+            "test",
+            "--user",
+            "mailbox@example.com",
+            "--imap",
+            "--pop",
+            "--imap-server",
+            "127.0.0.1:9",
+            "--pop-server",
+            "127.0.0.1:9",
+            "--plain",
+            "-o",
+            "json",
+        ],
+    );
     let doc = json_of(&r);
     let results = doc["results"].as_array().unwrap();
     assert_eq!(results[0]["protocol"], "imap");
@@ -511,9 +703,23 @@ fn verify_says_when_gmail_has_imap_switched_off() {
         results[0]["reason"],
         "IMAP is disabled in the account's Gmail settings: turn it on in Gmail > Settings > Forwarding and POP/IMAP > IMAP access (in Google Workspace the administrator may also have to allow it: Admin console > Apps > Google Workspace > Gmail > End User Access)"
     );
-    assert!(results[1]["reason"].as_str().unwrap().starts_with("POP is disabled in the account's Gmail settings"));
-    let gmail: Vec<String> = lines(&h.api_requests()).into_iter().filter(|l| l.contains("/gmail/")).collect();
-    assert_eq!(gmail, ["GET /gmail/v1/users/me/settings/imap", "GET /gmail/v1/users/me/settings/pop"]);
+    assert!(
+        results[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("POP is disabled in the account's Gmail settings")
+    );
+    let gmail: Vec<String> = lines(&h.api_requests())
+        .into_iter()
+        .filter(|l| l.contains("/gmail/"))
+        .collect();
+    assert_eq!(
+        gmail,
+        [
+            "GET /gmail/v1/users/me/settings/imap",
+            "GET /gmail/v1/users/me/settings/pop"
+        ]
+    );
 }
 
 /// A loopback IMAP server that answers as Exchange does: the login passes only once the
@@ -532,12 +738,20 @@ fn exchange_like_imap(h: &Harness, listener: TcpListener, stop: &AtomicBool, use
         while let Some(Ok(line)) = lines.next() {
             let (tag, cmd) = line.split_once(' ').unwrap_or((&line, ""));
             let answer = match cmd.split(' ').next().unwrap_or("") {
-                "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR\r\n{tag} OK done\r\n"),
+                "CAPABILITY" => {
+                    format!("* CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR\r\n{tag} OK done\r\n")
+                }
                 "AUTHENTICATE" => {
                     let on = h.emu.with_state(|s| {
-                        s.exchange.effective(user, time::OffsetDateTime::now_utc()).is_some_and(|c| c.imap)
+                        s.exchange
+                            .effective(user, time::OffsetDateTime::now_utc())
+                            .is_some_and(|c| c.imap)
                     });
-                    if on { format!("{tag} OK authenticated\r\n") } else { format!("{tag} NO AUTHENTICATE failed.\r\n") }
+                    if on {
+                        format!("{tag} OK authenticated\r\n")
+                    } else {
+                        format!("{tag} NO AUTHENTICATE failed.\r\n")
+                    }
                 }
                 "EXAMINE" => format!("* 0 EXISTS\r\n{tag} OK [READ-ONLY] done\r\n"),
                 _ => format!("* BYE\r\n{tag} OK bye\r\n"),
@@ -555,7 +769,11 @@ fn verify_wait_returns_once_the_change_has_propagated() {
     h.emu.with_state(|s| {
         s.exchange.propagation = Duration::from_millis(1500);
         s.add_mailbox(MailboxSeed {
-            cas: Cas { imap: false, pop: true, smtp_auth_disabled: None },
+            cas: Cas {
+                imap: false,
+                pop: true,
+                smtp_auth_disabled: None,
+            },
             ..MailboxSeed::ready(OFF)
         });
     });
@@ -564,8 +782,21 @@ fn verify_wait_returns_once_the_change_has_propagated() {
     let server = listener.local_addr().unwrap().to_string();
     let stop = AtomicBool::new(false);
     let verify = |extra: &[&str]| {
-        let mut args = vec!["verify", "--env", "test", "--provider", "microsoft", "--user", OFF,
-            "--imap", "--imap-server", &server, "--plain", "-o", "json"];
+        let mut args = vec![
+            "verify",
+            "--env",
+            "test",
+            "--provider",
+            "microsoft",
+            "--user",
+            OFF,
+            "--imap",
+            "--imap-server",
+            &server,
+            "--plain",
+            "-o",
+            "json",
+        ];
         args.extend_from_slice(extra);
         h.run(&args)
     };
@@ -574,7 +805,11 @@ fn verify_wait_returns_once_the_change_has_propagated() {
         // IMAP is off: the login fails, as Exchange's does.
         let r = verify(&[]);
         assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
-        assert_eq!(json_of(&r)["results"][0]["attempts"], Value::Null, "no --wait, no attempts");
+        assert_eq!(
+            json_of(&r)["results"][0]["attempts"],
+            Value::Null,
+            "no --wait, no attempts"
+        );
         h.ok(&["mailbox", "check", "--env", "test", "--fix", "--yes"]);
         // With --wait (4 hours at MAILREG_TIME_SCALE=0.001: 14 s), it returns once it works.
         let r = verify(&["--wait", "4h"]);
@@ -584,6 +819,9 @@ fn verify_wait_returns_once_the_change_has_propagated() {
         let imap = &doc["results"][0];
         assert_eq!(imap["ok"], true);
         assert!(imap["attempts"].as_u64().unwrap() > 1, "{imap}");
-        assert!(imap["first_success"].as_str().unwrap().ends_with('Z'), "{imap}");
+        assert!(
+            imap["first_success"].as_str().unwrap().ends_with('Z'),
+            "{imap}"
+        );
     });
 }

@@ -95,7 +95,11 @@ async fn check(args: &MailboxCheckArgs, global: &Global) -> Result<ExitCode> {
                     checker.set_cas(user, params.clone()).await?;
                     let names = ["imap", "pop", "smtp_auth"]
                         .into_iter()
-                        .zip(["ImapEnabled", "PopEnabled", "SmtpClientAuthenticationDisabled"])
+                        .zip([
+                            "ImapEnabled",
+                            "PopEnabled",
+                            "SmtpClientAuthenticationDisabled",
+                        ])
                         .filter(|(_, p)| params.get(p).is_some())
                         .map(|(c, _)| c)
                         .collect();

@@ -21,7 +21,9 @@ pub fn checks(g: &GoogleSpec, user: &str) -> Report {
         Check::fail(
             "test_user",
             "google.test_users is empty: while the app is in Testing nobody can sign in",
-            format!("add {user} to google.test_users, apply, and add it under Audience > Test users in the console"),
+            format!(
+                "add {user} to google.test_users, apply, and add it under Audience > Test users in the console"
+            ),
         )
     } else if listed {
         Check::pass("test_user", "listed in google.test_users")
@@ -29,7 +31,9 @@ pub fn checks(g: &GoogleSpec, user: &str) -> Report {
         Check::fail(
             "test_user",
             "not in google.test_users: while the app is in Testing it cannot sign in",
-            format!("add {user} to google.test_users, and under Audience > Test users in the console"),
+            format!(
+                "add {user} to google.test_users, and under Audience > Test users in the console"
+            ),
         )
     };
     Report::new(user, PROVIDER, vec![check])
@@ -70,13 +74,30 @@ pub async fn gmail_blocks(
     let mut out = Vec::new();
     let wants = |p: Protocol| protocols.contains(&p);
     let (imap, pop) = tokio::join!(
-        async { if wants(Protocol::Imap) { get("imap").await } else { None } },
-        async { if wants(Protocol::Pop3) { get("pop").await } else { None } },
+        async {
+            if wants(Protocol::Imap) {
+                get("imap").await
+            } else {
+                None
+            }
+        },
+        async {
+            if wants(Protocol::Pop3) {
+                get("pop").await
+            } else {
+                None
+            }
+        },
     );
-    if let Some(Ok(Imap { enabled: Some(false) })) = imap.map(|r| r.json::<Imap>()) {
+    if let Some(Ok(Imap {
+        enabled: Some(false),
+    })) = imap.map(|r| r.json::<Imap>())
+    {
         out.push((Protocol::Imap, "IMAP is disabled in the account's Gmail settings: turn it on in Gmail > Settings > Forwarding and POP/IMAP > IMAP access (in Google Workspace the administrator may also have to allow it: Admin console > Apps > Google Workspace > Gmail > End User Access)".to_owned()));
     }
-    if let Some(Ok(Pop { access_window: Some(w) })) = pop.map(|r| r.json::<Pop>())
+    if let Some(Ok(Pop {
+        access_window: Some(w),
+    })) = pop.map(|r| r.json::<Pop>())
         && w == "disabled"
     {
         out.push((Protocol::Pop3, "POP is disabled in the account's Gmail settings: turn it on in Gmail > Settings > Forwarding and POP/IMAP > POP download".to_owned()));

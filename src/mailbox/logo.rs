@@ -83,8 +83,8 @@ pub fn inspect(path: &Path) -> std::result::Result<Logo, String> {
             ));
         }
     };
-    let size = imagesize::blob_size(&data)
-        .map_err(|e| format!("is a damaged {format} image: {e}"))?;
+    let size =
+        imagesize::blob_size(&data).map_err(|e| format!("is a damaged {format} image: {e}"))?;
     if size.width == 0 || size.width != size.height {
         return Err(format!(
             "is {} × {} px; the consent-screen logo must be square ({BEST} × {BEST} px shows best)",

@@ -101,7 +101,11 @@ impl Checker {
     pub async fn check(&self, users: &[String]) -> Result<Vec<Checked>> {
         let transport = async {
             if self.protocols.smtp && !users.is_empty() {
-                Some(self.exchange.invoke("Get-TransportConfig", json!({}), None).await)
+                Some(
+                    self.exchange
+                        .invoke("Get-TransportConfig", json!({}), None)
+                        .await,
+                )
             } else {
                 None
             }
@@ -142,14 +146,16 @@ impl Checker {
         let (user, licences, cas) =
             tokio::join!(self.graph.user(upn), self.graph.license_details(upn), cas);
         // Signing in failed: nothing can be checked, and the run says so (exit 4).
-        if signin_failed(&user) {
-            return Err(user.err().expect("checked"));
-        }
-        if signin_failed(&licences) {
-            return Err(licences.err().expect("checked"));
-        }
+        let user = match user {
+            Err(e) if signin_failed(&e) => return Err(e),
+            other => other,
+        };
+        let licences = match licences {
+            Err(e) if signin_failed(&e) => return Err(e),
+            other => other,
+        };
         let cas = match cas {
-            Some(Err(e)) if e.kind == ErrorKind::Auth && e.status.is_none() => return Err(e),
+            Some(Err(e)) if signin_failed(&e) => return Err(e),
             Some(Err(e)) => Some(Err(Refusal {
                 status: 0,
                 message: e.message,
@@ -170,14 +176,21 @@ impl Checker {
         reads: Reads,
         org_smtp_disabled: &std::result::Result<Option<bool>, Refusal>,
     ) -> Checked {
-        let mut checks = vec![user_check(&reads.user), licence_check(&reads.licences, &reads.user)];
+        let mut checks = vec![
+            user_check(&reads.user),
+            licence_check(&reads.licences, &reads.user),
+        ];
         let mut cas = None;
         let no_user = matches!(&reads.user, Err(e) if e.status == Some(404));
         if no_user {
             let p = self.protocols;
             for (on, name) in [(p.imap, "imap"), (p.pop, "pop"), (p.smtp, "smtp_auth")] {
                 if on {
-                    checks.push(Check::unknown(name, "the user does not exist", "fix the user first"));
+                    checks.push(Check::unknown(
+                        name,
+                        "the user does not exist",
+                        "fix the user first",
+                    ));
                 }
             }
         } else if let Some(answer) = &reads.cas {
@@ -186,8 +199,14 @@ impl Checker {
                 Ok(values) => {
                     let v = values.first().cloned().unwrap_or(Value::Null);
                     let c = Cas {
-                        imap: v.get("ImapEnabled").and_then(Value::as_bool).unwrap_or(false),
-                        pop: v.get("PopEnabled").and_then(Value::as_bool).unwrap_or(false),
+                        imap: v
+                            .get("ImapEnabled")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
+                        pop: v
+                            .get("PopEnabled")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
                         smtp_auth_disabled: v
                             .get("SmtpClientAuthenticationDisabled")
                             .and_then(Value::as_bool),
@@ -279,8 +298,8 @@ struct Reads {
 }
 
 /// mailreg could not sign in at all (no answer from an API involved).
-fn signin_failed<T>(r: &Result<T>) -> bool {
-    matches!(r, Err(e) if e.kind == ErrorKind::Auth && e.status.is_none())
+fn signin_failed(e: &crate::error::Error) -> bool {
+    e.kind == ErrorKind::Auth && e.status.is_none()
 }
 
 fn graph_denied(e: &crate::error::Error) -> bool {
@@ -291,15 +310,33 @@ fn user_check(user: &Result<User>) -> Check {
     match user {
         Ok(u) if u.account_enabled == Some(false) => Check::fail(
             "user",
-            format!("{} exists but sign-in is blocked (accountEnabled false)", u.user_principal_name),
-            format!("unblock sign-in: az ad user update --id {} --account-enabled true", u.user_principal_name),
+            format!(
+                "{} exists but sign-in is blocked (accountEnabled false)",
+                u.user_principal_name
+            ),
+            format!(
+                "unblock sign-in: az ad user update --id {} --account-enabled true",
+                u.user_principal_name
+            ),
         ),
-        Ok(u) if u.user_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("Guest")) => Check::fail(
+        Ok(u)
+            if u.user_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("Guest")) =>
+        {
+            Check::fail(
+                "user",
+                format!(
+                    "{} is a guest: its mailbox is in its home tenant, not this one",
+                    u.user_principal_name
+                ),
+                "check the mailbox in the tenant that holds it",
+            )
+        }
+        Ok(u) => Check::pass(
             "user",
-            format!("{} is a guest: its mailbox is in its home tenant, not this one", u.user_principal_name),
-            "check the mailbox in the tenant that holds it",
+            format!("{} exists and can sign in", u.user_principal_name),
         ),
-        Ok(u) => Check::pass("user", format!("{} exists and can sign in", u.user_principal_name)),
         Err(e) if e.status == Some(404) => Check::fail(
             "user",
             "no such user in the directory",
@@ -310,7 +347,11 @@ fn user_check(user: &Result<User>) -> Check {
             "mailreg's identity may not read users: it needs the Microsoft Graph application permission User.Read.All",
             GRANT_USER_READ,
         ),
-        Err(e) => Check::unknown("user", format!("could not read the user: {}", e.message), "run the check again"),
+        Err(e) => Check::unknown(
+            "user",
+            format!("could not read the user: {}", e.message),
+            "run the check again",
+        ),
     }
 }
 
@@ -334,13 +375,21 @@ fn licence_check(licences: &Result<Vec<LicenseDetail>>, user: &Result<User>) -> 
             );
         }
         Err(e) => {
-            return Check::unknown("licence", format!("could not read the licences: {}", e.message), "run the check again");
+            return Check::unknown(
+                "licence",
+                format!("could not read the licences: {}", e.message),
+                "run the check again",
+            );
         }
     };
     let mut good = Vec::new();
     let mut off = Vec::new();
     for l in list {
-        for p in l.service_plans.iter().filter(|p| is_mailbox_plan(&p.service_plan_name)) {
+        for p in l
+            .service_plans
+            .iter()
+            .filter(|p| is_mailbox_plan(&p.service_plan_name))
+        {
             let at = format!("{} ({})", p.service_plan_name, l.sku_part_number);
             if p.provisioning_status == "Success" {
                 good.push(at);
@@ -375,15 +424,14 @@ fn protocol_check(check: &'static str, label: &str, on: bool, flag: &str) -> Che
         Check::fail(
             check,
             format!("{label} is disabled for the mailbox"),
-            format!("mailreg mailbox check --fix (Set-CASMailbox {flag}), or in the Microsoft 365 admin center: Users > Active users > the user > Mail > Email apps"),
+            format!(
+                "mailreg mailbox check --fix (Set-CASMailbox {flag}), or in the Microsoft 365 admin center: Users > Active users > the user > Mail > Email apps"
+            ),
         )
     }
 }
 
-fn smtp_check(
-    mailbox: Option<bool>,
-    org: &std::result::Result<Option<bool>, Refusal>,
-) -> Check {
+fn smtp_check(mailbox: Option<bool>, org: &std::result::Result<Option<bool>, Refusal>) -> Check {
     const FIX: &str = "mailreg mailbox check --fix (Set-CASMailbox -SmtpClientAuthenticationDisabled $false), or Users > Active users > the user > Mail > Email apps > Authenticated SMTP";
     match (mailbox, org) {
         (Some(false), _) => Check::pass("smtp_auth", "SMTP AUTH is enabled for the mailbox"),
@@ -393,7 +441,10 @@ fn smtp_check(
             "SMTP AUTH is disabled for the organisation, and the mailbox follows it",
             FIX,
         ),
-        (None, Ok(_)) => Check::pass("smtp_auth", "SMTP AUTH is enabled for the organisation, and the mailbox follows it"),
+        (None, Ok(_)) => Check::pass(
+            "smtp_auth",
+            "SMTP AUTH is enabled for the organisation, and the mailbox follows it",
+        ),
         (None, Err(r)) => refused_check("smtp_auth", r),
     }
 }
@@ -403,12 +454,18 @@ fn refused_check(check: &'static str, r: &Refusal) -> Check {
     match r.status {
         401 => Check::unknown(
             check,
-            format!("mailreg's identity may not call Exchange Online's admin endpoint (HTTP 401: {}): it needs the application permission Exchange.ManageAsApp of Office 365 Exchange Online and the Entra role Exchange Administrator", r.message),
+            format!(
+                "mailreg's identity may not call Exchange Online's admin endpoint (HTTP 401: {}): it needs the application permission Exchange.ManageAsApp of Office 365 Exchange Online and the Entra role Exchange Administrator",
+                r.message
+            ),
             format!("{GRANT_MANAGE_AS_APP} && {GRANT_EXCHANGE_ROLE}"),
         ),
         403 => Check::unknown(
             check,
-            format!("mailreg's identity holds no Exchange role (HTTP 403: {}): it needs the Entra role Exchange Administrator", r.message),
+            format!(
+                "mailreg's identity holds no Exchange role (HTTP 403: {}): it needs the Entra role Exchange Administrator",
+                r.message
+            ),
             GRANT_EXCHANGE_ROLE,
         ),
         404 => Check::fail(
@@ -416,8 +473,16 @@ fn refused_check(check: &'static str, r: &Refusal) -> Check {
             format!("no mailbox in Exchange Online: {}", r.message),
             "assign a licence with Exchange Online; Exchange creates the mailbox within minutes",
         ),
-        0 => Check::unknown(check, format!("could not reach Exchange Online: {}", r.message), "run the check again"),
-        s => Check::unknown(check, format!("Exchange Online answered HTTP {s}: {}", r.message), "run the check again"),
+        0 => Check::unknown(
+            check,
+            format!("could not reach Exchange Online: {}", r.message),
+            "run the check again",
+        ),
+        s => Check::unknown(
+            check,
+            format!("Exchange Online answered HTTP {s}: {}", r.message),
+            "run the check again",
+        ),
     }
 }
 
@@ -442,13 +507,37 @@ mod tests {
     #[test]
     fn foundation_is_not_a_mailbox_and_disabled_plans_are_named() {
         let user = Err(crate::error::Error::api("unused"));
-        let c = licence_check(&Ok(vec![lic("POWER_BI_PRO", &[("EXCHANGE_S_FOUNDATION", "Success")])]), &user);
+        let c = licence_check(
+            &Ok(vec![lic(
+                "POWER_BI_PRO",
+                &[("EXCHANGE_S_FOUNDATION", "Success")],
+            )]),
+            &user,
+        );
         assert_eq!(c.ok, Some(false));
-        assert_eq!(c.detail, "no mailbox licence (licences without Exchange Online: POWER_BI_PRO)");
-        let c = licence_check(&Ok(vec![lic("SPE_E3", &[("EXCHANGE_S_ENTERPRISE", "Disabled")])]), &user);
-        assert_eq!(c.detail, "Exchange Online is not provisioned: EXCHANGE_S_ENTERPRISE (SPE_E3) is Disabled");
-        let c = licence_check(&Ok(vec![lic("SPE_E3", &[("EXCHANGE_S_ENTERPRISE", "Success")])]), &user);
-        assert_eq!(c, Check::pass("licence", "Exchange Online: EXCHANGE_S_ENTERPRISE (SPE_E3)"));
+        assert_eq!(
+            c.detail,
+            "no mailbox licence (licences without Exchange Online: POWER_BI_PRO)"
+        );
+        let c = licence_check(
+            &Ok(vec![lic(
+                "SPE_E3",
+                &[("EXCHANGE_S_ENTERPRISE", "Disabled")],
+            )]),
+            &user,
+        );
+        assert_eq!(
+            c.detail,
+            "Exchange Online is not provisioned: EXCHANGE_S_ENTERPRISE (SPE_E3) is Disabled"
+        );
+        let c = licence_check(
+            &Ok(vec![lic("SPE_E3", &[("EXCHANGE_S_ENTERPRISE", "Success")])]),
+            &user,
+        );
+        assert_eq!(
+            c,
+            Check::pass("licence", "Exchange Online: EXCHANGE_S_ENTERPRISE (SPE_E3)")
+        );
     }
 
     #[test]
@@ -457,7 +546,10 @@ mod tests {
         assert_eq!(smtp_check(Some(true), &Ok(Some(false))).ok, Some(false));
         assert_eq!(smtp_check(None, &Ok(Some(true))).ok, Some(false));
         assert_eq!(smtp_check(None, &Ok(Some(false))).ok, Some(true));
-        let r = Refusal { status: 403, message: "no role".into() };
+        let r = Refusal {
+            status: 403,
+            message: "no role".into(),
+        };
         let c = smtp_check(None, &Err(r));
         assert_eq!((c.ok, c.fix.as_deref()), (None, Some(GRANT_EXCHANGE_ROLE)));
     }

@@ -44,7 +44,11 @@ impl Check {
             fix: Some(fix.into()),
         }
     }
-    pub fn unknown(check: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    pub fn unknown(
+        check: &'static str,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
         Check {
             check,
             ok: None,
@@ -109,8 +113,13 @@ pub fn to_json(reports: &[Report]) -> serde_json::Value {
 
 /// Whether the spec lists any mailbox.
 pub fn spec_has_mailboxes(spec: &crate::spec::Spec) -> bool {
-    spec.microsoft.as_ref().is_some_and(|m| !m.mailboxes.is_empty())
-        || spec.google.as_ref().is_some_and(|g| !g.mailboxes.is_empty())
+    spec.microsoft
+        .as_ref()
+        .is_some_and(|m| !m.mailboxes.is_empty())
+        || spec
+            .google
+            .as_ref()
+            .is_some_and(|g| !g.mailboxes.is_empty())
 }
 
 /// Checks the spec's own `mailboxes` lists (for `status` and the end of `apply`).
@@ -121,7 +130,13 @@ pub async fn check_spec(
     let mut out = Vec::new();
     if let Some(ms) = spec.microsoft.as_ref().filter(|m| !m.mailboxes.is_empty()) {
         let checker = microsoft::Checker::new(spec, http)?;
-        out.extend(checker.check(&ms.mailboxes).await?.into_iter().map(|c| c.report));
+        out.extend(
+            checker
+                .check(&ms.mailboxes)
+                .await?
+                .into_iter()
+                .map(|c| c.report),
+        );
     }
     if let Some(g) = &spec.google {
         out.extend(g.mailboxes.iter().map(|u| google::checks(g, u)));

@@ -104,7 +104,8 @@ impl Exchange {
             if resp.status >= 400 {
                 return Ok(Err(Refusal {
                     status: resp.status,
-                    message: error_text(&resp.body).unwrap_or_else(|| format!("HTTP {}", resp.status)),
+                    message: error_text(&resp.body)
+                        .unwrap_or_else(|| format!("HTTP {}", resp.status)),
                 }));
             }
             let page: Value = resp.json()?;
@@ -147,8 +148,11 @@ fn tenant_of(token: &str) -> Option<String> {
         .ok()?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
     let tid = claims.get("tid")?.as_str()?;
-    (tid.len() <= 64 && tid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
-        .then(|| tid.to_owned())
+    (tid.len() <= 64
+        && tid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+    .then(|| tid.to_owned())
 }
 
 #[cfg(test)]
@@ -161,15 +165,25 @@ mod tests {
         assert_eq!(error_text(body).unwrap(), "object 'x' couldn't be found");
         let body = br#"{"error":{"code":"X","message":"top","innererror":{"internalException":{"message":"inner"}}}}"#;
         assert_eq!(error_text(body).unwrap(), "inner");
-        assert_eq!(error_text(br#"{"error":{"message":"top"}}"#).unwrap(), "top");
+        assert_eq!(
+            error_text(br#"{"error":{"message":"top"}}"#).unwrap(),
+            "top"
+        );
         assert_eq!(error_text(b"<html>"), None);
     }
 
     #[test]
     fn the_tenant_comes_from_the_token() {
         let e = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        let t = format!("{}.{}.sig", e("{}"), e(r#"{"tid":"5f3b6c2e-8d1a-4e7b-9c40-2a6f1d3e8b75"}"#));
-        assert_eq!(tenant_of(&t).unwrap(), "5f3b6c2e-8d1a-4e7b-9c40-2a6f1d3e8b75");
+        let t = format!(
+            "{}.{}.sig",
+            e("{}"),
+            e(r#"{"tid":"5f3b6c2e-8d1a-4e7b-9c40-2a6f1d3e8b75"}"#)
+        );
+        assert_eq!(
+            tenant_of(&t).unwrap(),
+            "5f3b6c2e-8d1a-4e7b-9c40-2a6f1d3e8b75"
+        );
         let t = format!("{}.{}.sig", e("{}"), e(r#"{"tid":"a/b"}"#));
         assert_eq!(tenant_of(&t), None);
         assert_eq!(tenant_of("opaque"), None);

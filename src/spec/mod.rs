@@ -516,7 +516,10 @@ fn check_mailboxes(section: &str, list: &[String], p: &mut Vec<Problem>) {
     for (i, e) in list.iter().enumerate() {
         let field = format!("{section}.mailboxes[{i}]");
         if !valid_email(e) {
-            p.push(Problem::new(field, format!("{e:?} is not an email address")));
+            p.push(Problem::new(
+                field,
+                format!("{e:?} is not an email address"),
+            ));
         } else if !seen.insert(e.to_ascii_lowercase()) {
             p.push(Problem::new(field, format!("{e:?} is listed twice")));
         }

@@ -515,7 +515,15 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
     if let Some(limit) = args.wait {
         let interactive =
             !args.json && !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        wait::retry(&mut outcomes, limit, http.clock(), started, interactive, login_once).await;
+        wait::retry(
+            &mut outcomes,
+            limit,
+            http.clock(),
+            started,
+            interactive,
+            login_once,
+        )
+        .await;
     }
 
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();

@@ -124,6 +124,9 @@ mod tests {
         let p: Vec<u64> = (1..=6).map(|n| pause(n).as_secs()).collect();
         assert_eq!(p, [15, 30, 60, 120, 120, 120]);
         assert_eq!(pause(u32::MAX), LONGEST);
-        assert_eq!(minutes(Duration::from_millis(750), Clock::new(0.001)), "12m30s");
+        assert_eq!(
+            minutes(Duration::from_millis(750), Clock::new(0.001)),
+            "12m30s"
+        );
     }
 }

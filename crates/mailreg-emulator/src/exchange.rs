@@ -196,27 +196,47 @@ impl ExchangeState {
     ) -> Result<Value, XErr> {
         let segs: Vec<&str> = rest.split('/').collect();
         let ["beta", tenant, "InvokeCommand"] = segs.as_slice() else {
-            return Err(xerr(404, "NotFound", format!("no such endpoint: {}", req.path)));
+            return Err(xerr(
+                404,
+                "NotFound",
+                format!("no such endpoint: {}", req.path),
+            ));
         };
         if req.method != "POST" {
-            return Err(xerr(405, "MethodNotAllowed", "InvokeCommand only accepts POST"));
+            return Err(xerr(
+                405,
+                "MethodNotAllowed",
+                "InvokeCommand only accepts POST",
+            ));
         }
         let aud = req
             .bearer()
             .and_then(|t| graph.token_audience(t.trim(), now));
         let Some(aud) = aud else {
-            return Err(xerr(401, "Unauthorized", "The access token is missing, invalid or expired."));
+            return Err(xerr(
+                401,
+                "Unauthorized",
+                "The access token is missing, invalid or expired.",
+            ));
         };
         if !EXCHANGE_AUDIENCES.contains(&aud.trim_end_matches('/')) {
-            return Err(xerr(401, "Unauthorized", format!(
-                "The access token is for {aud}, not Exchange Online (https://outlook.office365.com)."
-            )));
+            return Err(xerr(
+                401,
+                "Unauthorized",
+                format!(
+                    "The access token is for {aud}, not Exchange Online (https://outlook.office365.com)."
+                ),
+            ));
         }
         let cfg = graph.config();
         if !(tenant.eq_ignore_ascii_case(&cfg.tenant_id)
             || tenant.eq_ignore_ascii_case(&cfg.tenant_domain))
         {
-            return Err(xerr(400, "BadRequest", format!("The tenant '{tenant}' does not match the token's tenant.")));
+            return Err(xerr(
+                400,
+                "BadRequest",
+                format!("The tenant '{tenant}' does not match the token's tenant."),
+            ));
         }
         let body = req.json().unwrap_or_default();
         let input = &body["CmdletInput"];
@@ -224,13 +244,20 @@ impl ExchangeState {
         let params = &input["Parameters"];
         match self.access {
             ExchangeAccess::NoPermission => {
-                return Err(xerr(401, "Unauthorized",
-                    "The application does not hold the Exchange.ManageAsApp permission of Office 365 Exchange Online."));
+                return Err(xerr(
+                    401,
+                    "Unauthorized",
+                    "The application does not hold the Exchange.ManageAsApp permission of Office 365 Exchange Online.",
+                ));
             }
             ExchangeAccess::NoRole => {
-                return Err(xerr(403, "Forbidden", format!(
-                    "The calling application isn't assigned to any management roles that allow '{name}'."
-                )));
+                return Err(xerr(
+                    403,
+                    "Forbidden",
+                    format!(
+                        "The calling application isn't assigned to any management roles that allow '{name}'."
+                    ),
+                ));
             }
             ExchangeAccess::Admin => {}
         }
@@ -282,9 +309,11 @@ impl ExchangeState {
                 rec.pending.push((at, cas));
                 Ok(json!({"@odata.context": context, "value": []}))
             }
-            other => Err(xerr(400, "BadRequest", format!(
-                "The term '{other}' is not recognized as a cmdlet served by the emulator."
-            ))),
+            other => Err(xerr(
+                400,
+                "BadRequest",
+                format!("The term '{other}' is not recognized as a cmdlet served by the emulator."),
+            )),
         }
     }
 }
@@ -293,14 +322,22 @@ fn identity(params: &Value) -> Result<&str, XErr> {
     params["Identity"]
         .as_str()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| xerr(400, "BadRequest", "Cannot bind argument to parameter 'Identity' because it is null."))
+        .ok_or_else(|| {
+            xerr(
+                400,
+                "BadRequest",
+                "Cannot bind argument to parameter 'Identity' because it is null.",
+            )
+        })
 }
 
 fn not_found(id: &str) -> XErr {
     XErr {
         status: 404,
         code: "NotFound",
-        detail: format!("The operation couldn't be performed because object '{id}' couldn't be found on 'EMULATOR01A001.PROD.OUTLOOK.COM'."),
+        detail: format!(
+            "The operation couldn't be performed because object '{id}' couldn't be found on 'EMULATOR01A001.PROD.OUTLOOK.COM'."
+        ),
         exception: Some("Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"),
     }
 }
@@ -323,12 +360,21 @@ mod tests {
         answer["access_token"].as_str().unwrap().to_owned()
     }
 
-    fn call(x: &mut ExchangeState, g: &GraphState, token: &str, cmdlet: &str, params: Value, now: OffsetDateTime) -> EmuResponse {
+    fn call(
+        x: &mut ExchangeState,
+        g: &GraphState,
+        token: &str,
+        cmdlet: &str,
+        params: Value,
+        now: OffsetDateTime,
+    ) -> EmuResponse {
         let req = EmuRequest {
             method: "POST".into(),
             path: format!("/adminapi/beta/{}/InvokeCommand", g.config().tenant_id),
             headers: vec![("authorization".into(), format!("Bearer {token}"))],
-            body: json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}).to_string().into_bytes(),
+            body: json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}})
+                .to_string()
+                .into_bytes(),
             ..Default::default()
         };
         x.handle(&req, now, g).unwrap()
@@ -339,23 +385,69 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let mut g = GraphState::new(GraphConfig::default());
         let t = token(&mut g, "https://outlook.office365.com", now);
-        let mut x = ExchangeState { propagation: Duration::from_secs(60), ..Default::default() };
-        x.add("a@contoso.onmicrosoft.com", Cas { imap: false, pop: false, smtp_auth_disabled: None });
+        let mut x = ExchangeState {
+            propagation: Duration::from_secs(60),
+            ..Default::default()
+        };
+        x.add(
+            "a@contoso.onmicrosoft.com",
+            Cas {
+                imap: false,
+                pop: false,
+                smtp_auth_disabled: None,
+            },
+        );
         let get = |x: &mut ExchangeState, at| {
-            call(x, &g, &t, "Get-CASMailbox", json!({"Identity": "A@contoso.onmicrosoft.com"}), at).body_json().unwrap()["value"][0].clone()
+            call(
+                x,
+                &g,
+                &t,
+                "Get-CASMailbox",
+                json!({"Identity": "A@contoso.onmicrosoft.com"}),
+                at,
+            )
+            .body_json()
+            .unwrap()["value"][0]
+                .clone()
         };
         assert_eq!(get(&mut x, now)["ImapEnabled"], false);
-        let set = call(&mut x, &g, &t, "Set-CASMailbox", json!({"Identity": "a@contoso.onmicrosoft.com", "ImapEnabled": true}), now);
+        let set = call(
+            &mut x,
+            &g,
+            &t,
+            "Set-CASMailbox",
+            json!({"Identity": "a@contoso.onmicrosoft.com", "ImapEnabled": true}),
+            now,
+        );
         assert_eq!(set.status, 200);
-        assert_eq!(get(&mut x, now + time::Duration::seconds(59))["ImapEnabled"], false);
+        assert_eq!(
+            get(&mut x, now + time::Duration::seconds(59))["ImapEnabled"],
+            false
+        );
         let after = get(&mut x, now + time::Duration::seconds(60));
-        assert_eq!((&after["ImapEnabled"], &after["PopEnabled"]), (&json!(true), &json!(false)));
+        assert_eq!(
+            (&after["ImapEnabled"], &after["PopEnabled"]),
+            (&json!(true), &json!(false))
+        );
         assert_eq!(after["PrimarySmtpAddress"], "a@contoso.onmicrosoft.com");
-        let cfg = call(&mut x, &g, &t, "Get-TransportConfig", json!({}), now).body_json().unwrap();
+        let cfg = call(&mut x, &g, &t, "Get-TransportConfig", json!({}), now)
+            .body_json()
+            .unwrap();
         assert_eq!(cfg["value"][0]["SmtpClientAuthenticationDisabled"], true);
-        let missing = call(&mut x, &g, &t, "Get-CASMailbox", json!({"Identity": "b@x.test"}), now);
+        let missing = call(
+            &mut x,
+            &g,
+            &t,
+            "Get-CASMailbox",
+            json!({"Identity": "b@x.test"}),
+            now,
+        );
         assert_eq!(missing.status, 404);
-        assert!(missing.to_string().contains("ManagementObjectNotFoundException"));
+        assert!(
+            missing
+                .to_string()
+                .contains("ManagementObjectNotFoundException")
+        );
     }
 
     #[test]
@@ -365,13 +457,34 @@ mod tests {
         let graph_token = token(&mut g, "https://graph.microsoft.com", now);
         let t = token(&mut g, "https://outlook.office365.com", now);
         let mut x = ExchangeState::default();
-        assert_eq!(call(&mut x, &g, &graph_token, "Get-TransportConfig", json!({}), now).status, 401);
-        assert_eq!(call(&mut x, &g, "forged", "Get-TransportConfig", json!({}), now).status, 401);
+        assert_eq!(
+            call(
+                &mut x,
+                &g,
+                &graph_token,
+                "Get-TransportConfig",
+                json!({}),
+                now
+            )
+            .status,
+            401
+        );
+        assert_eq!(
+            call(&mut x, &g, "forged", "Get-TransportConfig", json!({}), now).status,
+            401
+        );
         x.access = ExchangeAccess::NoPermission;
-        assert_eq!(call(&mut x, &g, &t, "Get-TransportConfig", json!({}), now).status, 401);
+        assert_eq!(
+            call(&mut x, &g, &t, "Get-TransportConfig", json!({}), now).status,
+            401
+        );
         x.access = ExchangeAccess::NoRole;
         let r = call(&mut x, &g, &t, "Get-TransportConfig", json!({}), now);
         assert_eq!(r.status, 403);
-        assert!(r.to_string().contains("isn't assigned to any management roles"), "{r}");
+        assert!(
+            r.to_string()
+                .contains("isn't assigned to any management roles"),
+            "{r}"
+        );
     }
 }

@@ -33,9 +33,12 @@ impl GmailState {
     pub fn handle(&self, req: &EmuRequest) -> Option<EmuResponse> {
         let rest = req.path.strip_prefix("/gmail/v1/")?;
         if req.bearer().is_none_or(|t| t.trim().is_empty()) {
-            return Some(EmuResponse::json(401, &json!({"error": {"code": 401,
+            return Some(EmuResponse::json(
+                401,
+                &json!({"error": {"code": 401,
                 "message": "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
-                "status": "UNAUTHENTICATED"}})));
+                "status": "UNAUTHENTICATED"}}),
+            ));
         }
         let body = match (req.method.as_str(), rest) {
             ("GET", "users/me/settings/imap") => json!({"enabled": self.imap_enabled,
@@ -43,9 +46,12 @@ impl GmailState {
             ("GET", "users/me/settings/pop") => json!({"accessWindow": self.pop_access_window,
                 "disposition": "leaveInInbox"}),
             _ => {
-                return Some(EmuResponse::json(404, &json!({"error": {"code": 404,
+                return Some(EmuResponse::json(
+                    404,
+                    &json!({"error": {"code": 404,
                     "message": format!("the emulator does not serve {} {}", req.method, req.path),
-                    "status": "NOT_FOUND"}})));
+                    "status": "NOT_FOUND"}}),
+                ));
             }
         };
         Some(EmuResponse::json(200, &body))

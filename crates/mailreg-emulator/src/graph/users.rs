@@ -74,9 +74,10 @@ impl GraphState {
     }
 
     fn find_user(&self, key: &str) -> Option<&UserRec> {
-        self.users.list.iter().find(|u| {
-            u.id.eq_ignore_ascii_case(key) || u.seed.upn.eq_ignore_ascii_case(key)
-        })
+        self.users
+            .list
+            .iter()
+            .find(|u| u.id.eq_ignore_ascii_case(key) || u.seed.upn.eq_ignore_ascii_case(key))
     }
 
     /// `/users/{id|upn}` and `/users/{id|upn}/licenseDetails`; `None` for other paths.
