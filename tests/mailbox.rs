@@ -34,18 +34,23 @@ mailboxes = [{}]
     )
 }
 
+/// A licensed mailbox with IMAP and POP as given; SMTP AUTH follows the organisation.
+fn with_protocols(upn: &str, imap: bool, pop: bool) -> MailboxSeed {
+    MailboxSeed {
+        cas: Cas {
+            imap,
+            pop,
+            smtp_auth_disabled: None,
+        },
+        ..MailboxSeed::ready(upn)
+    }
+}
+
 fn harness(mailboxes: &[&str]) -> Harness {
     let h = Harness::new(&spec(mailboxes));
     h.emu.with_state(|s| {
         s.add_mailbox(MailboxSeed::ready(READY));
-        s.add_mailbox(MailboxSeed {
-            cas: Cas {
-                imap: false,
-                pop: false,
-                smtp_auth_disabled: None,
-            },
-            ..MailboxSeed::ready(OFF)
-        });
+        s.add_mailbox(with_protocols(OFF, false, false));
         s.add_mailbox(MailboxSeed {
             account_enabled: false,
             licences: vec![Licence::with_plan("POWER_BI_PRO", "EXCHANGE_S_FOUNDATION")],
@@ -89,10 +94,11 @@ fn a_ready_mailbox_passes_in_four_reads_sent_together() {
     let h = harness(&[]);
     h.emu
         .with_state(|s| s.exchange.org_smtp_auth_disabled = false);
-    // Every read answers after a second: one after another they would take four.
+    // Every read answers after two seconds: sent one after another, the last would arrive at
+    // least six seconds after the first.
     for (method, path) in [("GET", "/v1.0/users/"), ("POST", "/adminapi/")] {
         h.emu.inject(
-            Fault::new(FaultKind::Delay(Duration::from_millis(1000)))
+            Fault::new(FaultKind::Delay(Duration::from_millis(2000)))
                 .on(method, path)
                 .times(2),
         );
@@ -133,11 +139,11 @@ fn a_ready_mailbox_passes_in_four_reads_sent_together() {
         ]
     );
     assert!(reqs.iter().all(|r| r.status == 200));
-    // All four were received before the first answer (one second later) came back.
+    // All four were received before the first answer (two seconds later) came back.
     let first = reqs.iter().map(|r| r.at).min().unwrap();
     let last = reqs.iter().map(|r| r.at).max().unwrap();
     assert!(
-        last - first < time::Duration::milliseconds(1000),
+        last - first < time::Duration::milliseconds(2000),
         "sent one after another: {:?}",
         last - first
     );
@@ -303,14 +309,7 @@ fn without_exchange_rights_the_protocol_checks_are_null_with_the_grant() {
 fn fix_plans_asks_and_turns_imap_and_pop_on_in_one_write() {
     let h = Harness::new(&spec(&[OFF]).replace(", \"SMTP.Send\"", ""));
     h.emu.with_state(|s| {
-        s.add_mailbox(MailboxSeed {
-            cas: Cas {
-                imap: false,
-                pop: false,
-                smtp_auth_disabled: None,
-            },
-            ..MailboxSeed::ready(OFF)
-        })
+        s.add_mailbox(with_protocols(OFF, false, false));
     });
     // Nobody to confirm with: refused, nothing written.
     let r = h.expect(7, &["mailbox", "check", "--env", "test", "--fix"]);
@@ -738,14 +737,7 @@ fn verify_wait_returns_once_the_change_has_propagated() {
     let h = Harness::new(&spec(&[OFF]).replace(", \"POP.AccessAsUser.All\", \"SMTP.Send\"", ""));
     h.emu.with_state(|s| {
         s.exchange.propagation = Duration::from_millis(1500);
-        s.add_mailbox(MailboxSeed {
-            cas: Cas {
-                imap: false,
-                pop: true,
-                smtp_auth_disabled: None,
-            },
-            ..MailboxSeed::ready(OFF)
-        });
+        s.add_mailbox(with_protocols(OFF, false, true));
     });
     write_record(&h, "microsoft", OFF);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
