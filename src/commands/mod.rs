@@ -543,16 +543,23 @@ async fn emulator(
     };
     config.graph.replication_lag = replication_lag;
     let emu = mailreg_emulator::Emulator::start(config).await?;
+    // A ready mailbox to rehearse `mailreg mailbox check` and `--fix` with.
+    let mailbox = "mailbox@contoso.onmicrosoft.com";
+    emu.with_state(|s| s.add_mailbox(mailreg_emulator::MailboxSeed::ready(mailbox)));
     if global.output == OutputFormat::Json {
         let env: serde_json::Map<String, serde_json::Value> =
             emu.env().into_iter().map(|(k, v)| (k, json!(v))).collect();
-        println!("{}", json!({"url": emu.url(), "env": env}));
+        println!(
+            "{}",
+            json!({"url": emu.url(), "env": env, "mailboxes": [mailbox]})
+        );
     } else {
         println!("mailreg emulator listening on {}", emu.url());
         println!("Point mailreg at it:\n");
         for (k, v) in emu.env() {
             println!("  export {k}={v}");
         }
+        println!("\nA ready mailbox is seeded for `mailreg mailbox check`: {mailbox}");
         println!("\nCtrl-C stops it; state is kept in memory only.");
     }
     // Scripts read the address from a pipe: make sure it is out before waiting.
