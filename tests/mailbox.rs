@@ -209,6 +209,19 @@ fn text_names_the_fix_and_a_licence_is_never_assigned() {
         r.stdout
     );
     assert_eq!(r.stderr.trim(), "error: 1 of 1 mailbox(es) not ready");
+    // The request log names the calls, never a token or the operator's secret.
+    let r = h.expect(6, &["mailbox", "check", "--env", "test", "-vv"]);
+    assert!(r.stderr.contains("/adminapi/beta/"), "{}", r.stderr);
+    let secret = h
+        .emu
+        .env()
+        .into_iter()
+        .find(|(k, _)| k == "AZURE_CLIENT_SECRET")
+        .unwrap()
+        .1;
+    for out in [&r.stdout, &r.stderr] {
+        assert!(!out.contains("eyJ") && !out.contains(&secret), "{out}");
+    }
     // --fix has nothing it may change for this mailbox's licence and user.
     let r = h.expect(
         6,
@@ -784,6 +797,83 @@ fn verify_wait_returns_once_the_change_has_propagated() {
         assert!(
             imap["first_success"].as_str().unwrap().ends_with('Z'),
             "{imap}"
+        );
+    });
+}
+
+/// What a terminal shows: `--fix` asks (only "yes" changes anything), and `verify --wait` keeps
+/// one progress line with the elapsed time, the next try and each protocol's state.
+#[test]
+fn on_a_terminal_fix_asks_and_wait_shows_progress() {
+    let finish = |mut child: std::process::Child, input: &str| {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        (out.status.code().unwrap_or(-1), screen)
+    };
+    let mut h =
+        Harness::new(&spec(&[OFF]).replace(", \"POP.AccessAsUser.All\", \"SMTP.Send\"", ""));
+    h.extra_env.push(("TERM".into(), "xterm".into()));
+    h.emu.with_state(|s| {
+        s.exchange.propagation = Duration::from_millis(1500);
+        s.add_mailbox(with_protocols(OFF, false, true));
+    });
+    write_record(&h, "microsoft", OFF);
+    let fix = ["mailbox", "check", "--env", "test", "--fix"];
+    let (code, screen) = finish(h.tty(&fix), "no\n");
+    assert_eq!(code, 7, "{screen}");
+    assert!(
+        screen.contains("Change these mailboxes?\n  Only 'yes' will be accepted:"),
+        "{screen}"
+    );
+    assert!(
+        exchange_bodies(&h)
+            .iter()
+            .all(|b| b["CmdletInput"]["CmdletName"] != "Set-CASMailbox")
+    );
+    let (code, screen) = finish(h.tty(&fix), "yes\n");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Changed 1 mailbox(es)."), "{screen}");
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| exchange_like_imap(&h, listener, &stop, OFF));
+        let args = [
+            "verify",
+            "--env",
+            "test",
+            "--provider",
+            "microsoft",
+            "--user",
+            OFF,
+            "--imap",
+            "--imap-server",
+            &server,
+            "--plain",
+            "--wait",
+            "4h",
+        ];
+        let (code, screen) = finish(h.tty(&args), "");
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(code, 0, "{screen}");
+        assert!(
+            screen.contains("waiting for the mailbox settings to apply: 0m")
+                && screen.contains("elapsed of 240m00s, next try in ")
+                && screen.contains("; imap waiting"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains(&format!(
+                "imap  OK      {server} (XOAUTH2, plain): passed on try "
+            )),
+            "{screen}"
         );
     });
 }
