@@ -11,6 +11,7 @@
 //! ever sent to a cloud for a spec that does not load.
 
 pub mod locate;
+mod mailboxes;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use locate::Locator;
+pub use mailboxes::MAX_MAILBOXES;
+use mailboxes::check_mailboxes;
 
 /// Rules for `name` and environment names: they end up in Entra tags, Google labels (lowercase,
 /// digits, hyphens, ≤63) and the Graph `uniqueName`.
@@ -35,8 +38,6 @@ pub fn valid_ident(s: &str, max: usize) -> bool {
 
 pub const MAX_NAME: usize = 40;
 pub const MAX_ENV: usize = 20;
-/// Mailboxes listed per provider (each costs a few reads in `status` and `apply`).
-pub const MAX_MAILBOXES: usize = 100;
 
 /// The Microsoft national cloud that holds the directory.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -501,28 +502,6 @@ pub fn valid_email(s: &str) -> bool {
             !local.is_empty() && is_domain(domain) && !s.chars().any(char::is_whitespace)
         }
         None => false,
-    }
-}
-
-/// `mailboxes = [...]`: addresses, each once.
-fn check_mailboxes(section: &str, list: &[String], p: &mut Vec<Problem>) {
-    if list.len() > MAX_MAILBOXES {
-        p.push(Problem::new(
-            format!("{section}.mailboxes"),
-            format!("at most {MAX_MAILBOXES} mailboxes per provider"),
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, e) in list.iter().enumerate() {
-        let field = format!("{section}.mailboxes[{i}]");
-        if !valid_email(e) {
-            p.push(Problem::new(
-                field,
-                format!("{e:?} is not an email address"),
-            ));
-        } else if !seen.insert(e.to_ascii_lowercase()) {
-            p.push(Problem::new(field, format!("{e:?} is listed twice")));
-        }
     }
 }
 
