@@ -70,8 +70,8 @@ async fn check(args: &MailboxCheckArgs, global: &Global) -> Result<ExitCode> {
     let text = global.output == OutputFormat::Text && !global.quiet;
 
     let mut reports: Vec<Report> = Vec::new();
+    let mut fixed = Vec::new();
     let mut fix_doc = None;
-    let mut fixed: Vec<(String, Vec<&'static str>)> = Vec::new();
     if !ms_users.is_empty() {
         let checker = microsoft::Checker::new(&spec, &http)?;
         let checked = checker.check(&ms_users).await?;
@@ -80,56 +80,9 @@ async fn check(args: &MailboxCheckArgs, global: &Global) -> Result<ExitCode> {
             print!("{}", mailbox::render(&reports));
         }
         if args.fix {
-            let (plan, writes) = checker.fix_plan(&checked);
-            if text {
-                println!("\n{}\n", header("mailbox check --fix", &spec));
-                if plan.is_empty() {
-                    println!("Nothing to fix that mailreg may change.");
-                } else {
-                    print!("{}", plan.render());
-                }
-            }
-            if !writes.is_empty() {
-                confirm(global, args.yes, "Change these mailboxes?")?;
-                for (user, params) in &writes {
-                    checker.set_cas(user, params.clone()).await?;
-                    let names = ["imap", "pop", "smtp_auth"]
-                        .into_iter()
-                        .zip([
-                            "ImapEnabled",
-                            "PopEnabled",
-                            "SmtpClientAuthenticationDisabled",
-                        ])
-                        .filter(|(_, p)| params.get(p).is_some())
-                        .map(|(c, _)| c)
-                        .collect();
-                    fixed.push((user.clone(), names));
-                }
-            }
-            let next: Vec<String> = writes
-                .iter()
-                .map(|(u, _)| {
-                    format!(
-                        "mailreg verify -f {} --env {} --provider microsoft --user {u} --wait 45m",
-                        spec.file.display(),
-                        spec.env
-                    )
-                })
-                .collect();
-            if text && !writes.is_empty() {
-                println!(
-                    "\nChanged {} mailbox(es). Exchange Online takes up to 30 minutes, sometimes more, to apply a change to every server. This proves it as soon as it works:",
-                    writes.len()
-                );
-                for n in &next {
-                    println!("  {n}");
-                }
-            }
-            fix_doc = Some(json!({
-                "plan": plan.to_json(),
-                "applied": !writes.is_empty(),
-                "next": next,
-            }));
+            let (doc, done) = fix(&checker, &checked, &spec, args, global).await?;
+            fix_doc = Some(doc);
+            fixed = done;
         }
     }
     if let Some(g) = spec.google.as_ref().filter(|_| !g_users.is_empty()) {
@@ -144,7 +97,7 @@ async fn check(args: &MailboxCheckArgs, global: &Global) -> Result<ExitCode> {
     let is_fixed = |r: &Report, check: &str| {
         fixed
             .iter()
-            .any(|(u, names)| u == &r.user && names.contains(&check))
+            .any(|f: &microsoft::CasFix| f.user == r.user && f.checks.contains(&check))
     };
     let outstanding = reports
         .iter()
@@ -170,4 +123,53 @@ async fn check(args: &MailboxCheckArgs, global: &Global) -> Result<ExitCode> {
         return Err(e);
     }
     Ok(ExitCode::Success)
+}
+
+/// `--fix`: the plan, the confirmation, one `Set-CASMailbox` per mailbox, and the next step.
+/// Returns the JSON `fix` member and the fixes made.
+async fn fix(
+    checker: &microsoft::Checker,
+    checked: &[microsoft::Checked],
+    spec: &Spec,
+    args: &MailboxCheckArgs,
+    global: &Global,
+) -> Result<(serde_json::Value, Vec<microsoft::CasFix>)> {
+    let text = global.output == OutputFormat::Text && !global.quiet;
+    let (plan, fixes) = checker.fix_plan(checked);
+    if text {
+        println!("\n{}\n", header("mailbox check --fix", spec));
+        if plan.is_empty() {
+            println!("Nothing to fix that mailreg may change.");
+        } else {
+            print!("{}", plan.render());
+        }
+    }
+    if !fixes.is_empty() {
+        confirm(global, args.yes, "Change these mailboxes?")?;
+        for f in &fixes {
+            checker.set_cas(f).await?;
+        }
+    }
+    let next: Vec<String> = fixes
+        .iter()
+        .map(|f| {
+            format!(
+                "mailreg verify -f {} --env {} --provider microsoft --user {} --wait 45m",
+                spec.file.display(),
+                spec.env,
+                f.user
+            )
+        })
+        .collect();
+    if text && !fixes.is_empty() {
+        println!(
+            "\nChanged {} mailbox(es). Exchange Online takes up to 30 minutes, sometimes more, to apply a change to every server. This proves it as soon as it works:",
+            fixes.len()
+        );
+        for n in &next {
+            println!("  {n}");
+        }
+    }
+    let doc = json!({"plan": plan.to_json(), "applied": !fixes.is_empty(), "next": next});
+    Ok((doc, fixes))
 }

@@ -238,45 +238,51 @@ impl Checker {
     }
 
     /// One `Set-CASMailbox` per mailbox that has a protocol switched off: the plan, and the
-    /// parameters to send.
-    pub fn fix_plan(&self, checked: &[Checked]) -> (Plan, Vec<(String, Value)>) {
+    /// writes that carry it out.
+    pub fn fix_plan(&self, checked: &[Checked]) -> (Plan, Vec<CasFix>) {
         let mut plan = Plan::new(&self.name, &self.env);
-        let mut writes = Vec::new();
+        let mut fixes = Vec::new();
         for c in checked {
             let Some(cas) = c.cas else { continue };
-            let failed = |name: &str| c.report.check(name).is_some_and(|k| k.ok == Some(false));
+            let user = &c.report.user;
             let mut change = Change::new(PROVIDER, "cas_mailbox", Action::Update)
-                .address(format!("microsoft.cas_mailbox[{}]", c.report.user))
-                .id(c.report.user.clone());
-            let mut params = serde_json::Map::new();
-            params.insert("Identity".into(), json!(c.report.user));
-            if failed("imap") {
-                change = change.field("ImapEnabled", json!(cas.imap), json!(true));
-                params.insert("ImapEnabled".into(), json!(true));
-            }
-            if failed("pop") {
-                change = change.field("PopEnabled", json!(cas.pop), json!(true));
-                params.insert("PopEnabled".into(), json!(true));
-            }
-            if failed("smtp_auth") {
-                change = change.field(
+                .address(format!("microsoft.cas_mailbox[{user}]"))
+                .id(user.clone());
+            let mut fix = CasFix {
+                user: user.clone(),
+                params: serde_json::Map::from_iter([("Identity".into(), json!(user))]),
+                checks: Vec::new(),
+            };
+            let settings = [
+                ("imap", "ImapEnabled", json!(cas.imap), json!(true)),
+                ("pop", "PopEnabled", json!(cas.pop), json!(true)),
+                (
+                    "smtp_auth",
                     "SmtpClientAuthenticationDisabled",
                     json!(cas.smtp_auth_disabled),
                     json!(false),
-                );
-                params.insert("SmtpClientAuthenticationDisabled".into(), json!(false));
+                ),
+            ];
+            for (check, param, before, after) in settings {
+                if c.report.check(check).is_some_and(|k| k.ok == Some(false)) {
+                    change = change.field(param, before, after.clone());
+                    fix.params.insert(param.into(), after);
+                    fix.checks.push(check);
+                }
             }
-            if params.len() > 1 {
+            if !fix.checks.is_empty() {
                 plan.changes.push(change);
-                writes.push((c.report.user.clone(), Value::Object(params)));
+                fixes.push(fix);
             }
         }
-        (plan, writes)
+        (plan, fixes)
     }
 
     /// Sends one `Set-CASMailbox`.
-    pub async fn set_cas(&self, user: &str, params: Value) -> Result<()> {
+    pub async fn set_cas(&self, fix: &CasFix) -> Result<()> {
+        let user = &fix.user;
         let anchor = format!("UPN:{user}");
+        let params = Value::Object(fix.params.clone());
         match self
             .exchange
             .invoke("Set-CASMailbox", params, Some(&anchor))
@@ -289,6 +295,13 @@ impl Checker {
             ))),
         }
     }
+}
+
+/// One mailbox's `Set-CASMailbox`: its parameters, and the checks it makes pass.
+pub struct CasFix {
+    pub user: String,
+    params: serde_json::Map<String, Value>,
+    pub checks: Vec<&'static str>,
 }
 
 struct Reads {
