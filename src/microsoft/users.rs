@@ -53,32 +53,27 @@ const MAX_LICENCES: usize = 100;
 impl Graph {
     /// `GET /users/{upn}?$select=…`.
     pub async fn user(&self, upn: &str) -> Result<User> {
-        let url = self.url(
-            &format!("users/{}", encode(upn)),
-            &[(
-                "$select",
-                "id,userPrincipalName,mail,accountEnabled,userType",
-            )],
-        );
+        let select = "id,userPrincipalName,mail,accountEnabled,userType";
+        let url = self.user_url(upn, &[], &[("$select", select)]);
         self.call(Request::new(Method::GET, url)).await?.json()
     }
 
     /// `GET /users/{upn}/licenseDetails` (the UPN works as well as the id, so this read need
     /// not wait for the user's).
     pub async fn license_details(&self, upn: &str) -> Result<Vec<LicenseDetail>> {
-        let url = self.url(&format!("users/{}/licenseDetails", encode(upn)), &[]);
+        let url = self.user_url(upn, &["licenseDetails"], &[]);
         let mut list: Licences = self.call(Request::new(Method::GET, url)).await?.json()?;
         list.value.truncate(MAX_LICENCES);
         Ok(list.value)
     }
-}
 
-/// A UPN as one path segment (`#` and `/` cannot appear raw; `@` may).
-fn encode(upn: &str) -> String {
-    percent_encoding::utf8_percent_encode(upn, percent_encoding::NON_ALPHANUMERIC)
-        .to_string()
-        .replace("%40", "@")
-        .replace("%2E", ".")
-        .replace("%2D", "-")
-        .replace("%5F", "_")
+    /// `users/{upn}/…` with the UPN as one percent-encoded path segment (an address may hold
+    /// `/`, `?` or `#`).
+    fn user_url(&self, upn: &str, tail: &[&str], query: &[(&str, &str)]) -> url::Url {
+        let mut url = self.url("users", query);
+        if let Ok(mut segs) = url.path_segments_mut() {
+            segs.push(upn).extend(tail);
+        }
+        url
+    }
 }
