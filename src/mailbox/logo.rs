@@ -116,3 +116,41 @@ fn describe(data: &[u8]) -> &'static str {
         "not an image mailreg recognises"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A baseline JPEG's header: SOI, JFIF APP0, SOF0 with the size, EOI.
+    fn jpeg(w: u16, h: u16) -> Vec<u8> {
+        let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        b.extend(b"JFIF\0\x01\x01\x00\x00\x01\x00\x01\x00\x00");
+        b.extend([0xFF, 0xC0, 0x00, 0x11, 0x08]);
+        b.extend(h.to_be_bytes());
+        b.extend(w.to_be_bytes());
+        b.extend([0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01]);
+        b.extend([0xFF, 0xD9]);
+        b
+    }
+
+    #[test]
+    fn a_jpeg_is_read_by_content_and_a_gif_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logo.bmp");
+        std::fs::write(&path, jpeg(120, 120)).unwrap();
+        let logo = inspect(&path).unwrap();
+        assert_eq!((logo.format, logo.width, logo.height), ("JPG", 120, 120));
+        assert_eq!(logo.note(), None);
+        std::fs::write(&path, b"GIF89a\x78\x00\x78\x00\x00\x00\x00").unwrap();
+        assert_eq!(
+            inspect(&path).unwrap_err(),
+            "is a GIF image, not a JPG, PNG or BMP image (the format is read from the content, not the name)"
+        );
+        std::fs::write(&path, b"").unwrap();
+        assert!(
+            inspect(&path)
+                .unwrap_err()
+                .starts_with("is empty, not a JPG")
+        );
+    }
+}
