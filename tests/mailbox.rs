@@ -212,13 +212,7 @@ fn text_names_the_fix_and_a_licence_is_never_assigned() {
     // The request log names the calls, never a token or the operator's secret.
     let r = h.expect(6, &["mailbox", "check", "--env", "test", "-vv"]);
     assert!(r.stderr.contains("/adminapi/beta/"), "{}", r.stderr);
-    let secret = h
-        .emu
-        .env()
-        .into_iter()
-        .find(|(k, _)| k == "AZURE_CLIENT_SECRET")
-        .unwrap()
-        .1;
+    let secret = h.operator_secret();
     for out in [&r.stdout, &r.stderr] {
         assert!(!out.contains("eyJ") && !out.contains(&secret), "{out}");
     }
@@ -792,106 +786,14 @@ fn exchange_like_imap(h: &Harness, listener: TcpListener, stop: &AtomicBool, use
     }
 }
 
-#[test]
-fn verify_wait_returns_once_the_change_has_propagated() {
-    let h = Harness::new(&spec(&[OFF]).replace(", \"POP.AccessAsUser.All\", \"SMTP.Send\"", ""));
-    h.emu.with_state(|s| {
-        s.exchange.propagation = Duration::from_millis(1500);
-        s.add_mailbox(with_protocols(OFF, false, true));
-    });
-    write_record(&h, "microsoft", OFF);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let server = listener.local_addr().unwrap().to_string();
-    let stop = AtomicBool::new(false);
-    let verify = |extra: &[&str]| {
-        let mut args = vec![
-            "verify",
-            "--env",
-            "test",
-            "--provider",
-            "microsoft",
-            "--user",
-            OFF,
-            "--imap",
-            "--imap-server",
-            &server,
-            "--plain",
-            "-o",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        h.run(&args)
-    };
-    std::thread::scope(|scope| {
-        scope.spawn(|| exchange_like_imap(&h, listener, &stop, OFF));
-        // IMAP is off: the login fails, as Exchange's does.
-        let r = verify(&[]);
-        assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
-        assert_eq!(
-            json_of(&r)["results"][0]["attempts"],
-            Value::Null,
-            "no --wait, no attempts"
-        );
-        h.ok(&["mailbox", "check", "--env", "test", "--fix", "--yes"]);
-        // With --wait (4 hours at MAILREG_TIME_SCALE=0.001: 14 s), it returns once it works.
-        let r = verify(&["--wait", "4h"]);
-        stop.store(true, Ordering::Relaxed);
-        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-        let doc = json_of(&r);
-        let imap = &doc["results"][0];
-        assert_eq!(imap["ok"], true);
-        assert!(imap["attempts"].as_u64().unwrap() > 1, "{imap}");
-        assert!(
-            imap["first_success"].as_str().unwrap().ends_with('Z'),
-            "{imap}"
-        );
-    });
-}
-
-/// What a terminal shows: `--fix` asks (only "yes" changes anything), and `verify --wait` keeps
-/// one progress line with the elapsed time, the next try and each protocol's state.
-#[test]
-fn on_a_terminal_fix_asks_and_wait_shows_progress() {
-    let finish = |mut child: std::process::Child, input: &str| {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let screen = String::from_utf8_lossy(&out.stdout).replace('\r', "");
-        (out.status.code().unwrap_or(-1), screen)
-    };
-    let mut h =
-        Harness::new(&spec(&[OFF]).replace(", \"POP.AccessAsUser.All\", \"SMTP.Send\"", ""));
-    h.extra_env.push(("TERM".into(), "xterm".into()));
-    h.emu.with_state(|s| {
-        s.exchange.propagation = Duration::from_millis(1500);
-        s.add_mailbox(with_protocols(OFF, false, true));
-    });
-    write_record(&h, "microsoft", OFF);
-    let fix = ["mailbox", "check", "--env", "test", "--fix"];
-    let (code, screen) = finish(h.tty(&fix), "no\n");
-    assert_eq!(code, 7, "{screen}");
-    assert!(
-        screen.contains("Change these mailboxes?\n  Only 'yes' will be accepted:"),
-        "{screen}"
-    );
-    assert!(
-        exchange_bodies(&h)
-            .iter()
-            .all(|b| b["CmdletInput"]["CmdletName"] != "Set-CASMailbox")
-    );
-    let (code, screen) = finish(h.tty(&fix), "yes\n");
-    assert_eq!(code, 0, "{screen}");
-    assert!(screen.contains("Changed 1 mailbox(es)."), "{screen}");
-
+/// Runs `f` with the arguments of an IMAP-only `verify` of `user` against
+/// [`exchange_like_imap`], which serves until `f` returns.
+fn with_exchange_imap<R>(h: &Harness, user: &str, f: impl FnOnce(Vec<String>) -> R) -> R {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server = listener.local_addr().unwrap().to_string();
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        scope.spawn(|| exchange_like_imap(&h, listener, &stop, OFF));
+        scope.spawn(|| exchange_like_imap(h, listener, &stop, user));
         let args = [
             "verify",
             "--env",
@@ -899,16 +801,82 @@ fn on_a_terminal_fix_asks_and_wait_shows_progress() {
             "--provider",
             "microsoft",
             "--user",
-            OFF,
+            user,
             "--imap",
             "--imap-server",
             &server,
             "--plain",
-            "--wait",
-            "4h",
         ];
-        let (code, screen) = finish(h.tty(&args), "");
+        let out = f(args.map(String::from).to_vec());
         stop.store(true, Ordering::Relaxed);
+        out
+    })
+}
+
+/// A spec whose registration asks for IMAP only, and `user` with IMAP off and POP on, whose
+/// changes take 1.5 s to show; a record that lets `verify` refresh a token at the emulator.
+fn imap_off_with_propagation(user: &str) -> Harness {
+    let h = Harness::new(&spec(&[user]).replace(", \"POP.AccessAsUser.All\", \"SMTP.Send\"", ""));
+    h.emu.with_state(|s| {
+        s.exchange.propagation = Duration::from_millis(1500);
+        s.add_mailbox(with_protocols(user, false, true));
+    });
+    write_record(&h, "microsoft", user);
+    h
+}
+
+#[test]
+fn verify_wait_returns_once_the_change_has_propagated() {
+    let h = imap_off_with_propagation(OFF);
+    with_exchange_imap(&h, OFF, |args| {
+        let verify = |extra: &[&str]| {
+            let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+            all.extend_from_slice(&["-o", "json"]);
+            all.extend_from_slice(extra);
+            h.run(&all)
+        };
+        // IMAP is off: the login fails, as Exchange's does.
+        let r = verify(&[]);
+        assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+        let attempts = &json_of(&r)["results"][0]["attempts"];
+        assert_eq!(attempts, &Value::Null, "no --wait, no attempts");
+        h.ok(&["mailbox", "check", "--env", "test", "--fix", "--yes"]);
+        // With --wait (4 hours at MAILREG_TIME_SCALE=0.001: 14 s), it returns once it works.
+        let r = verify(&["--wait", "4h"]);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let doc = json_of(&r);
+        let imap = &doc["results"][0];
+        assert_eq!(imap["ok"], true);
+        assert!(imap["attempts"].as_u64().unwrap() > 1, "{imap}");
+        let first = imap["first_success"].as_str().unwrap();
+        assert!(first.ends_with('Z'), "{imap}");
+    });
+}
+
+/// What a terminal shows: `--fix` asks (only "yes" changes anything), and `verify --wait` keeps
+/// one progress line with the elapsed time, the next try and each protocol's state.
+#[test]
+fn on_a_terminal_fix_asks_and_wait_shows_progress() {
+    let mut h = imap_off_with_propagation(OFF);
+    h.extra_env.push(("TERM".into(), "xterm".into()));
+    let fix = ["mailbox", "check", "--env", "test", "--fix"];
+    let (code, screen) = finish_tty(h.tty(&fix), "no\n");
+    assert_eq!(code, 7, "{screen}");
+    let asked = "Change these mailboxes?\n  Only 'yes' will be accepted:";
+    assert!(screen.contains(asked), "{screen}");
+    let sets = exchange_bodies(&h)
+        .into_iter()
+        .filter(|b| b["CmdletInput"]["CmdletName"] == "Set-CASMailbox")
+        .count();
+    assert_eq!(sets, 0, "declined: nothing written");
+    let (code, screen) = finish_tty(h.tty(&fix), "yes\n");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("Changed 1 mailbox(es)."), "{screen}");
+
+    with_exchange_imap(&h, OFF, |mut args| {
+        args.extend(["--wait".into(), "4h".into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, screen) = finish_tty(h.tty(&args), "");
         assert_eq!(code, 0, "{screen}");
         assert!(
             screen.contains("waiting for the mailbox settings to apply: 0m")
@@ -916,11 +884,8 @@ fn on_a_terminal_fix_asks_and_wait_shows_progress() {
                 && screen.contains("; imap waiting"),
             "{screen}"
         );
-        assert!(
-            screen.contains(&format!(
-                "imap  OK      {server} (XOAUTH2, plain): passed on try "
-            )),
-            "{screen}"
-        );
+        let server = &args[args.iter().position(|a| *a == "--imap-server").unwrap() + 1];
+        let passed = format!("imap  OK      {server} (XOAUTH2, plain): passed on try ");
+        assert!(screen.contains(&passed), "{screen}");
     });
 }
