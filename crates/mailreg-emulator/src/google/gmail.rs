@@ -57,3 +57,45 @@ impl GmailState {
         Some(EmuResponse::json(200, &body))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(g: &GmailState, path: &str, token: bool) -> EmuResponse {
+        let headers = if token {
+            vec![("authorization".into(), "Bearer any".into())]
+        } else {
+            Vec::new()
+        };
+        let req = EmuRequest {
+            method: "GET".into(),
+            path: path.into(),
+            headers,
+            ..Default::default()
+        };
+        g.handle(&req).expect("a Gmail path")
+    }
+
+    #[test]
+    fn settings_follow_the_state_and_need_a_token() {
+        let mut g = GmailState::default();
+        let imap = get(&g, "/gmail/v1/users/me/settings/imap", true);
+        assert_eq!(imap.body_json().unwrap()["enabled"], true);
+        g.imap_enabled = false;
+        let imap = get(&g, "/gmail/v1/users/me/settings/imap", true);
+        assert_eq!(imap.body_json().unwrap()["enabled"], false);
+        let pop = get(&g, "/gmail/v1/users/me/settings/pop", true);
+        assert_eq!(pop.body_json().unwrap()["accessWindow"], "disabled");
+        assert_eq!(
+            get(&g, "/gmail/v1/users/me/settings/imap", false).status,
+            401
+        );
+        assert_eq!(get(&g, "/gmail/v1/users/me/labels", true).status, 404);
+        let other = EmuRequest {
+            path: "/v1.0/applications".into(),
+            ..Default::default()
+        };
+        assert!(g.handle(&other).is_none());
+    }
+}

@@ -166,3 +166,73 @@ impl GraphState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph_get(g: &mut GraphState, path: &str, now: OffsetDateTime) -> EmuResponse {
+        let (id, secret) = g.config().principals[0].clone();
+        let token_req = EmuRequest {
+            method: "POST".into(),
+            path: "/contoso.onmicrosoft.com/oauth2/v2.0/token".into(),
+            body: format!("grant_type=client_credentials&client_id={id}&client_secret={secret}&scope=https://graph.microsoft.com/.default").into_bytes(),
+            ..Default::default()
+        };
+        let token = g.handle(&token_req, now).unwrap().body_json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let req = EmuRequest {
+            method: "GET".into(),
+            path: path.into(),
+            query: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+            ..Default::default()
+        };
+        g.handle(&req, now).unwrap()
+    }
+
+    #[test]
+    fn users_and_licences_by_upn_select_and_denial() {
+        let now = OffsetDateTime::now_utc();
+        let mut g = GraphState::new(GraphConfig::default());
+        let id = g.add_user(UserSeed {
+            upn: "a@contoso.onmicrosoft.com".into(),
+            account_enabled: true,
+            licences: vec![Licence::with_plan("SPE_E3", "EXCHANGE_S_ENTERPRISE")],
+        });
+        let u = graph_get(
+            &mut g,
+            "/v1.0/users/A@contoso.onmicrosoft.com?$select=id,accountEnabled",
+            now,
+        );
+        let body = u.body_json().unwrap();
+        assert_eq!(
+            (body["id"].as_str(), &body["accountEnabled"]),
+            (Some(id.as_str()), &json!(true))
+        );
+        assert!(body.get("userPrincipalName").is_none(), "{body}");
+        let l = graph_get(&mut g, &format!("/v1.0/users/{id}/licenseDetails"), now)
+            .body_json()
+            .unwrap();
+        assert_eq!(
+            l["value"][0]["servicePlans"][0]["servicePlanName"],
+            "EXCHANGE_S_ENTERPRISE"
+        );
+        assert_eq!(
+            l["value"][0]["servicePlans"][0]["provisioningStatus"],
+            "Success"
+        );
+        let missing = graph_get(&mut g, "/v1.0/users/b@contoso.onmicrosoft.com", now);
+        assert_eq!(missing.status, 404);
+        assert!(missing.to_string().contains("Request_ResourceNotFound"));
+        g.deny_user_read(true);
+        let denied = graph_get(&mut g, "/v1.0/users/a@contoso.onmicrosoft.com", now);
+        assert_eq!(denied.status, 403);
+        assert!(denied.to_string().contains("Authorization_RequestDenied"));
+    }
+}
