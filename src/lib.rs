@@ -16,5 +16,6 @@ pub mod logging;
 pub mod microsoft;
 pub mod output;
 pub mod plan;
+pub mod secrets;
 pub mod spec;
 pub mod verify;

@@ -11,6 +11,7 @@
 //! ever sent to a cloud for a spec that does not load.
 
 pub mod locate;
+pub mod secret;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -235,6 +236,9 @@ pub struct SpecBody {
     pub google: Option<GoogleSpec>,
     #[serde(default, rename = "output")]
     pub outputs: Vec<OutputSpec>,
+    /// `[[secret]]`: secret stores that receive the credentials.
+    #[serde(default, rename = "secret")]
+    pub secrets: Vec<secret::SecretSpec>,
 }
 
 /// A loaded, validated spec for one environment.
@@ -445,6 +449,7 @@ fn validate(body: &SpecBody, env: &str) -> Vec<Problem> {
             ));
         }
     }
+    secret::validate(body, &mut p);
     let mut paths = BTreeSet::new();
     for (i, out) in body.outputs.iter().enumerate() {
         if !paths.insert(&out.path) {

@@ -5,6 +5,8 @@
 //!   secrets, service principals and grants, deleted items, query options, validation).
 //! - [`google`]: Google's OAuth token endpoint and metadata server, Resource Manager v3 projects,
 //!   long-running operations and Service Usage v1.
+//! - [`keyvault`]: the Azure Key Vault data plane for secrets (set, get, soft delete, recover,
+//!   purge), and (in [`google`]) Secret Manager v1: the stores `[[secret]]` writes to.
 //! - [`server`]: the HTTP server that routes to both fakes, with faults (429, 5xx, dropped
 //!   connections, latency, rate limits) and a request log.
 //!
@@ -16,6 +18,7 @@
 
 pub mod google;
 pub mod graph;
+pub mod keyvault;
 pub mod server;
 pub mod wire;
 

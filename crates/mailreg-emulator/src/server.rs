@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 
 use super::google::{GoogleConfig, GoogleState};
 use super::graph::{GraphConfig, GraphState};
+use super::keyvault::{KeyVaultConfig, KeyVaultState};
 use super::wire::{EmuRequest, EmuResponse};
 
 /// What a fault does to a matching request.
@@ -95,6 +96,7 @@ pub struct EmulatorConfig {
     pub port: u16,
     pub graph: GraphConfig,
     pub google: GoogleConfig,
+    pub keyvault: KeyVaultConfig,
     /// Added to every answer (real time, after the request is processed), on top of any
     /// [`FaultKind::Delay`]: a fixed network latency, for benchmarks.
     pub latency: Option<Duration>,
@@ -136,6 +138,7 @@ pub type Hook = Box<dyn FnMut(usize, &LoggedRequest) + Send>;
 pub struct EmuState {
     pub graph: GraphState,
     pub google: GoogleState,
+    pub keyvault: KeyVaultState,
     pub faults: Vec<Fault>,
     pub random: Option<RandomFaults>,
     pub hook: Option<Hook>,
@@ -207,6 +210,12 @@ impl EmuState {
     fn route(&mut self, req: &EmuRequest, now: time::OffsetDateTime) -> EmuResponse {
         self.graph
             .handle(req, now)
+            .or_else(|| {
+                let audience = req
+                    .bearer()
+                    .and_then(|t| self.graph.token_audience(t.trim(), now));
+                self.keyvault.handle(req, audience, now)
+            })
             .or_else(|| self.google.handle(req, now))
             .unwrap_or_else(|| {
                 EmuResponse::json(404, &serde_json::json!({"error": {"code": "NotFound", "message": format!("the emulator does not serve {} {}", req.method, req.path)}}))
@@ -404,6 +413,7 @@ impl Emulator {
         Arc::new(Mutex::new(EmuState {
             graph: GraphState::new(config.graph),
             google: GoogleState::new(config.google),
+            keyvault: KeyVaultState::new(config.keyvault),
             faults: Vec::new(),
             random: None,
             hook: None,
@@ -450,7 +460,9 @@ impl Emulator {
             ("AZURE_CLIENT_ID".into(), client_id),
             ("AZURE_CLIENT_SECRET".into(), secret),
             ("MAILREG_RESOURCE_MANAGER_URL".into(), url.clone()),
-            ("MAILREG_SERVICE_USAGE_URL".into(), url),
+            ("MAILREG_SERVICE_USAGE_URL".into(), url.clone()),
+            ("MAILREG_KEYVAULT_URL".into(), url.clone()),
+            ("MAILREG_SECRET_MANAGER_URL".into(), url),
             (
                 "GOOGLE_APPLICATION_CREDENTIALS".into(),
                 self.files.path().join("adc.json").display().to_string(),
