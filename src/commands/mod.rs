@@ -356,7 +356,10 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
         plan.changes.extend(changes);
         // Every store is read and checked before the new secret exists.
         let record = s.ctx.record().await;
-        let stores = s.stores.plan(&record, &[crate::spec::Provider::Microsoft]).await;
+        let stores = s
+            .stores
+            .plan(&record, &[crate::spec::Provider::Microsoft])
+            .await;
         s.ctx.progress.finish();
         let stores = stores?;
         plan.changes.extend(stores.changes.iter().cloned());

@@ -46,7 +46,13 @@ pub struct KeyVaultSink {
 }
 
 impl KeyVaultSink {
-    pub fn new(dest: &KeyVaultDest, http: &Http, auth: GraphAuth, name: &str, env: &str) -> Result<Self> {
+    pub fn new(
+        dest: &KeyVaultDest,
+        http: &Http,
+        auth: GraphAuth,
+        name: &str,
+        env: &str,
+    ) -> Result<Self> {
         let vault = Url::parse(&dest.url)
             .map_err(|e| Error::bad_input(format!("{:?} is not a URL: {e}", dest.url)))?;
         let base = env_url("MAILREG_KEYVAULT_URL", vault.as_str())?;
@@ -67,7 +73,12 @@ impl KeyVaultSink {
         u
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<std::result::Result<Response, StoreFailure>> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<std::result::Result<Response, StoreFailure>> {
         let token = self.auth.token().await?;
         let mut req = Request::new(method, self.url(path)).bearer(&token);
         if let Some(b) = body {
@@ -90,7 +101,11 @@ impl KeyVaultSink {
     }
 
     fn is_ours(&self, bundle: &Value) -> bool {
-        let tag = |k: &str| bundle.pointer(&format!("/tags/{k}")).and_then(Value::as_str);
+        let tag = |k: &str| {
+            bundle
+                .pointer(&format!("/tags/{k}"))
+                .and_then(Value::as_str)
+        };
         tag(MANAGED_BY.0) == Some(MANAGED_BY.1) && tag("mailreg-id") == Some(self.id.as_str())
     }
 }
@@ -106,11 +121,17 @@ impl Sink for KeyVaultSink {
     }
 
     fn marks(&self) -> String {
-        format!("tags {}={}, mailreg-id={}", MANAGED_BY.0, MANAGED_BY.1, self.id)
+        format!(
+            "tags {}={}, mailreg-id={}",
+            MANAGED_BY.0, MANAGED_BY.1, self.id
+        )
     }
 
     async fn read(&self) -> Result<Observed> {
-        match self.call(Method::GET, &format!("secrets/{}", self.name), None).await? {
+        match self
+            .call(Method::GET, &format!("secrets/{}", self.name), None)
+            .await?
+        {
             Ok(resp) => {
                 let bundle: Value = resp.json()?;
                 Ok(Observed {
@@ -162,7 +183,11 @@ impl Sink for KeyVaultSink {
         if observed.soft_deleted == Some(true) {
             tracing::info!(target: "mailreg::secrets", "key vault: recovering the soft-deleted secret {}", self.name);
             match self
-                .call(Method::POST, &format!("deletedsecrets/{}/recover", self.name), None)
+                .call(
+                    Method::POST,
+                    &format!("deletedsecrets/{}/recover", self.name),
+                    None,
+                )
                 .await?
             {
                 Ok(_) => {}
@@ -172,11 +197,7 @@ impl Sink for KeyVaultSink {
             }
         }
         let mut attributes = json!({"enabled": true});
-        if let Some(exp) = value
-            .0
-            .get("secret_expires")
-            .and_then(|t| parse_rfc3339(t))
-        {
+        if let Some(exp) = value.0.get("secret_expires").and_then(|t| parse_rfc3339(t)) {
             attributes["exp"] = json!(exp.unix_timestamp());
         }
         let body = json!({
@@ -190,7 +211,11 @@ impl Sink for KeyVaultSink {
         let mut wait = Duration::from_secs(1);
         for attempt in 1.. {
             match self
-                .call(Method::PUT, &format!("secrets/{}", self.name), Some(body.clone()))
+                .call(
+                    Method::PUT,
+                    &format!("secrets/{}", self.name),
+                    Some(body.clone()),
+                )
                 .await?
             {
                 Ok(_) => return Ok(()),
@@ -203,7 +228,9 @@ impl Sink for KeyVaultSink {
                         "{}: the secret was soft-deleted since plan",
                         f.into_error().message
                     ))
-                    .with_hint("run the command again: mailreg recovers its own soft-deleted secrets"));
+                    .with_hint(
+                        "run the command again: mailreg recovers its own soft-deleted secrets",
+                    ));
                 }
                 Err(f) => return Err(Self::hint(f.into_error())),
             }
@@ -222,7 +249,11 @@ impl Sink for KeyVaultSink {
         }
         if purge {
             match self
-                .call(Method::DELETE, &format!("deletedsecrets/{}", self.name), None)
+                .call(
+                    Method::DELETE,
+                    &format!("deletedsecrets/{}", self.name),
+                    None,
+                )
                 .await?
             {
                 Ok(_) => {}

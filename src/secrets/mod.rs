@@ -117,7 +117,10 @@ impl StoreFailure {
             Some(r) => format!("{} ({r})", self.code),
             None => self.code.clone(),
         };
-        let mut e = Error::new(kind, format!("HTTP {} {code}: {}", self.status, self.message));
+        let mut e = Error::new(
+            kind,
+            format!("HTTP {} {code}: {}", self.status, self.message),
+        );
         e.status = Some(self.status);
         e.code = Some(self.reason.unwrap_or(self.code));
         e

@@ -88,7 +88,11 @@ impl Payload {
         self.0
             .iter()
             .map(|(k, v)| {
-                let v = if k == SECRET_FIELD { mask(v) } else { v.clone() };
+                let v = if k == SECRET_FIELD {
+                    mask(v)
+                } else {
+                    v.clone()
+                };
                 (k.clone(), v)
             })
             .collect()
@@ -115,7 +119,10 @@ mod tests {
             (SECRET_FIELD.into(), "s3cr3t-value".into()),
         ]));
         let shown = format!("{p:?}");
-        assert_eq!(shown, "{\"client_id\": \"id-1\", \"client_secret\": \"s3c…(hidden)\"}");
+        assert_eq!(
+            shown,
+            "{\"client_id\": \"id-1\", \"client_secret\": \"s3c…(hidden)\"}"
+        );
         assert_eq!(Payload::from_json_text(&p.to_json_text()), Some(p));
         assert_eq!(Payload::from_json_text("{\"a\":1}"), None);
         assert_eq!(Payload::from_json_text("text"), None);

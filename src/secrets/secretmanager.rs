@@ -43,7 +43,10 @@ impl SecretManagerSink {
         Ok(SecretManagerSink {
             http: http.clone(),
             auth,
-            base: env_url("MAILREG_SECRET_MANAGER_URL", "https://secretmanager.googleapis.com")?,
+            base: env_url(
+                "MAILREG_SECRET_MANAGER_URL",
+                "https://secretmanager.googleapis.com",
+            )?,
             project: dest.project.clone(),
             secret: dest.secret.clone(),
             name: name.to_owned(),
@@ -96,7 +99,11 @@ impl SecretManagerSink {
     }
 
     fn is_ours(&self, secret: &Value) -> bool {
-        let l = |k: &str| secret.pointer(&format!("/labels/{k}")).and_then(Value::as_str);
+        let l = |k: &str| {
+            secret
+                .pointer(&format!("/labels/{k}"))
+                .and_then(Value::as_str)
+        };
         l(MANAGED_BY.0) == Some(MANAGED_BY.1)
             && l("mailreg-name") == Some(self.name.as_str())
             && l("mailreg-env") == Some(self.env.as_str())
@@ -200,11 +207,17 @@ impl Sink for SecretManagerSink {
         let text = value.to_json_text();
         let body = json!({"payload": {"data": STANDARD.encode(&text), "dataCrc32c": checksum(text.as_bytes())}});
         let url = self.url(&format!("/{}:addVersion", self.secret));
-        let added: Value = match self.call(Request::new(Method::POST, url).json(body)).await? {
+        let added: Value = match self
+            .call(Request::new(Method::POST, url).json(body))
+            .await?
+        {
             Ok(resp) => resp.json()?,
             Err(f) => return Err(self.error(f)),
         };
-        let new_name = added.get("name").and_then(Value::as_str).unwrap_or_default();
+        let new_name = added
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         // Disable the versions the new one supersedes.
         let url = self.url(&format!("/{}/versions", self.secret));
         let list: Value = match self.call(Request::new(Method::GET, url)).await? {
@@ -227,7 +240,9 @@ impl Sink for SecretManagerSink {
                 .json(json!({}))
                 .safety(Safety::Idempotent);
             if let Err(f) = self.call(req).await? {
-                return Err(self.error(f).context(format!("disabling the superseded version {version}")));
+                return Err(self
+                    .error(f)
+                    .context(format!("disabling the superseded version {version}")));
             }
         }
         Ok(())

@@ -87,8 +87,8 @@ impl Stores {
     }
 
     fn at(&self, e: &Entry, err: Error) -> Error {
+        let err = err.context(format!("{} {}", e.sink.kind(), e.sink.target()));
         locate(&self.spec, e.index, err)
-            .context(format!("{} {}", e.sink.kind(), e.sink.target()))
     }
 
     /// Reads every store (one request each) and plans the writes that bring them to the
@@ -99,7 +99,9 @@ impl Stores {
             let desired = Payload::from_record(record, &e.spec);
             let changes = changing.contains(&e.spec.provider);
             let mut obs = e.sink.read().await?;
-            let differs = desired.as_ref().is_some_and(|d| obs.value.as_ref() != Some(d));
+            let differs = desired
+                .as_ref()
+                .is_some_and(|d| obs.value.as_ref() != Some(d));
             if !differs && !changes {
                 return Ok((obs, false, None));
             }
@@ -113,10 +115,7 @@ impl Stores {
         self.collect(results)
     }
 
-    fn collect(
-        &self,
-        results: Vec<Result<(Observed, bool, Option<Change>)>>,
-    ) -> Result<StorePlan> {
+    fn collect(&self, results: Vec<Result<(Observed, bool, Option<Change>)>>) -> Result<StorePlan> {
         let mut plan = StorePlan::default();
         for (e, r) in self.entries.iter().zip(results) {
             let (obs, prepared, change) = r.map_err(|err| self.at(e, err))?;
@@ -141,9 +140,14 @@ impl Stores {
 
     /// Writes the current credentials to every store whose value differs from what plan read.
     /// Returns how many stores were written.
-    pub async fn apply(&self, plan: &StorePlan, record: &Record, progress: &Progress) -> Result<usize> {
-        let results = futures::future::join_all(self.entries.iter().enumerate().map(
-            |(i, e)| async move {
+    pub async fn apply(
+        &self,
+        plan: &StorePlan,
+        record: &Record,
+        progress: &Progress,
+    ) -> Result<usize> {
+        let results =
+            futures::future::join_all(self.entries.iter().enumerate().map(|(i, e)| async move {
                 let Some(desired) = Payload::from_record(record, &e.spec) else {
                     return Ok(false);
                 };
@@ -156,12 +160,14 @@ impl Stores {
                     e.sink.prepare(&mut obs, false).await?;
                     self.check_ours(e, &obs)?;
                 }
-                progress.step("secrets", format!("writing {} {}", e.sink.kind(), e.sink.target()));
+                progress.step(
+                    "secrets",
+                    format!("writing {} {}", e.sink.kind(), e.sink.target()),
+                );
                 e.sink.write(&obs, &desired).await?;
                 Ok(true)
-            },
-        ))
-        .await;
+            }))
+            .await;
         let mut written = 0;
         for (e, r) in self.entries.iter().zip(results) {
             written += usize::from(r.map_err(|err| self.at(e, err))?);
@@ -197,16 +203,18 @@ impl Stores {
 
     /// Deletes what [`Stores::plan_destroy`] found to be mailreg's.
     pub async fn destroy(&self, plan: &StorePlan, purge: bool, progress: &Progress) -> Result<()> {
-        let results = futures::future::join_all(self.entries.iter().enumerate().map(
-            |(i, e)| async move {
+        let results =
+            futures::future::join_all(self.entries.iter().enumerate().map(|(i, e)| async move {
                 if !plan.prepared.get(i).copied().unwrap_or(false) {
                     return Ok(());
                 }
-                progress.step("secrets", format!("deleting {} {}", e.sink.kind(), e.sink.target()));
+                progress.step(
+                    "secrets",
+                    format!("deleting {} {}", e.sink.kind(), e.sink.target()),
+                );
                 e.sink.delete(&plan.observed[i], purge).await
-            },
-        ))
-        .await;
+            }))
+            .await;
         for (e, r) in self.entries.iter().zip(results) {
             r.map_err(|err| self.at(e, err))?;
         }
@@ -245,19 +253,29 @@ fn azure_auth(spec: &Spec, http: &Http) -> Result<crate::microsoft::auth::GraphA
 
 /// The plan's line for a planned write: the fields that change, the secret masked.
 fn change_for(e: &Entry, obs: &Observed, desired: Option<&Payload>, changes: bool) -> Change {
-    let action = if obs.exists { Action::Update } else { Action::Create };
+    let action = if obs.exists {
+        Action::Update
+    } else {
+        Action::Create
+    };
     let mut c = Change::new("secret", e.sink.kind(), action)
         .address(format!("secret[{}].{}", e.index, e.sink.kind()))
         .id(e.sink.target());
     if obs.soft_deleted == Some(true) {
         c = c.reason("recovers mailreg's soft-deleted secret of that name");
     } else if changes {
-        c = c.reason(format!("the {} client secret changes in this run", e.spec.provider.as_str()));
+        c = c.reason(format!(
+            "the {} client secret changes in this run",
+            e.spec.provider.as_str()
+        ));
     } else if obs.exists {
         c = c.reason("the stored value differs from the credentials (changed outside mailreg?)");
     }
     let empty = Payload::default();
-    let (after, before) = (desired.unwrap_or(&empty), obs.value.as_ref().unwrap_or(&empty));
+    let (after, before) = (
+        desired.unwrap_or(&empty),
+        obs.value.as_ref().unwrap_or(&empty),
+    );
     let (after_shown, before_shown) = (after.masked(), before.masked());
     let mut keys: Vec<&String> = after.0.keys().chain(before.0.keys()).collect();
     keys.sort();
@@ -290,7 +308,8 @@ pub fn changing(changes: &[Change]) -> Vec<Provider> {
     let mut out = Vec::new();
     for c in changes {
         let new_secret = (c.resource == "client_secret" && c.action == Action::Create)
-            || (c.resource == "application" && matches!(c.action, Action::Create | Action::Replace));
+            || (c.resource == "application"
+                && matches!(c.action, Action::Create | Action::Replace));
         let p = match c.provider {
             "microsoft" => Provider::Microsoft,
             "google" => Provider::Google,

@@ -108,11 +108,17 @@ impl VaultSink {
         if resp.status < 400 {
             return Ok(Some(body));
         }
+        // OpenBao wraps several errors as "1 error occurred:\n\t* permission denied\n\n".
         let errors: Vec<&str> = body
             .get("errors")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .flat_map(str::lines)
+            .map(|l| l.trim().trim_start_matches("* "))
+            .filter(|l| !l.is_empty() && !l.ends_with("occurred:"))
+            .collect();
         let text = if errors.is_empty() {
             "no error text".to_owned()
         } else {
@@ -199,9 +205,15 @@ impl Sink for VaultSink {
             }
         }
         let (path, needed): (String, &[&str]) = if delete {
-            (format!("{}/metadata/{}", self.mount, self.path), &["delete"])
+            (
+                format!("{}/metadata/{}", self.mount, self.path),
+                &["delete"],
+            )
         } else {
-            (format!("{}/data/{}", self.mount, self.path), &["create", "update"])
+            (
+                format!("{}/data/{}", self.mount, self.path),
+                &["create", "update"],
+            )
         };
         let url = Url::parse(&format!(
             "{}/v1/sys/capabilities-self",
@@ -253,8 +265,11 @@ impl Sink for VaultSink {
         .await
         .map_err(|e| {
             if e.status == Some(400) && e.message.contains("check-and-set") {
-                Error::refused(format!("{}: it changed since plan (another writer?)", e.message))
-                    .with_hint("run the command again")
+                Error::refused(format!(
+                    "{}: it changed since plan (another writer?)",
+                    e.message
+                ))
+                .with_hint("run the command again")
             } else {
                 e
             }

@@ -185,7 +185,9 @@ pub(super) fn validate(body: &SpecBody, p: &mut Vec<Problem>) {
                 )),
             }
             let ok = (1..=127).contains(&k.name.len())
-                && k.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                && k.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !ok {
                 p.push(Problem::new(
                     at(".key_vault.name"),
@@ -273,7 +275,10 @@ vault = { path = "mailreg/{env}/outlook" }
     fn loads_with_defaults_and_substitution() {
         let s = Spec::parse(Path::new("m.toml"), BASE, "test").unwrap();
         let v = s.secrets[0].vault.as_ref().unwrap();
-        assert_eq!((v.mount.as_str(), v.path.as_str()), ("secret", "mailreg/test/outlook"));
+        assert_eq!(
+            (v.mount.as_str(), v.path.as_str()),
+            ("secret", "mailreg/test/outlook")
+        );
     }
 
     #[test]
@@ -287,11 +292,15 @@ vault = { path = "mailreg/{env}/outlook" }
             "m.toml:13:18: secret[1].vault.path: \"a//b\" has an empty segment (`//`)"
         );
         assert_eq!(
-            err("\n[[secret]]\nprovider = \"microsoft\"\nvault = { mount = \"secret\", path = \"/mailreg/test/outlook/\" }\n"),
+            err(
+                "\n[[secret]]\nprovider = \"microsoft\"\nvault = { mount = \"secret\", path = \"/mailreg/test/outlook/\" }\n"
+            ),
             "m.toml:11:1: secret[1]: aims at the same destination as secret[0] (vault /secret/mailreg/test/outlook)"
         );
         assert_eq!(
-            err("\n[[secret]]\nprovider = \"google\"\nkey_vault = { url = \"http://v.example\", name = \"a_b\" }\nfields = [\"client_id\", \"password\"]\n"),
+            err(
+                "\n[[secret]]\nprovider = \"google\"\nkey_vault = { url = \"http://v.example\", name = \"a_b\" }\nfields = [\"client_id\", \"password\"]\n"
+            ),
             "m.toml:12:12: secret[1].provider: \"google\" is not applied by this spec: add a [google] section or remove this entry\n\
              m.toml:13:21: secret[1].key_vault.url: \"http://v.example\" is not a vault URL such as https://myvault.vault.azure.net\n\
              m.toml:13:48: secret[1].key_vault.name: \"a_b\": Key Vault secret names are 1-127 letters, digits and hyphens\n\

@@ -132,7 +132,11 @@ impl KeyVaultState {
             ));
         }
         match audience {
-            None => return Err(unauthorized("AKV10032: Invalid issuer or the token has expired.")),
+            None => {
+                return Err(unauthorized(
+                    "AKV10032: Invalid issuer or the token has expired.",
+                ));
+            }
             Some(aud) if !AUDIENCES.contains(&aud.as_str()) => {
                 return Err(unauthorized(&format!(
                     "AKV10022: Invalid audience. Expected https://vault.azure.net, found: {aud}."
@@ -203,7 +207,9 @@ impl KeyVaultState {
         error(
             404,
             "SecretNotFound",
-            &format!("A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"),
+            &format!(
+                "A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+            ),
             None,
         )
     }
@@ -252,7 +258,9 @@ impl KeyVaultState {
             return Err(error(
                 409,
                 "Conflict",
-                &format!("Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged."),
+                &format!(
+                    "Secret {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged."
+                ),
                 Some("ObjectIsDeletedButRecoverable"),
             ));
         }
@@ -349,8 +357,11 @@ impl KeyVaultState {
         self.secrets
             .iter()
             .map(|(name, s)| {
-                let versions: Vec<Value> =
-                    s.versions.iter().map(|v| self.bundle(name, v, true)).collect();
+                let versions: Vec<Value> = s
+                    .versions
+                    .iter()
+                    .map(|v| self.bundle(name, v, true))
+                    .collect();
                 json!({"name": name, "deleted": s.deleted.is_some(), "versions": versions})
             })
             .collect()

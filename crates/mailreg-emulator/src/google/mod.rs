@@ -315,10 +315,11 @@ impl GoogleState {
             self.metadata_server(req, now)
         } else if let Some(rest) = path.strip_prefix("/v3/") {
             self.resource_manager(req, rest, now).unwrap_or_else(|e| e)
-        } else if let Some(rest) = path
-            .strip_prefix("/v1/")
-            .filter(|r| r.split('/').nth(2).is_some_and(|s| s.starts_with("secrets")))
-        {
+        } else if let Some(rest) = path.strip_prefix("/v1/").filter(|r| {
+            r.split('/')
+                .nth(2)
+                .is_some_and(|s| s.starts_with("secrets"))
+        }) {
             self.secret_manager(req, rest).unwrap_or_else(|e| e)
         } else if let Some(rest) = path.strip_prefix("/v1/") {
             self.service_usage(req, rest, now).unwrap_or_else(|e| e)

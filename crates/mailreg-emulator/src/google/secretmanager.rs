@@ -193,10 +193,7 @@ impl GoogleState {
                             return Err(google_error(
                                 400,
                                 "FAILED_PRECONDITION",
-                                &format!(
-                                    "{name} is in {} state.",
-                                    ver.state.as_str()
-                                ),
+                                &format!("{name} is in {} state.", ver.state.as_str()),
                                 vec![],
                             ));
                         }
