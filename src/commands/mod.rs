@@ -225,7 +225,7 @@ async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCo
     let s = session(target, global)?;
     let plan = plan_with_stores(&s).await;
     s.ctx.progress.finish();
-    let (plan, _) = plan?;
+    let plan = plan?.0.plan;
     match global.output {
         OutputFormat::Json => println!(
             "{}",
@@ -242,12 +242,15 @@ async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCo
 
 /// The providers' plan, then the stores' (which need to know whose secret changes), as one
 /// plan. Every store is read here: one that cannot be read stops the run before any change.
-async fn plan_with_stores(s: &Session) -> Result<(Plan, StorePlan)> {
-    let mut plan = engine::plan(&s.ctx, &s.providers).await?;
+async fn plan_with_stores(s: &Session) -> Result<(engine::ApplyStaged<'_>, StorePlan)> {
+    let mut staged = engine::plan(&s.ctx, &s.providers).await?;
     let record = s.ctx.record().await;
-    let stores = s.stores.plan(&record, &changing(&plan.changes)).await?;
-    plan.changes.extend(stores.changes.iter().cloned());
-    Ok((plan, stores))
+    let stores = s
+        .stores
+        .plan(&record, &changing(&staged.plan.changes))
+        .await?;
+    staged.plan.changes.extend(stores.changes.iter().cloned());
+    Ok((staged, stores))
 }
 
 async fn apply(
@@ -262,16 +265,17 @@ async fn apply(
     let mut s = locked_session(target, global, "apply")?;
     s.ctx.replace = replace;
     s.ctx.ttl = ttl;
-    let plan = plan_with_stores(&s).await;
+    let staged = plan_with_stores(&s).await;
     s.ctx.progress.finish();
-    let (plan, store_plan) = plan?;
+    let (staged, store_plan) = staged?;
+    let plan = staged.plan.clone();
     engine::check_replacements(&s.ctx, &plan)?;
     crate::output::check_writable(&s.spec)?;
     print_plan(global, &header("apply", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(global, yes, "Do you want to perform these actions?")?;
         if plan.changes.iter().any(|c| c.provider != "secret") {
-            engine::apply(&s.ctx, &s.providers).await?;
+            engine::apply(&s.ctx, staged).await?;
         }
         // The stores get the credentials once they exist.
         let record = s.ctx.record().await;
@@ -445,18 +449,19 @@ async fn destroy(
 ) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "destroy")?;
     s.ctx.purge = purge;
-    let plan = async {
-        let mut plan = engine::plan_destroy(&s.ctx, &s.providers).await?;
+    let staged = async {
+        let mut staged = engine::plan_destroy(&s.ctx, &s.providers).await?;
         let stores = match keep_secrets {
             true => StorePlan::default(),
             false => s.stores.plan_destroy().await?,
         };
-        plan.changes.extend(stores.changes.iter().cloned());
-        Ok::<_, Error>((plan, stores))
+        staged.plan.changes.extend(stores.changes.iter().cloned());
+        Ok::<_, Error>((staged, stores))
     }
     .await;
     s.ctx.progress.finish();
-    let (plan, stores) = plan?;
+    let (staged, stores) = staged?;
+    let plan = staged.plan.clone();
     print_plan(global, &header("destroy", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(
@@ -467,7 +472,7 @@ async fn destroy(
     }
     s.stores.destroy(&stores, purge, &s.ctx.progress).await?;
     // Runs even for an empty plan: it also clears a stale credentials record.
-    engine::destroy(&s.ctx, &s.providers).await?;
+    engine::destroy(&s.ctx, staged).await?;
     match global.output {
         OutputFormat::Json => println!(
             "{}",
