@@ -1165,7 +1165,10 @@ fn secrets_never_leak_through_any_command_at_any_verbosity() {
     let kv = h.emu.with_state(|s| s.keyvault.secrets());
     let kv_value = kv[0]["versions"].as_array().unwrap().last().unwrap()["value"].clone();
     assert!(
-        kv_value.as_str().unwrap().contains(canaries.last().unwrap().as_str()),
+        kv_value
+            .as_str()
+            .unwrap()
+            .contains(canaries.last().unwrap().as_str()),
         "Key Vault has the rotated secret"
     );
     let sm = h.emu.with_state(|s| s.google.secret_manager_secrets());
@@ -1175,7 +1178,10 @@ fn secrets_never_leak_through_any_command_at_any_verbosity() {
         &["destroy", "--env", "test", "--yes", "--purge"],
         &canaries,
     );
-    assert!(h.emu.with_state(|s| s.keyvault.secrets()).is_empty(), "purged");
+    assert!(
+        h.emu.with_state(|s| s.keyvault.secrets()).is_empty(),
+        "purged"
+    );
     report(&format!(
         "secrets suite: {runs} command runs at -vv (text and JSON) with {} canary secrets; none leaked; secrets only in the 0600 store and outputs",
         canaries.len()

@@ -153,7 +153,7 @@ fn session_for(
     if let Some(g) = &google {
         providers.push(g.clone());
     }
-    let stores = Stores::new(&spec, &http)?;
+    let stores = Stores::new(&spec, &http);
     let interactive =
         global.output == OutputFormat::Text && !global.quiet && std::io::stderr().is_terminal();
     let ctx = Ctx::new(

@@ -92,6 +92,14 @@ impl KeyVaultSink {
         })
     }
 
+    /// A call whose 404 means "already done" (by an earlier run whose answer was lost).
+    async fn call_absent_ok(&self, method: Method, path: &str) -> Result<()> {
+        match self.call(method, path, None).await? {
+            Err(f) if f.status != 404 => Err(Self::hint(f.into_error())),
+            _ => Ok(()),
+        }
+    }
+
     fn hint(e: Error) -> Error {
         if e.status == Some(403) {
             e.with_hint("the signed-in identity needs the role \"Key Vault Secrets Officer\" on the vault (RBAC vaults), or get, set, delete and recover secret permissions in an access policy")
@@ -182,19 +190,12 @@ impl Sink for KeyVaultSink {
     async fn write(&self, observed: &Observed, value: &Payload) -> Result<()> {
         if observed.soft_deleted == Some(true) {
             tracing::info!(target: "mailreg::secrets", "key vault: recovering the soft-deleted secret {}", self.name);
-            match self
-                .call(
-                    Method::POST,
-                    &format!("deletedsecrets/{}/recover", self.name),
-                    None,
-                )
-                .await?
-            {
-                Ok(_) => {}
-                // Recovered meanwhile (an earlier run whose answer was lost).
-                Err(f) if f.status == 404 => {}
-                Err(f) => return Err(Self::hint(f.into_error())),
-            }
+            // 404: recovered meanwhile (an earlier run whose answer was lost).
+            self.call_absent_ok(
+                Method::POST,
+                &format!("deletedsecrets/{}/recover", self.name),
+            )
+            .await?;
         }
         let mut attributes = json!({"enabled": true});
         if let Some(exp) = value.0.get("secret_expires").and_then(|t| parse_rfc3339(t)) {
@@ -209,7 +210,9 @@ impl Sink for KeyVaultSink {
         // A recovery takes seconds to finish; until then a write answers 409
         // ObjectIsBeingRecovered.
         let mut wait = Duration::from_secs(1);
-        for attempt in 1.. {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             match self
                 .call(
                     Method::PUT,
@@ -235,31 +238,14 @@ impl Sink for KeyVaultSink {
                 Err(f) => return Err(Self::hint(f.into_error())),
             }
         }
-        unreachable!("the loop returns")
     }
 
     async fn delete(&self, _observed: &Observed, purge: bool) -> Result<()> {
-        match self
-            .call(Method::DELETE, &format!("secrets/{}", self.name), None)
-            .await?
-        {
-            Ok(_) => {}
-            Err(f) if f.status == 404 => {}
-            Err(f) => return Err(Self::hint(f.into_error())),
-        }
+        self.call_absent_ok(Method::DELETE, &format!("secrets/{}", self.name))
+            .await?;
         if purge {
-            match self
-                .call(
-                    Method::DELETE,
-                    &format!("deletedsecrets/{}", self.name),
-                    None,
-                )
-                .await?
-            {
-                Ok(_) => {}
-                Err(f) if f.status == 404 => {}
-                Err(f) => return Err(Self::hint(f.into_error())),
-            }
+            self.call_absent_ok(Method::DELETE, &format!("deletedsecrets/{}", self.name))
+                .await?;
         }
         Ok(())
     }

@@ -32,6 +32,9 @@ struct Entry {
 pub struct Stores {
     entries: Vec<Entry>,
     spec: Spec,
+    /// A destination that could not be set up (no Vault address, no Azure tenant, …):
+    /// reported by the commands that use the stores, not by those that do not (status, gc).
+    broken: Option<Error>,
 }
 
 /// What plan read at each store, and decided.
@@ -44,7 +47,18 @@ pub struct StorePlan {
 }
 
 impl Stores {
-    pub fn new(spec: &Spec, http: &Http) -> Result<Stores> {
+    pub fn new(spec: &Spec, http: &Http) -> Stores {
+        match Self::build(spec, http) {
+            Ok(stores) => stores,
+            Err(e) => Stores {
+                entries: Vec::new(),
+                spec: spec.clone(),
+                broken: Some(e),
+            },
+        }
+    }
+
+    fn build(spec: &Spec, http: &Http) -> Result<Stores> {
         let mut entries = Vec::new();
         let mut azure = None;
         let mut google = None;
@@ -79,11 +93,22 @@ impl Stores {
         Ok(Stores {
             entries,
             spec: spec.clone(),
+            broken: None,
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    fn usable(&self) -> Result<()> {
+        match &self.broken {
+            Some(e) => Err(Error {
+                kind: e.kind,
+                message: e.message.clone(),
+                hint: e.hint.clone(),
+                code: e.code.clone(),
+                status: e.status,
+                reported: false,
+            }),
+            None => Ok(()),
+        }
     }
 
     fn at(&self, e: &Entry, err: Error) -> Error {
@@ -95,6 +120,7 @@ impl Stores {
     /// credentials. `changing`: providers whose client secret changes in this run (a create, a
     /// replacement, a rotation): their stores get the new value after apply.
     pub async fn plan(&self, record: &Record, changing: &[Provider]) -> Result<StorePlan> {
+        self.usable()?;
         let results = futures::future::join_all(self.entries.iter().map(|e| async move {
             let desired = Payload::from_record(record, &e.spec);
             let changes = changing.contains(&e.spec.provider);
@@ -178,6 +204,7 @@ impl Stores {
     /// Reads every store and plans deleting what carries mailreg's marks; anything else is
     /// left alone (and said so at `-v`).
     pub async fn plan_destroy(&self) -> Result<StorePlan> {
+        self.usable()?;
         let results = futures::future::join_all(self.entries.iter().map(|e| async move {
             let mut obs = e.sink.read().await?;
             if !obs.exists && obs.soft_deleted.is_none() {
