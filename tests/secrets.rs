@@ -621,6 +621,8 @@ fn an_unreachable_store_stops_the_run_before_the_registration_changes() {
         "{}",
         r.stderr
     );
+    // Commands that do not touch the stores do not need them.
+    h.ok(&["status", "--env", "test"]);
 }
 
 #[test]
