@@ -382,3 +382,119 @@ impl KeyVaultState {
         s.deleted = deleted.then_some(0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: OffsetDateTime = time::macros::datetime!(2026-11-28 20:00 UTC);
+
+    fn req(method: &str, path: &str, body: Option<Value>) -> EmuRequest {
+        EmuRequest {
+            method: method.into(),
+            path: path.into(),
+            query: vec![("api-version".into(), "7.5".into())],
+            headers: vec![("authorization".into(), "Bearer t".into())],
+            body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        }
+    }
+
+    fn call(kv: &mut KeyVaultState, r: EmuRequest) -> (u16, Value) {
+        let resp = kv
+            .handle(&r, Some("https://vault.azure.net".into()), NOW)
+            .expect("vault path");
+        (resp.status, resp.body_json().unwrap_or(Value::Null))
+    }
+
+    #[test]
+    fn tokens_are_checked_with_the_vault_challenge() {
+        let mut kv = KeyVaultState::new(KeyVaultConfig::default());
+        let mut r = req("GET", "/secrets/a", None);
+        r.headers.clear();
+        let resp = kv.handle(&r, None, NOW).unwrap();
+        assert_eq!(resp.status, 401);
+        assert!(
+            resp.headers.iter().any(|(k, v)| k == "www-authenticate"
+                && v.contains("resource=\"https://vault.azure.net\""))
+        );
+        let resp = kv
+            .handle(
+                &req("GET", "/secrets/a", None),
+                Some("https://graph.microsoft.com".into()),
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(
+            resp.body_json().unwrap()["error"]["message"],
+            "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://graph.microsoft.com."
+        );
+        assert!(
+            kv.handle(&req("GET", "/v1.0/applications", None), None, NOW)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn set_get_soft_delete_conflict_recover_purge() {
+        let mut kv = KeyVaultState::new(KeyVaultConfig::default());
+        let body = json!({"value": "v1", "contentType": "application/json",
+            "attributes": {"enabled": true, "exp": 1_900_000_000}, "tags": {"managed-by": "mailreg"}});
+        let (status, set) = call(&mut kv, req("PUT", "/secrets/mail", Some(body.clone())));
+        assert_eq!(status, 200);
+        assert!(
+            set["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://emulator.vault.azure.net/secrets/mail/")
+        );
+        assert_eq!(set["attributes"]["exp"], 1_900_000_000);
+        assert_eq!(set["attributes"]["recoveryLevel"], "Recoverable+Purgeable");
+        let (_, got) = call(&mut kv, req("GET", "/secrets/mail", None));
+        assert_eq!(
+            (got["value"].clone(), got["contentType"].clone()),
+            (json!("v1"), json!("application/json"))
+        );
+        let (status, deleted) = call(&mut kv, req("DELETE", "/secrets/mail", None));
+        assert_eq!(status, 200);
+        assert_eq!(
+            deleted["recoveryId"],
+            "https://emulator.vault.azure.net/deletedsecrets/mail"
+        );
+        assert_eq!(
+            call(&mut kv, req("GET", "/secrets/mail", None)).1["error"]["code"],
+            "SecretNotFound"
+        );
+        let (status, conflict) = call(&mut kv, req("PUT", "/secrets/mail", Some(body.clone())));
+        assert_eq!(status, 409);
+        assert_eq!(
+            conflict,
+            json!({"error": {"code": "Conflict", "message": "Secret mail is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.", "innererror": {"code": "ObjectIsDeletedButRecoverable"}}})
+        );
+        let (status, recovered) = call(&mut kv, req("POST", "/deletedsecrets/mail/recover", None));
+        assert_eq!(status, 200);
+        assert!(
+            recovered.get("value").is_none(),
+            "a recovery answer has no value"
+        );
+        assert_eq!(call(&mut kv, req("GET", "/secrets/mail", None)).0, 200);
+        call(&mut kv, req("DELETE", "/secrets/mail", None));
+        assert_eq!(
+            call(&mut kv, req("DELETE", "/deletedsecrets/mail", None)).0,
+            204
+        );
+        assert_eq!(
+            call(&mut kv, req("PUT", "/secrets/mail", Some(body))).0,
+            200
+        );
+        assert_eq!(call(&mut kv, req("GET", "/secrets/bad_name", None)).0, 400);
+        let mut no_version = req("GET", "/secrets/mail", None);
+        no_version.query.clear();
+        assert_eq!(call(&mut kv, no_version).0, 400);
+        kv.config_mut().forbidden = true;
+        let (status, e) = call(&mut kv, req("GET", "/secrets/mail", None));
+        assert_eq!(
+            (status, e["error"]["innererror"]["code"].clone()),
+            (403, json!("ForbiddenByRbac"))
+        );
+    }
+}

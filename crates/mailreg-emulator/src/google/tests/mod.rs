@@ -752,3 +752,4 @@ fn patch_repairs_labels_and_display_name() {
 }
 
 mod part1;
+mod secret_manager;
