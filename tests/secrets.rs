@@ -31,18 +31,28 @@ impl Drop for Bao {
 
 impl Bao {
     fn start() -> Result<Bao, String> {
+        Self::start_with(false)
+    }
+
+    /// With TLS: `-dev-tls` makes a CA and a certificate for 127.0.0.1 (in `ca()`).
+    fn start_with(tls: bool) -> Result<Bao, String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
             .port();
         let home = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut args = vec![
+            "server".to_owned(),
+            "-dev".to_owned(),
+            format!("-dev-root-token-id={ROOT}"),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+        ];
+        if tls {
+            args.push("-dev-tls".into());
+            args.push(format!("-dev-tls-cert-dir={}", home.path().display()));
+        }
         let child = Command::new("bao")
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-root-token-id={ROOT}"),
-                &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
+            .args(&args)
             .env("HOME", home.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -57,14 +67,24 @@ impl Bao {
             port,
             _home: home,
         };
-        // Ready when the health endpoint answers (a few hundred milliseconds).
+        // Ready when the health endpoint answers (a few hundred milliseconds); with TLS, when
+        // the CA is written and the port accepts connections.
         for _ in 0..200 {
-            if bao.call("GET", "/v1/sys/health", ROOT, None).0 == 200 {
+            let ready = if tls {
+                bao.ca().exists() && TcpStream::connect(("127.0.0.1", port)).is_ok()
+            } else {
+                bao.call("GET", "/v1/sys/health", ROOT, None).0 == 200
+            };
+            if ready {
                 return Ok(bao);
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Err("bao server -dev did not become ready".into())
+    }
+
+    fn ca(&self) -> std::path::PathBuf {
+        self._home.path().join("vault-ca.pem")
     }
 
     fn addr(&self) -> String {
@@ -125,7 +145,11 @@ impl Bao {
 }
 
 fn bao_or_skip() -> Option<Bao> {
-    match Bao::start() {
+    started_or_skip(Bao::start())
+}
+
+fn started_or_skip(started: Result<Bao, String>) -> Option<Bao> {
+    match started {
         Ok(b) => Some(b),
         Err(why) => {
             if std::env::var("MAILREG_REQUIRE_PEERS").is_ok_and(|v| v == "1") {
@@ -842,4 +866,99 @@ fn github_outputs_are_opt_in_and_masked() {
     let doc: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(doc["github_outputs"].as_array().unwrap().len(), 8);
     assert!(r.stderr.contains(&format!("::add-mask::{secret}")));
+}
+
+#[test]
+fn vault_over_https_with_a_private_ca() {
+    let Some(bao) = started_or_skip(Bao::start_with(true)) else {
+        return;
+    };
+    let addr = bao.addr().replace("http://", "https://");
+    let mut h = harness(&format!("{SPEC}{VAULT}"));
+    h.extra_env = vec![
+        ("VAULT_ADDR".into(), addr),
+        ("VAULT_TOKEN".into(), ROOT.into()),
+    ];
+    // The server's certificate is not trusted without its CA: stopped before any change.
+    let r = h.expect(1, &["plan", "--env", "test"]);
+    assert!(
+        r.stderr.contains("secret[0]: vault secret/mailreg/test/outlook:")
+            && r.stderr.contains("hint: check VAULT_ADDR; if the server's certificate comes from a private CA, set VAULT_CACERT to it"),
+        "{}",
+        r.stderr
+    );
+    no_graph_writes(&h);
+    h.extra_env
+        .push(("VAULT_CACERT".into(), bao.ca().display().to_string()));
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    h.expect(0, &["plan", "--env", "test", "--detailed-exitcode"]);
+    // A file that is not a certificate bundle is bad input.
+    std::fs::write(h.dir.path().join("not-a-ca.pem"), "hello").unwrap();
+    h.extra_env.pop();
+    h.extra_env.push((
+        "VAULT_CACERT".into(),
+        h.dir.path().join("not-a-ca.pem").display().to_string(),
+    ));
+    let r = h.expect(3, &["plan", "--env", "test"]);
+    assert!(
+        r.stderr.contains("secret[0]: VAULT_CACERT (")
+            && r.stderr
+                .contains("not-a-ca.pem): not a PEM certificate bundle (no certificate in it)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn google_credentials_go_to_secret_manager_in_mailregs_own_project() {
+    let spec = format!(
+        "{GOOGLE_SPEC}\n[[secret]]\nprovider = \"google\"\nsecret_manager = {{ project = \"agileapps-mail-{{env}}\", secret = \"gmail-{{env}}\" }}\n"
+    );
+    let h = harness(&spec);
+    // The project does not exist yet and there is no client to deliver: the store is not read.
+    h.expect(5, &["apply", "--env", "test", "--yes"]);
+    assert!(
+        !lines(&h.api_requests())
+            .iter()
+            .any(|l| l.contains("/secrets")),
+        "{:#?}",
+        lines(&h.api_requests())
+    );
+    import_default_client(&h);
+    // The API is off in the new project: mailreg enables it (its own project), then writes.
+    let plan = h.expect(2, &["plan", "--env", "test", "--detailed-exitcode"]);
+    assert!(
+        plan.stdout.contains("  + secret[0].secret_manager (projects/agileapps-mail-test/secrets/gmail-test)\n      # enables the Secret Manager API in mailreg's project first\n"),
+        "{}",
+        plan.stdout
+    );
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    assert!(
+        h.emu
+            .with_state(|s| s.google.enabled_services("agileapps-mail-test"))
+            .contains(&"secretmanager.googleapis.com".to_owned())
+    );
+    let sm = h
+        .emu
+        .with_state(|s| s.google.secret_manager_secrets())
+        .pop()
+        .unwrap();
+    let stored: Value = serde_json::from_str(sm["versions"][0]["data"].as_str().unwrap()).unwrap();
+    let g = &h.record("test")["google"];
+    assert_eq!(stored["client_id"], g["client"]["client_id"]);
+    assert_eq!(stored["client_secret"], g["client"]["client_secret"]);
+    assert_eq!(stored["project_id"], "agileapps-mail-test");
+    assert_eq!(stored["provider"], "google");
+    assert!(stored.get("secret_expires").is_none());
+    // No-op: one read of the store.
+    h.clear();
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    let store_reads: Vec<String> = lines(&h.api_requests())
+        .into_iter()
+        .filter(|l| l.contains("/secrets"))
+        .collect();
+    assert_eq!(
+        store_reads,
+        ["GET /v1/projects/agileapps-mail-test/secrets/gmail-test/versions/latest:access"]
+    );
 }

@@ -324,7 +324,11 @@ impl Http {
     /// `VAULT_CACERT`). Shares the retry policy and counters; the connection pool is its own.
     pub fn with_root_certificates(&self, pem: &[u8]) -> Result<Self> {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| Error::bad_input(format!("not a PEM certificate bundle: {e}")))?;
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                Error::bad_input("not a PEM certificate bundle (no certificate in it)")
+            })?;
         let mut builder = Self::builder(self.timeout);
         for c in certs {
             builder = builder.add_root_certificate(c);

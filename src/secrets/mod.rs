@@ -41,6 +41,9 @@ pub struct Observed {
     pub soft_deleted: Option<bool>,
     /// OpenBao / Vault: the current version, for check-and-set writes (0 = none).
     pub version: u64,
+    /// Secret Manager in mailreg's own Google project: the API is disabled and mailreg enables
+    /// it before the write.
+    pub enable_api: bool,
 }
 
 /// One store kind.

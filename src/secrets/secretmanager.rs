@@ -16,6 +16,7 @@ use url::Url;
 
 use super::{MANAGED_BY, Observed, Payload, Sink, StoreFailure};
 use crate::error::{Error, Result};
+use crate::google::api::{Api, Gcp};
 use crate::google::auth::GoogleAuth;
 use crate::http::{Http, Request, Response, Safety, env_url};
 use crate::spec::secret::SecretManagerDest;
@@ -30,6 +31,9 @@ pub struct SecretManagerSink {
     secret: String,
     name: String,
     env: String,
+    /// Service Usage, when the project is mailreg's own (`[google] project_id`): a disabled
+    /// Secret Manager API is then enabled instead of reported.
+    own_project: Option<Gcp>,
 }
 
 impl SecretManagerSink {
@@ -37,10 +41,23 @@ impl SecretManagerSink {
         dest: &SecretManagerDest,
         http: &Http,
         auth: Arc<GoogleAuth>,
-        name: &str,
-        env: &str,
+        spec: &crate::spec::Spec,
     ) -> Result<Self> {
+        let own = spec
+            .google
+            .as_ref()
+            .is_some_and(|g| g.project_id == dest.project);
+        let own_project = match own {
+            true => Some(Gcp::new(
+                http.clone(),
+                crate::google::endpoints::Endpoints::from_env()?,
+                GoogleAuth::from_env()?,
+            )),
+            false => None,
+        };
+        let (name, env) = (spec.name.as_str(), spec.env.as_str());
         Ok(SecretManagerSink {
+            own_project,
             http: http.clone(),
             auth,
             base: env_url(
@@ -161,6 +178,16 @@ impl Sink for SecretManagerSink {
             }
             // No secret, or a secret without versions: `prepare` tells which.
             Err(f) if f.status == 404 && f.message.starts_with("Secret") => Ok(Observed::default()),
+            // mailreg's own project: the API is enabled on apply.
+            Err(f)
+                if f.reason.as_deref() == Some("SERVICE_DISABLED")
+                    && self.own_project.is_some() =>
+            {
+                Ok(Observed {
+                    enable_api: true,
+                    ..Default::default()
+                })
+            }
             // The latest version is disabled or destroyed: a new one is needed.
             Err(f) if f.status == 400 && f.code == "FAILED_PRECONDITION" => Ok(Observed {
                 exists: true,
@@ -171,7 +198,7 @@ impl Sink for SecretManagerSink {
     }
 
     async fn prepare(&self, observed: &mut Observed, _delete: bool) -> Result<()> {
-        if observed.ours.is_some() {
+        if observed.ours.is_some() || observed.enable_api {
             return Ok(());
         }
         let url = self.url(&format!("/{}", self.secret));
@@ -190,6 +217,12 @@ impl Sink for SecretManagerSink {
     }
 
     async fn write(&self, observed: &Observed, value: &Payload) -> Result<()> {
+        if let (true, Some(gcp)) = (observed.enable_api, &self.own_project) {
+            let op = gcp.enable_service(&self.project, SERVICE, false).await?;
+            gcp.wait(Api::ServiceUsage, op, &|_| {})
+                .await
+                .map_err(|e| e.context("enabling the Secret Manager API"))?;
+        }
         if !observed.exists {
             let mut url = self.url("");
             url.query_pairs_mut().append_pair("secretId", &self.secret);

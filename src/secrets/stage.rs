@@ -80,7 +80,7 @@ impl Stores {
                     ));
                 }
                 let auth = google.clone().expect("set above");
-                Box::new(SecretManagerSink::new(m, http, auth, name, env).map_err(at)?)
+                Box::new(SecretManagerSink::new(m, http, auth, spec).map_err(at)?)
             } else {
                 continue;
             };
@@ -124,6 +124,11 @@ impl Stores {
         let results = futures::future::join_all(self.entries.iter().map(|e| async move {
             let desired = Payload::from_record(record, &e.spec);
             let changes = changing.contains(&e.spec.provider);
+            if desired.is_none() && !changes {
+                // Nothing to deliver yet (a Google client not imported): nothing to read. The
+                // store may not even exist yet (a secret in the project this run creates).
+                return Ok((Observed::default(), false, None));
+            }
             let mut obs = e.sink.read().await?;
             let differs = desired
                 .as_ref()
@@ -290,6 +295,8 @@ fn change_for(e: &Entry, obs: &Observed, desired: Option<&Payload>, changes: boo
         .id(e.sink.target());
     if obs.soft_deleted == Some(true) {
         c = c.reason("recovers mailreg's soft-deleted secret of that name");
+    } else if obs.enable_api {
+        c = c.reason("enables the Secret Manager API in mailreg's project first");
     } else if changes {
         c = c.reason(format!(
             "the {} client secret changes in this run",

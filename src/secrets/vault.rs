@@ -100,7 +100,13 @@ impl VaultSink {
 
     /// Sends, and turns Vault's `{"errors":[…]}` answers into errors; 404 is `None`.
     async fn call(&self, req: Request) -> Result<Option<Value>> {
-        let resp = self.http.send_raw(req).await?;
+        let resp = self.http.send_raw(req).await.map_err(|e| {
+            if self.addr.scheme() == "https" && e.status.is_none() && e.hint.is_none() {
+                e.with_hint("check VAULT_ADDR; if the server's certificate comes from a private CA, set VAULT_CACERT to it")
+            } else {
+                e
+            }
+        })?;
         if resp.status == 404 {
             return Ok(None);
         }
@@ -171,8 +177,8 @@ impl Sink for VaultSink {
             .call(self.request(Method::GET, self.url("data")))
             .await?;
         let Some(body) = body else {
-            // Absent, or its latest version deleted: the metadata still says whose it is, but
-            // a read of it would be a second request; a create checks it (cas 0 fails if taken).
+            // Absent, or its latest version deleted: the metadata still says whose it is;
+            // `prepare` reads it when a write is planned.
             return Ok(Observed::default());
         };
         let data = body.pointer("/data/data");
@@ -181,11 +187,11 @@ impl Sink for VaultSink {
             exists: true,
             value: data.and_then(Value::as_object).and_then(Payload::from_map),
             ours: Some(self.is_ours(metadata)),
-            soft_deleted: None,
             version: metadata
                 .and_then(|m| m.get("version"))
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
+            ..Default::default()
         })
     }
 
