@@ -573,6 +573,27 @@ fn a_vault_token_without_the_policy_stops_the_run_before_the_registration_change
     );
     no_graph_writes(&h);
 
+    // An expired (here: revoked) token is refused the same way.
+    let revoked = bao.token_with_policy(
+        "all-mailreg",
+        "path \"secret/*\" { capabilities = [\"create\", \"read\", \"update\"] }",
+    );
+    let (status, _) = bao.call(
+        "POST",
+        "/v1/auth/token/revoke",
+        ROOT,
+        Some(json!({"token": revoked})),
+    );
+    assert_eq!(status, 204);
+    set_token(&mut h, &revoked);
+    let r = h.expect(4, &["plan", "--env", "test"]);
+    assert!(
+        r.stderr.contains("HTTP 403: permission denied"),
+        "{}",
+        r.stderr
+    );
+    no_graph_writes(&h);
+
     // Fixed: the next run converges.
     set_token(&mut h, ROOT);
     h.ok(&["apply", "--env", "test", "--yes"]);

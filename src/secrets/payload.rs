@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use crate::credentials::{Record, mask};
 use crate::output::context::for_record;
-use crate::spec::Provider;
 use crate::spec::secret::{FIELDS, SecretSpec};
 
 /// The field that is a secret (masked in plans, never logged).
@@ -101,11 +100,6 @@ impl Payload {
     pub fn secret(&self) -> Option<&str> {
         self.0.get(SECRET_FIELD).map(String::as_str)
     }
-}
-
-/// The provider's name, as plans print it.
-pub fn provider_name(p: Provider) -> &'static str {
-    p.as_str()
 }
 
 #[cfg(test)]
