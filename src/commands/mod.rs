@@ -80,11 +80,11 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             use clap::CommandFactory;
             clap_mangen::Man::new(crate::cli::Cli::command())
                 .render(&mut std::io::stdout())
-                .map_err(|e| Error::io(format!("writing the man page: {e}")))?;
+                .map_err(|e| Error::io(format!("writing the man page: {e}")).with_source(e))?;
             Ok(ExitCode::Success)
         }
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
-        Command::Verify(args) => crate::verify::run(&args, global).await,
+        Command::Verify(args) => crate::verify::run(&args.options(global)).await,
     }
 }
 

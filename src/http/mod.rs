@@ -219,14 +219,10 @@ impl Failure {
         if let Some(id) = &self.request_id {
             text.push_str(&format!(" (request-id {id})"));
         }
-        Error {
-            kind,
-            message: text,
-            hint: None,
-            code: self.code,
-            status: Some(self.status),
-            reported: false,
-        }
+        let mut e = Error::new(kind, text);
+        e.code = self.code;
+        e.status = Some(self.status);
+        e
     }
 }
 
@@ -271,13 +267,19 @@ pub fn env_url(var: &str, default: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// Whether a URL's host is this machine (`localhost`, 127.0.0.0/8, `[::1]`): the one place
+/// where plain text is allowed (endpoints, redirect URIs, mail servers).
 pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    url.host_str().is_some_and(is_loopback_host)
+}
+
+/// [`is_loopback`] for a bare host name or address (IPv6 with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Clone)]
@@ -299,9 +301,9 @@ impl Http {
             .filter(|v| v.is_finite() && *v > 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::from_secs(30));
-        let client = Self::builder(timeout)
-            .build()
-            .map_err(|e| Error::internal(format!("building the HTTP client: {e}")))?;
+        let client = Self::builder(timeout).build().map_err(|e| {
+            Error::internal(format!("building the HTTP client: {e}")).with_source(e)
+        })?;
         Ok(Http {
             client,
             clock,
@@ -381,6 +383,7 @@ impl Http {
         let mut attempt: u32 = 0;
         let mut waited = Duration::ZERO;
         let mut lag_waited = Duration::ZERO;
+        let mut lag_polls: u32 = 0;
         let target = format!(
             "{} {}{}",
             req.method,
@@ -412,7 +415,7 @@ impl Http {
                         resp.status,
                         failure.code.as_deref().unwrap_or("")
                     );
-                    let verdict = self.classify(&req, &failure, attempt);
+                    let verdict = self.classify(&req, &failure, attempt, lag_polls);
                     if verdict == Verdict::Final {
                         return Ok(resp);
                     }
@@ -467,6 +470,7 @@ impl Http {
                             .with_hint("Entra ID can take minutes to replicate a new object; run the command again"));
                     }
                     lag_waited += delay;
+                    lag_polls += 1;
                     tracing::info!(target: "mailreg::http", "{target}: waiting for replication ({}), retrying in {:.1}s", error.message, delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     self.clock.sleep(delay).await;
@@ -475,14 +479,16 @@ impl Http {
         }
     }
 
-    fn classify(&self, req: &Request, failure: &Failure, attempt: u32) -> Verdict {
+    /// `lag_polls`: how many replication-lag answers this call has had so far.
+    fn classify(&self, req: &Request, failure: &Failure, attempt: u32, lag_polls: u32) -> Verdict {
         let policy = &self.policy;
         if let Some(is_lag) = req.lag
             && is_lag(failure)
         {
-            // Lag clears in seconds; poll at 1-2 s up to 8 s rather than the throttle schedule.
-            let d = Duration::from_secs(1u64 << (attempt - 1).min(3));
-            return Verdict::Lag(d.mul_f64(0.75 + fastrand::f64() * 0.25));
+            // Lag clears in seconds: poll on the linear lag schedule (retry::lag_delay), with a
+            // little jitter, rather than the throttle schedule.
+            let d = retry::lag_delay(lag_polls);
+            return Verdict::Lag(d.mul_f64(0.9 + fastrand::f64() * 0.1));
         }
         match failure.status {
             // Throttled requests were not processed: safe to repeat even when not idempotent.

@@ -69,7 +69,12 @@ pub fn emit(record: &Record, file: &std::path::Path, stream: MaskStream) -> Resu
     let _ = std::io::stdout().flush();
     let mut text = String::new();
     for (k, v, _) in &outputs {
-        let delimiter = format!("ghadelimiter_{}", uuid::Uuid::new_v4());
+        // Random (from the OS), so no value can end the heredoc early.
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random)
+            .map_err(|e| Error::internal(format!("no randomness for GITHUB_OUTPUT: {e}")))?;
+        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let delimiter = format!("ghadelimiter_{hex}");
         text.push_str(&format!("{k}<<{delimiter}\n{v}\n{delimiter}\n"));
     }
     let mut f = std::fs::OpenOptions::new()

@@ -99,14 +99,13 @@ impl Stores {
 
     fn usable(&self) -> Result<()> {
         match &self.broken {
-            Some(e) => Err(Error {
-                kind: e.kind,
-                message: e.message.clone(),
-                hint: e.hint.clone(),
-                code: e.code.clone(),
-                status: e.status,
-                reported: false,
-            }),
+            Some(e) => {
+                let mut copy = Error::new(e.kind, e.message.clone());
+                copy.hint = e.hint.clone();
+                copy.code = e.code.clone();
+                copy.status = e.status;
+                Err(copy)
+            }
             None => Ok(()),
         }
     }

@@ -751,5 +751,5 @@ fn patch_repairs_labels_and_display_name() {
     );
 }
 
-mod part1;
 mod secret_manager;
+mod services_and_clients;
