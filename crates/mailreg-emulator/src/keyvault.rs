@@ -367,6 +367,11 @@ impl KeyVaultState {
             .collect()
     }
 
+    /// Removes a secret with all its versions, as a purge by its owner does.
+    pub fn purge(&mut self, name: &str) {
+        self.secrets.remove(name);
+    }
+
     /// Seeds a secret version directly (someone else's secret, or one soft-deleted already).
     pub fn insert(&mut self, name: &str, value: &str, tags: Value, deleted: bool) {
         let s = self.secrets.entry(name.to_owned()).or_default();
