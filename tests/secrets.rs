@@ -93,12 +93,24 @@ impl Bao {
 
     /// One plain HTTP/1.1 request (the tests' own view of the server, not mailreg's).
     fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_in("", method, path, token, body)
+    }
+
+    /// [`Bao::call`] in a namespace (`""`: the root namespace).
+    fn call_in(
+        &self,
+        namespace: &str,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return (0, Value::Null);
         };
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Vault-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Vault-Token: {token}\r\nX-Vault-Namespace: {namespace}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         if s.write_all(req.as_bytes()).is_err() {
@@ -978,4 +990,42 @@ fn google_credentials_go_to_secret_manager_in_mailregs_own_project() {
         store_reads,
         ["GET /v1/projects/agileapps-mail-test/secrets/gmail-test/versions/latest:access"]
     );
+}
+
+#[test]
+fn a_vault_namespace_from_the_spec() {
+    let Some(bao) = bao_or_skip() else { return };
+    assert_eq!(
+        bao.call("POST", "/v1/sys/namespaces/team", ROOT, None).0,
+        200
+    );
+    let (status, _) = bao.call_in(
+        "team",
+        "POST",
+        "/v1/sys/mounts/secret",
+        ROOT,
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    );
+    assert_eq!(status, 204);
+    let spec = format!(
+        "{SPEC}{}",
+        VAULT.replace("path = ", "namespace = \"team\", path = ")
+    );
+    let h = with_vault(harness(&spec), &bao, ROOT);
+    h.ok(&["apply", "--env", "test", "--yes"]);
+    let (status, v) = bao.call_in(
+        "team",
+        "GET",
+        "/v1/secret/data/mailreg/test/outlook",
+        ROOT,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(v["data"]["data"], expected_payload(&h));
+    assert_eq!(
+        bao.data("mailreg/test/outlook").0,
+        404,
+        "not in the root namespace"
+    );
+    h.expect(0, &["plan", "--env", "test", "--detailed-exitcode"]);
 }
