@@ -97,6 +97,11 @@ pub enum Command {
         /// registrations that `mailreg gc --expired` removes. Kept once set.
         #[arg(long, value_parser = humantime::parse_duration)]
         ttl: Option<std::time::Duration>,
+        /// In GitHub Actions: also emit the credentials as step outputs (`GITHUB_OUTPUT`,
+        /// `<provider>_<field>`), the secret masked in the logs first. Later steps of the job
+        /// can read them; never done without this flag.
+        #[arg(long)]
+        github_outputs: bool,
     },
     /// Delete mailreg-managed test registrations of this spec's name, in every environment,
     /// that are older than an age or past their expiry (`apply --ttl`). Only resources carrying
@@ -110,9 +115,14 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
         /// Also remove the registration from deleted items, permanently. Soft-deleted apps count
-        /// against the directory quota for 30 days: test teardown wants this.
+        /// against the directory quota for 30 days: test teardown wants this. Also purges
+        /// soft-deleted Key Vault secrets of `[[secret]]` entries.
         #[arg(long)]
         purge: bool,
+        /// Leave the `[[secret]]` stores as they are (by default the items mailreg wrote, and
+        /// only those, are deleted).
+        #[arg(long)]
+        keep_secrets: bool,
     },
     /// Replace the Microsoft client secret: add a new one, store it and re-render the outputs,
     /// then retire the older ones. Google has no API for client secrets: rotate prints the
@@ -147,6 +157,10 @@ pub enum Command {
         /// Which provider's credentials to render (needed when the spec has both).
         #[arg(long, value_parser = ["microsoft", "google"])]
         provider: Option<String>,
+        /// In GitHub Actions: also emit the credentials as step outputs, as `apply
+        /// --github-outputs` does.
+        #[arg(long)]
+        github_outputs: bool,
     },
     /// Serve the built-in cloud emulator, to rehearse pipelines offline.
     Emulator {

@@ -17,5 +17,6 @@ pub mod mailbox;
 pub mod microsoft;
 pub mod output;
 pub mod plan;
+pub mod secrets;
 pub mod spec;
 pub mod verify;

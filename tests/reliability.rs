@@ -1020,7 +1020,17 @@ fn secrets_never_leak_through_any_command_at_any_verbosity() {
     )];
     config.google.principals[0].client_secret = "CANARY-adc-8d2c".into();
     config.google.principals[0].refresh_token = "1//CANARY-refresh-3a7b".into();
-    let h = Harness::with_config(&both_spec(), config);
+    // The secret stores get the credentials too: their requests are in the -vv log as well.
+    let stores = "\n[[secret]]\nprovider = \"microsoft\"\nkey_vault = { url = \"https://emulator.vault.azure.net\", name = \"ms-{env}\" }\n\n[[secret]]\nprovider = \"google\"\nsecret_manager = { project = \"secrets-proj\", secret = \"google-{env}\" }\n";
+    let h = Harness::with_config(&format!("{}{stores}", both_spec()), config);
+    h.emu.with_state(|s| {
+        s.google.insert_project(
+            serde_json::json!({"projectId": "secrets-proj"}),
+            time::OffsetDateTime::now_utc(),
+        );
+        s.google
+            .seed_service("secrets-proj", "secretmanager.googleapis.com");
+    });
     let mut canaries: Vec<String> = vec![
         "CANARY-operator-5e1f".into(),
         "CANARY-adc-8d2c".into(),
@@ -1151,10 +1161,26 @@ fn secrets_never_leak_through_any_command_at_any_verbosity() {
     // The values are there when asked for.
     let shown = h.ok(&["output", "--env", "test", "--show-secrets"]);
     assert!(shown.stdout.contains(canaries.last().unwrap().as_str()));
+    // The stores hold the latest values (so the store requests above carried them).
+    let kv = h.emu.with_state(|s| s.keyvault.secrets());
+    let kv_value = kv[0]["versions"].as_array().unwrap().last().unwrap()["value"].clone();
+    assert!(
+        kv_value
+            .as_str()
+            .unwrap()
+            .contains(canaries.last().unwrap().as_str()),
+        "Key Vault has the rotated secret"
+    );
+    let sm = h.emu.with_state(|s| s.google.secret_manager_secrets());
+    assert_eq!(sm.len(), 1, "Secret Manager has the Google client");
     check(
         &h,
         &["destroy", "--env", "test", "--yes", "--purge"],
         &canaries,
+    );
+    assert!(
+        h.emu.with_state(|s| s.keyvault.secrets()).is_empty(),
+        "purged"
     );
     report(&format!(
         "secrets suite: {runs} command runs at -vv (text and JSON) with {} canary secrets; none leaked; secrets only in the 0600 store and outputs",

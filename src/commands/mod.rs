@@ -21,6 +21,7 @@ use crate::google::GoogleProvider;
 use crate::http::Http;
 use crate::microsoft::MicrosoftProvider;
 use crate::plan::Plan;
+use crate::secrets::{StorePlan, Stores, github, stage::changing};
 use crate::spec::Spec;
 
 pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
@@ -34,20 +35,28 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             yes,
             replace,
             ttl,
-        } => apply(&target, global, yes, replace, ttl).await,
+            github_outputs,
+        } => apply(&target, global, yes, replace, ttl, github_outputs).await,
         Command::Gc(args) => gc::run(&args, global).await,
-        Command::Destroy { target, yes, purge } => destroy(&target, global, yes, purge).await,
+        Command::Destroy {
+            target,
+            yes,
+            purge,
+            keep_secrets,
+        } => destroy(&target, global, yes, purge, keep_secrets).await,
         Command::Output {
             target,
             show_secrets,
             format,
             provider,
+            github_outputs,
         } => output(
             &target,
             global,
             show_secrets,
             format.as_deref(),
             provider.as_deref(),
+            github_outputs,
         ),
         Command::Emulator {
             port,
@@ -89,6 +98,8 @@ struct Session {
     _lock: Option<crate::lock::Lock>,
     providers: Providers,
     google: Option<Arc<GoogleProvider>>,
+    /// The `[[secret]]` stores.
+    stores: Stores,
     ctx: Ctx,
 }
 
@@ -145,6 +156,7 @@ fn session_for(
     if let Some(g) = &google {
         providers.push(g.clone());
     }
+    let stores = Stores::new(&spec, &http);
     let interactive =
         global.output == OutputFormat::Text && !global.quiet && std::io::stderr().is_terminal();
     let ctx = Ctx::new(
@@ -168,6 +180,7 @@ fn session_for(
         spec,
         providers,
         google,
+        stores,
         ctx,
     })
 }
@@ -213,9 +226,9 @@ fn header(verb: &str, spec: &Spec) -> String {
 
 async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCode> {
     let s = session(target, global)?;
-    let staged = engine::plan(&s.ctx, &s.providers).await;
+    let plan = plan_with_stores(&s).await;
     s.ctx.progress.finish();
-    let plan = staged?.plan;
+    let plan = plan?.0.plan;
     match global.output {
         OutputFormat::Json => println!(
             "{}",
@@ -230,26 +243,48 @@ async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCo
     })
 }
 
+/// The providers' plan, then the stores' (which need to know whose secret changes), as one
+/// plan. Every store is read here: one that cannot be read stops the run before any change.
+async fn plan_with_stores(s: &Session) -> Result<(engine::ApplyStaged<'_>, StorePlan)> {
+    let mut staged = engine::plan(&s.ctx, &s.providers).await?;
+    let record = s.ctx.record().await;
+    let stores = s
+        .stores
+        .plan(&record, &changing(&staged.plan.changes))
+        .await?;
+    staged.plan.changes.extend(stores.changes.iter().cloned());
+    Ok((staged, stores))
+}
+
 async fn apply(
     target: &Target,
     global: &Global,
     yes: bool,
     replace: bool,
     ttl: Option<std::time::Duration>,
+    github_outputs: bool,
 ) -> Result<ExitCode> {
+    let gh_file = github_outputs.then(github::check_env).transpose()?;
     let mut s = locked_session(target, global, "apply")?;
     s.ctx.replace = replace;
     s.ctx.ttl = ttl;
-    let staged = engine::plan(&s.ctx, &s.providers).await;
+    let staged = plan_with_stores(&s).await;
     s.ctx.progress.finish();
-    let staged = staged?;
+    let (staged, store_plan) = staged?;
     let plan = staged.plan.clone();
     engine::check_replacements(&s.ctx, &plan)?;
     crate::output::check_writable(&s.spec)?;
     print_plan(global, &header("apply", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(global, yes, "Do you want to perform these actions?")?;
-        engine::apply(&s.ctx, staged).await?;
+        if plan.changes.iter().any(|c| c.provider != "secret") {
+            engine::apply(&s.ctx, staged).await?;
+        }
+        // The stores get the credentials once they exist.
+        let record = s.ctx.record().await;
+        let written = s.stores.apply(&store_plan, &record, &s.ctx.progress).await;
+        s.ctx.progress.finish();
+        written?;
     }
     let steps = s.ctx.manual_steps();
     let completed = google::handle_manual_steps(&s.spec, global, &steps)?;
@@ -262,9 +297,14 @@ async fn apply(
     let store_path = s.ctx.store.path(&s.spec.name, &s.spec.env);
     let written = crate::output::write_all(&s.spec, &record)?;
     let mailboxes = mailbox_readiness(&s.spec).await;
+    let gh_outputs = match &gh_file {
+        Some(f) => Some(github::emit(&record, f, mask_stream(global))?),
+        None => None,
+    };
     match global.output {
         OutputFormat::Json => {
             let mut doc = json!({
+                "github_outputs": gh_outputs,
                 "plan": plan.to_json(),
                 "applied": !plan.is_empty(),
                 "manual_steps": steps,
@@ -328,15 +368,26 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
         s.ctx.progress.finish();
         let (changes, r) = planned?;
         plan.changes.extend(changes);
-        rotation = Some((ms.clone(), r));
+        // Every store is read and checked before the new secret exists.
+        let record = s.ctx.record().await;
+        let stores = s
+            .stores
+            .plan(&record, &[crate::spec::Provider::Microsoft])
+            .await;
+        s.ctx.progress.finish();
+        let stores = stores?;
+        plan.changes.extend(stores.changes.iter().cloned());
+        rotation = Some((ms.clone(), r, stores));
     }
     print_plan(global, &header("rotate", &s.spec), &plan);
     let mut written = Vec::new();
-    if let Some((ms, r)) = &rotation {
+    if let Some((ms, r, stores)) = &rotation {
         confirm(global, yes, "Rotate the client secret?")?;
         ms.rotate_add(&s.ctx, r).await?;
-        // The mailboxes' files get the new secret before the old one stops working.
+        // The stores and the mailboxes' files get the new secret before the old one stops
+        // working.
         let record = s.ctx.record().await;
+        s.stores.apply(stores, &record, &s.ctx.progress).await?;
         written = crate::output::write_all(&s.spec, &record)?;
         ms.rotate_retire(&s.ctx, r).await?;
         s.ctx.progress.finish();
@@ -437,12 +488,27 @@ fn mailbox_text(m: &Result<Vec<crate::mailbox::Report>>) -> String {
     }
 }
 
-async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {
+async fn destroy(
+    target: &Target,
+    global: &Global,
+    yes: bool,
+    purge: bool,
+    keep_secrets: bool,
+) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "destroy")?;
     s.ctx.purge = purge;
-    let staged = engine::plan_destroy(&s.ctx, &s.providers).await;
+    let staged = async {
+        let mut staged = engine::plan_destroy(&s.ctx, &s.providers).await?;
+        let stores = match keep_secrets {
+            true => StorePlan::default(),
+            false => s.stores.plan_destroy().await?,
+        };
+        staged.plan.changes.extend(stores.changes.iter().cloned());
+        Ok::<_, Error>((staged, stores))
+    }
+    .await;
     s.ctx.progress.finish();
-    let staged = staged?;
+    let (staged, stores) = staged?;
     let plan = staged.plan.clone();
     print_plan(global, &header("destroy", &s.spec), &plan);
     if !plan.is_empty() {
@@ -452,6 +518,7 @@ async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Re
             "Do you really want to destroy these resources?",
         )?;
     }
+    s.stores.destroy(&stores, purge, &s.ctx.progress).await?;
     // Runs even for an empty plan: it also clears a stale credentials record.
     engine::destroy(&s.ctx, staged).await?;
     match global.output {
@@ -476,10 +543,15 @@ fn output(
     show_secrets: bool,
     format: Option<&str>,
     provider: Option<&str>,
+    github_outputs: bool,
 ) -> Result<ExitCode> {
+    let gh_file = github_outputs.then(github::check_env).transpose()?;
     let spec = Spec::load(&target.file, &target.env)?;
     let store = Store::for_spec(&spec.file);
     let record = store.load_required(&spec.name, &spec.env)?;
+    if let Some(f) = &gh_file {
+        github::emit(&record, f, mask_stream(global))?;
+    }
     if let Some(format) = format {
         use crate::output::{Provider, Template, context};
         let complete: Vec<Provider> = [Provider::Microsoft, Provider::Google]
@@ -528,6 +600,14 @@ fn output(
         ),
     }
     Ok(ExitCode::Success)
+}
+
+/// `::add-mask::` goes to stdout, except when stdout carries one JSON document.
+fn mask_stream(global: &Global) -> github::MaskStream {
+    match global.output {
+        OutputFormat::Json => github::MaskStream::Stderr,
+        OutputFormat::Text => github::MaskStream::Stdout,
+    }
 }
 
 async fn emulator(

@@ -301,15 +301,9 @@ impl Http {
             .filter(|v| v.is_finite() && *v > 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::from_secs(30));
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("mailreg/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            // Graph's nextLink and Google's URLs are followed explicitly; a redirect is a surprise.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                Error::internal(format!("building the HTTP client: {e}")).with_source(e)
-            })?;
+        let client = Self::builder(timeout).build().map_err(|e| {
+            Error::internal(format!("building the HTTP client: {e}")).with_source(e)
+        })?;
         Ok(Http {
             client,
             clock,
@@ -317,6 +311,36 @@ impl Http {
             timeout,
             stats: Arc::new(Stats::default()),
             pacer: None,
+        })
+    }
+
+    fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .user_agent(concat!("mailreg/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // Graph's nextLink and Google's URLs are followed explicitly; a redirect is a surprise.
+            .redirect(reqwest::redirect::Policy::none())
+    }
+
+    /// The same client, also trusting the CA certificates in `pem` (a private Vault's CA,
+    /// `VAULT_CACERT`). Shares the retry policy and counters; the connection pool is its own.
+    pub fn with_root_certificates(&self, pem: &[u8]) -> Result<Self> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                Error::bad_input("not a PEM certificate bundle (no certificate in it)")
+            })?;
+        let mut builder = Self::builder(self.timeout);
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| Error::internal(format!("building the HTTP client: {e}")))?;
+        Ok(Http {
+            client,
+            ..self.clone()
         })
     }
 

@@ -198,6 +198,15 @@ impl GraphAuth {
         ))
     }
 
+    /// The same credential, for another resource (Key Vault: `https://vault.azure.net`).
+    pub fn for_resource(&self, resource: &str) -> GraphAuth {
+        GraphAuth {
+            credential: self.credential.clone(),
+            source: self.source.clone(),
+            scope: format!("{}/.default", resource.trim_end_matches('/')),
+        }
+    }
+
     /// A Graph access token (cached and refreshed by azure_identity).
     pub async fn token(&self) -> Result<String> {
         self.token_for(&self.scope).await

@@ -12,6 +12,7 @@
 
 pub mod locate;
 mod mailboxes;
+pub mod secret;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -249,6 +250,9 @@ pub struct SpecBody {
     pub google: Option<GoogleSpec>,
     #[serde(default, rename = "output")]
     pub outputs: Vec<OutputSpec>,
+    /// `[[secret]]`: secret stores that receive the credentials.
+    #[serde(default, rename = "secret")]
+    pub secrets: Vec<secret::SecretSpec>,
 }
 
 /// A loaded, validated spec for one environment.
@@ -459,6 +463,7 @@ fn validate(body: &SpecBody, env: &str) -> Vec<Problem> {
             ));
         }
     }
+    secret::validate(body, &mut p);
     let mut paths = BTreeSet::new();
     for (i, out) in body.outputs.iter().enumerate() {
         if !paths.insert(&out.path) {

@@ -7,6 +7,8 @@
 //!   long-running operations and Service Usage v1.
 //! - [`exchange`]: Exchange Online's admin endpoint for the mailbox readiness cmdlets; Graph
 //!   users and licence details live in [`graph`], Gmail's settings in [`google`].
+//! - [`keyvault`]: the Azure Key Vault data plane for secrets (set, get, soft delete, recover,
+//!   purge), and (in [`google`]) Secret Manager v1: the stores `[[secret]]` writes to.
 //! - [`server`]: the HTTP server that routes to both fakes, with faults (429, 5xx, dropped
 //!   connections, latency, rate limits) and a request log.
 //!
@@ -19,6 +21,7 @@
 pub mod exchange;
 pub mod google;
 pub mod graph;
+pub mod keyvault;
 pub mod server;
 pub mod wire;
 

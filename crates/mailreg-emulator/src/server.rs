@@ -11,6 +11,7 @@ use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use super::exchange::ExchangeState;
 use super::google::{GmailState, GoogleConfig, GoogleState};
 use super::graph::{GraphConfig, GraphState};
+use super::keyvault::{KeyVaultConfig, KeyVaultState};
 use super::wire::{EmuRequest, EmuResponse};
 
 /// What a fault does to a matching request.
@@ -96,6 +97,7 @@ pub struct EmulatorConfig {
     pub port: u16,
     pub graph: GraphConfig,
     pub google: GoogleConfig,
+    pub keyvault: KeyVaultConfig,
     /// Added to every answer (real time, after the request is processed), on top of any
     /// [`FaultKind::Delay`]: a fixed network latency, for benchmarks.
     pub latency: Option<Duration>,
@@ -141,6 +143,8 @@ pub struct EmuState {
     pub exchange: ExchangeState,
     /// Gmail's IMAP/POP settings of the mailbox.
     pub gmail: GmailState,
+    /// Azure Key Vault's secrets (`[[secret]]` stores).
+    pub keyvault: KeyVaultState,
     pub faults: Vec<Fault>,
     pub random: Option<RandomFaults>,
     pub hook: Option<Hook>,
@@ -214,6 +218,12 @@ impl EmuState {
             .handle(req, now, &self.graph)
             .or_else(|| self.gmail.handle(req))
             .or_else(|| self.graph.handle(req, now))
+            .or_else(|| {
+                let audience = req
+                    .bearer()
+                    .and_then(|t| self.graph.token_audience(t.trim(), now));
+                self.keyvault.handle(req, audience, now)
+            })
             .or_else(|| self.google.handle(req, now))
             .unwrap_or_else(|| {
                 EmuResponse::json(404, &serde_json::json!({"error": {"code": "NotFound", "message": format!("the emulator does not serve {} {}", req.method, req.path)}}))
@@ -413,6 +423,7 @@ impl Emulator {
             google: GoogleState::new(config.google),
             exchange: ExchangeState::default(),
             gmail: GmailState::default(),
+            keyvault: KeyVaultState::new(config.keyvault),
             faults: Vec::new(),
             random: None,
             hook: None,
@@ -461,7 +472,9 @@ impl Emulator {
             ("MAILREG_RESOURCE_MANAGER_URL".into(), url.clone()),
             ("MAILREG_SERVICE_USAGE_URL".into(), url.clone()),
             ("MAILREG_EXCHANGE_URL".into(), url.clone()),
-            ("MAILREG_GMAIL_URL".into(), url),
+            ("MAILREG_GMAIL_URL".into(), url.clone()),
+            ("MAILREG_KEYVAULT_URL".into(), url.clone()),
+            ("MAILREG_SECRET_MANAGER_URL".into(), url),
             (
                 "GOOGLE_APPLICATION_CREDENTIALS".into(),
                 self.files.path().join("adc.json").display().to_string(),

@@ -36,6 +36,7 @@ mod operations;
 mod projects;
 mod query;
 mod responses;
+mod secretmanager;
 mod services;
 #[cfg(test)]
 mod tests;
@@ -44,7 +45,8 @@ mod validation;
 pub use self::responses::client_file_text;
 #[allow(unused_imports)]
 use self::{
-    auth::*, operations::*, projects::*, query::*, responses::*, services::*, validation::*,
+    auth::*, operations::*, projects::*, query::*, responses::*, secretmanager::*, services::*,
+    validation::*,
 };
 
 /// The service account the fake metadata server hands out tokens for (inferred name).
@@ -96,6 +98,7 @@ const SERVICE_CATALOG: &[(&str, &str)] = &[
         "Identity and Access Management (IAM) API",
     ),
     ("iap.googleapis.com", "Cloud Identity-Aware Proxy API"),
+    ("secretmanager.googleapis.com", "Secret Manager API"),
     ("firebase.googleapis.com", "Firebase Management API"),
     ("identitytoolkit.googleapis.com", "Identity Toolkit API"),
 ];
@@ -136,6 +139,9 @@ pub struct GoogleConfig {
     pub taken_project_ids: Vec<String>,
     /// Seed of every generated number and id.
     pub seed: u64,
+    /// Projects (ID or number) whose Secret Manager answers 403 PERMISSION_DENIED (a caller
+    /// without a Secret Manager role there).
+    pub secret_manager_denied: Vec<String>,
 }
 
 /// One `authorized_user` credential (ref §5.1).
@@ -163,6 +169,7 @@ impl Default for GoogleConfig {
             project_quota: None,
             taken_project_ids: Vec::new(),
             seed: 1,
+            secret_manager_denied: Vec::new(),
         }
     }
 }
@@ -277,6 +284,7 @@ pub struct GoogleState {
     tokens: HashMap<String, IssuedToken>,
     projects: Vec<Project>,
     operations: HashMap<String, Operation>,
+    secret_manager: Vec<SmSecret>,
     /// The time of the request being handled.
     now: OffsetDateTime,
 }
@@ -292,6 +300,7 @@ impl GoogleState {
             tokens: HashMap::new(),
             projects: Vec::new(),
             operations: HashMap::new(),
+            secret_manager: Vec::new(),
             now: OffsetDateTime::UNIX_EPOCH,
         }
     }
@@ -308,6 +317,12 @@ impl GoogleState {
             self.metadata_server(req, now)
         } else if let Some(rest) = path.strip_prefix("/v3/") {
             self.resource_manager(req, rest, now).unwrap_or_else(|e| e)
+        } else if let Some(rest) = path.strip_prefix("/v1/").filter(|r| {
+            r.split('/')
+                .nth(2)
+                .is_some_and(|s| s.starts_with("secrets"))
+        }) {
+            self.secret_manager(req, rest).unwrap_or_else(|e| e)
         } else if let Some(rest) = path.strip_prefix("/v1/") {
             self.service_usage(req, rest, now).unwrap_or_else(|e| e)
         } else {

@@ -523,6 +523,14 @@ impl GraphState {
             t.expired = true;
         }
     }
+
+    /// The audience of a token this directory issued and that is still valid at `now`, for
+    /// other Microsoft resources the emulator serves (Key Vault, the Exchange admin endpoint).
+    pub fn token_audience(&self, token: &str, now: OffsetDateTime) -> Option<String> {
+        let rec = self.tokens.get(token)?;
+        let valid = !rec.expired && now < rec.expires_at;
+        valid.then(|| rec.aud.trim_end_matches('/').to_owned())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

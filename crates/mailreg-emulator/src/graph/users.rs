@@ -66,13 +66,6 @@ impl GraphState {
         self.users.denied = denied;
     }
 
-    /// The audience of a token this directory issued, while it is valid; other fakes (the
-    /// Exchange admin endpoint) accept tokens through this.
-    pub fn token_audience(&self, token: &str, now: OffsetDateTime) -> Option<String> {
-        let rec = self.tokens.get(token)?;
-        (!rec.expired && now < rec.expires_at).then(|| rec.aud.clone())
-    }
-
     fn find_user(&self, key: &str) -> Option<&UserRec> {
         self.users
             .list

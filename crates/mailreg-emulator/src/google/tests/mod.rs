@@ -751,4 +751,5 @@ fn patch_repairs_labels_and_display_name() {
     );
 }
 
+mod secret_manager;
 mod services_and_clients;
