@@ -149,20 +149,14 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
     }
 }
 
-/// Drops a collected resource's credentials from the store.
+/// Drops a collected resource's credentials from the store (only that provider's part).
 fn forget(store: &Store, name: &str, c: &GcCandidate) -> Result<()> {
-    let Some(mut record) = store.load(name, &c.env)? else {
-        return Ok(());
-    };
-    match c.provider {
-        "microsoft" => record.microsoft = None,
-        _ => record.google = None,
-    }
-    if record.is_empty() {
-        store.remove(name, &c.env)
-    } else {
-        store.save(&record).map(drop)
-    }
+    store
+        .update(name, &c.env, |record| match c.provider {
+            "microsoft" => record.microsoft = None,
+            _ => record.google = None,
+        })
+        .map(drop)
 }
 
 fn print_json(chosen: &[(GcCandidate, String)], errors: &[String], dry_run: bool) {

@@ -144,12 +144,7 @@ fn session_for(
     }
     let interactive =
         global.output == OutputFormat::Text && !global.quiet && std::io::stderr().is_terminal();
-    let ctx = Ctx::new(
-        &spec.name,
-        &spec.env,
-        Store::for_spec(&spec.file),
-        Progress::new(interactive),
-    )?;
+    // The lock first: the record is read only under it.
     let _lock = match lock_for {
         Some(command) => Some(crate::lock::Lock::acquire(
             &Store::for_spec(&spec.file),
@@ -159,6 +154,12 @@ fn session_for(
         )?),
         None => None,
     };
+    let ctx = Ctx::new(
+        &spec.name,
+        &spec.env,
+        Store::for_spec(&spec.file),
+        Progress::new(interactive),
+    )?;
     Ok(Session {
         _lock,
         microsoft,

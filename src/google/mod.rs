@@ -209,6 +209,7 @@ impl GoogleProvider {
             redirect_uris: self.g.redirect_uris.clone(),
             client: ctx_client,
             refresh_tokens: Default::default(),
+            deleting: None,
         }
     }
 
@@ -430,15 +431,18 @@ impl Provider for GoogleProvider {
                 .await
                 .map_err(|e| e.context("enabling the Gmail API"))?;
         }
-        let client = ctx
-            .record()
-            .await
-            .google
-            .filter(|g| g.project_id == id)
-            .and_then(|g| g.client);
-        let creds = self.credentials(&project, client);
-        ctx.update_record(|r| r.google = Some(creds.carrying_tokens(r.google.as_ref())))
-            .await?;
+        // The client is taken from the record as it is now: a `google import-client` run
+        // while this apply waited on the cloud must not be undone.
+        ctx.update_record(|r| {
+            let client = r
+                .google
+                .clone()
+                .filter(|g| g.project_id == id)
+                .and_then(|g| g.client);
+            let creds = self.credentials(&project, client);
+            r.google = Some(creds.carrying_tokens(r.google.as_ref()));
+        })
+        .await?;
         if p.client.is_some() {
             ctx.add_manual_step(self.steps(&id));
         }
