@@ -35,7 +35,12 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             ttl,
         } => apply(&target, global, yes, replace, ttl).await,
         Command::Gc(args) => gc::run(&args, global).await,
-        Command::Destroy { target, yes, purge } => destroy(&target, global, yes, purge).await,
+        Command::Destroy {
+            target,
+            yes,
+            purge,
+            keep_outputs,
+        } => destroy(&target, global, yes, purge, keep_outputs).await,
         Command::Output {
             target,
             show_secrets,
@@ -103,9 +108,15 @@ fn session(target: &Target, global: &Global) -> Result<Session> {
     session_for(target, global, None, None)
 }
 
-/// A session whose writes to Graph's `applications` path are paced (gc).
-fn paced_session(target: &Target, global: &Global, writes_per_minute: u32) -> Result<Session> {
-    session_for(target, global, None, Some(writes_per_minute))
+/// A session whose writes to Graph's `applications` path are paced (gc), from
+/// `writes_per_minute` down to whatever the tenant allows, until `deadline` (nominal).
+fn paced_session(
+    target: &Target,
+    global: &Global,
+    writes_per_minute: u32,
+    deadline: std::time::Duration,
+) -> Result<Session> {
+    session_for(target, global, None, Some((writes_per_minute, deadline)))
 }
 
 /// A session that holds the spec/environment lock, for commands that write.
@@ -117,15 +128,16 @@ fn session_for(
     target: &Target,
     global: &Global,
     lock_for: Option<&str>,
-    pace: Option<u32>,
+    pace: Option<(u32, std::time::Duration)>,
 ) -> Result<Session> {
     let spec = Spec::load(&target.file, &target.env)?;
     // Templates are part of the input: a broken one stops the run before any request.
     crate::output::check_templates(&spec)?;
     let clock = Clock::from_env();
     let mut http = Http::new(clock)?;
-    if let Some(n) = pace {
-        http = http.with_pacer(crate::http::pace::Pacer::per_minute(n, clock));
+    if let Some((n, deadline)) = pace {
+        http = http
+            .with_pacer(crate::http::pace::Pacer::per_minute(n, clock).with_deadline(deadline));
     }
     let mut providers: Providers = Vec::new();
     let microsoft = match spec.microsoft {
@@ -389,7 +401,13 @@ async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {
+async fn destroy(
+    target: &Target,
+    global: &Global,
+    yes: bool,
+    purge: bool,
+    keep_outputs: bool,
+) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "destroy")?;
     s.ctx.purge = purge;
     let plan = engine::plan_destroy(&s.ctx, &s.providers).await;
@@ -403,18 +421,36 @@ async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Re
             "Do you really want to destroy these resources?",
         )?;
     }
+    // Decided against the record as it was before: the files hold its (soon dead) secrets.
+    let outputs = if keep_outputs {
+        Vec::new()
+    } else {
+        crate::output::removable(&s.spec, &s.ctx.record().await)?
+    };
     // Runs even for an empty plan: it also clears a stale credentials record.
     engine::destroy(&s.ctx, &s.providers).await?;
+    crate::output::remove(&outputs)?;
+    let outputs: Vec<_> = outputs.into_iter().map(|(_, r)| r).collect();
     match global.output {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({"plan": plan.to_json(), "destroyed": !plan.is_empty()})
-            )
+            serde_json::to_string_pretty(&json!({
+                "plan": plan.to_json(),
+                "destroyed": !plan.is_empty(),
+                "outputs": outputs,
+            }))
             .expect("json")
         ),
-        OutputFormat::Text if !global.quiet && !plan.is_empty() => {
-            println!("\nDestroy complete: {} destroyed.", plan.summary().destroy)
+        OutputFormat::Text if !global.quiet => {
+            if !plan.is_empty() {
+                println!("\nDestroy complete: {} destroyed.", plan.summary().destroy);
+            }
+            for o in &outputs {
+                match o.reason {
+                    Some(why) => println!("output  kept {}: {why}", o.path),
+                    None => println!("output  removed {}", o.path),
+                }
+            }
         }
         OutputFormat::Text => {}
     }

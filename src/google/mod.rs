@@ -462,7 +462,7 @@ impl Provider for GoogleProvider {
                         self.spec.env
                     )));
                 }
-                Some(found) if found.is_deleted() => {}
+                Some(found) if found.is_deleted() => p.project = Some(found),
                 Some(found) => {
                     changes.push(
                         Change::new(PROVIDER, "project", Action::Delete)
@@ -470,6 +470,7 @@ impl Provider for GoogleProvider {
                             .reason("moves to DELETE_REQUESTED: restorable for 30 days with `mailreg google undelete`"),
                     );
                     p.delete = true;
+                    p.project = Some(found);
                 }
                 None => {}
             }
@@ -489,7 +490,17 @@ impl Provider for GoogleProvider {
             let op = self.gcp.delete_project(id).await?;
             self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
         }
-        ctx.update_record(|r| r.google = None).await
+        // While the project can be restored, so can its OAuth client, which no API can make
+        // again: keep it (marked, so nothing renders it) for `google undelete` + `apply`. Once
+        // the project is gone for good, the next destroy drops it.
+        let restorable = p.project.is_some();
+        ctx.update_record(|r| match r.google.as_mut() {
+            Some(g) if restorable && g.client.is_some() => {
+                g.deleting.get_or_insert(ctx.now);
+            }
+            _ => r.google = None,
+        })
+        .await
     }
 
     async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus> {
@@ -574,6 +585,7 @@ impl GoogleProvider {
                         .get(LABEL_EXPIRES)
                         .and_then(|v| v.strip_prefix('t')?.parse::<i64>().ok())
                         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()),
+                    deleted: None,
                 })
             })
             .collect())

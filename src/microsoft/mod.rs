@@ -358,16 +358,27 @@ pub struct GcCandidate {
     pub created: Option<time::OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires: Option<time::OffsetDateTime>,
+    /// Set for an application already in deleted items (a `destroy` without `--purge`, or an
+    /// interrupted gc): collecting it means purging it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted: Option<time::OffsetDateTime>,
 }
 
 impl MicrosoftProvider {
     /// Every application of this spec's name, in every environment, that carries all of
-    /// mailreg's marks. Apps with only some of them, or none, are never candidates.
+    /// mailreg's marks, live or in deleted items (where it still counts against the directory
+    /// quota). Apps with only some of the marks, or none, are never candidates.
     pub async fn gc_candidates(&self) -> Result<Vec<GcCandidate>> {
         let tag = format!("mailreg:name={}", self.name());
-        let apps = self.graph.apps_by_tag(&tag).await.map_err(hint_graph)?;
-        Ok(apps
+        let (live, deleted) = futures::future::join(
+            self.graph.apps_by_tag(&tag),
+            self.graph.deleted_apps_by_tag(&tag),
+        )
+        .await;
+        let (live, deleted) = (live.map_err(hint_graph)?, deleted.map_err(hint_graph)?);
+        Ok(live
             .into_iter()
+            .chain(deleted)
             .filter_map(|a| {
                 let env = a
                     .tags
@@ -384,14 +395,20 @@ impl MicrosoftProvider {
                         .as_deref()
                         .and_then(crate::clock::parse_rfc3339),
                     expires: app::expiry(&a),
+                    deleted: a
+                        .deleted_date_time
+                        .as_deref()
+                        .and_then(crate::clock::parse_rfc3339),
                 })
             })
             .collect())
     }
 
-    /// Deletes and purges one candidate.
+    /// Deletes and purges one candidate (only purges one already in deleted items).
     pub async fn gc_delete(&self, c: &GcCandidate) -> Result<()> {
-        self.graph.delete_app(&c.key).await.map_err(hint_graph)?;
+        if c.deleted.is_none() {
+            self.graph.delete_app(&c.key).await.map_err(hint_graph)?;
+        }
         self.graph.purge(&c.key).await.map_err(hint_graph)
     }
 }
