@@ -340,6 +340,12 @@ impl Graph {
         }
     }
 
+    /// The tenant's default app management policy (needs Policy.Read.ApplicationConfiguration).
+    pub async fn default_app_management_policy(&self) -> Result<Value> {
+        let url = self.url("policies/defaultAppManagementPolicy", &[]);
+        self.call(Request::new(Method::GET, url)).await?.json()
+    }
+
     pub async fn graph_service_principal(&self) -> Result<ServicePrincipal> {
         let url = self.url(
             &format!("servicePrincipals(appId='{GRAPH_APP_ID}')"),

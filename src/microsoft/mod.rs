@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod consent;
 pub mod graph;
 pub mod permissions;
+pub mod policy;
 pub mod secret;
 
 use std::time::Duration;
@@ -298,6 +299,7 @@ impl MicrosoftProvider {
                 .reason("rotation: stored and rendered into the outputs before older secrets are retired")
                 .field("expires", serde_json::Value::Null, serde_json::json!(secret::rfc3339(expires))),
         );
+        self.check_lifetime_cap(&changes).await?;
         for k in &plan.retire {
             changes.push(
                 Change::new(PROVIDER, "client_secret", Action::Delete)
@@ -404,6 +406,32 @@ impl MicrosoftProvider {
             .collect())
     }
 
+    /// When `changes` add a secret: refuses, before anything is created, a lifetime the
+    /// tenant's policy would reject (see [`policy`]).
+    async fn check_lifetime_cap(&self, changes: &[Change]) -> Result<()> {
+        let adds_secret = changes
+            .iter()
+            .any(|c| c.resource == "client_secret" && c.action == Action::Create);
+        if !adds_secret {
+            return Ok(());
+        }
+        let wanted = u64::from(self.ms.secret_lifetime_days);
+        match policy::secret_lifetime_cap(&self.graph).await? {
+            policy::Cap::Days(max) if wanted > max => Err(self
+                .spec
+                .field_error(
+                    "microsoft.secret_lifetime_days",
+                    format!("{wanted} days is longer than the tenant's app management policy allows for client secrets ({max} days)"),
+                )
+                .with_hint(format!("set microsoft.secret_lifetime_days to {max} or less; nothing was created"))),
+            policy::Cap::Unreadable => {
+                tracing::info!(target: "mailreg::microsoft", "cannot read the tenant's app management policy (Policy.Read.ApplicationConfiguration); the secret lifetime is not checked before creating");
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Deletes and purges one candidate (only purges one already in deleted items).
     pub async fn gc_delete(&self, c: &GcCandidate) -> Result<()> {
         if c.deleted.is_none() {
@@ -420,7 +448,7 @@ fn hint_graph(e: Error) -> Error {
             "the identity mailreg signs in with needs the Graph permission Application.ReadWrite.All (or Application.ReadWrite.OwnedBy), granted with admin consent; purge and admin consent also need DelegatedPermissionGrant.ReadWrite.All",
         ),
         Some("CredentialInvalidLifetimeAsPerAppPolicy") => Some(
-            "a tenant policy limits secret lifetimes: lower microsoft.secret_lifetime_days in the spec",
+            "a tenant policy limits secret lifetimes: lower microsoft.secret_lifetime_days in the spec; grant mailreg's identity Policy.Read.ApplicationConfiguration so that the next plan checks the limit before creating anything",
         ),
         Some("CredentialTypeNotAllowedAsPerAppPolicy") => {
             Some("a tenant policy forbids client secrets for this app")
@@ -506,6 +534,7 @@ impl Provider for MicrosoftProvider {
                 .secret
                 .changes(self.ms.secret_lifetime_days, ctx.now),
         );
+        self.check_lifetime_cap(&changes).await?;
         if self.ms.admin_consent {
             let sp = match graph_sp {
                 Some(sp) => sp,
