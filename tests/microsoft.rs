@@ -23,6 +23,7 @@ fn fresh_apply_sends_exactly_the_create_and_the_secret() {
         lines(&reqs),
         [
             "GET /v1.0/applications",
+            "GET /v1.0/policies/defaultAppManagementPolicy",
             "PATCH /v1.0/applications(uniqueName='mailreg.agileapps-mail.test')",
             &format!("POST /v1.0/applications/{}/addPassword", app_id(&h).0),
         ]
@@ -35,7 +36,7 @@ fn fresh_apply_sends_exactly_the_create_and_the_secret() {
         ]
     );
     assert_eq!(
-        reqs[1].body,
+        reqs[2].body,
         Some(json!({
             "displayName": "AgileApps mailbox (test)",
             "signInAudience": "AzureADandPersonalMicrosoftAccount",
@@ -53,7 +54,7 @@ fn fresh_apply_sends_exactly_the_create_and_the_secret() {
             "notes": "Managed by mailreg (agileapps-mail, environment test). Changes made elsewhere are reverted by `mailreg apply`."
         }))
     );
-    let pw = &reqs[2].body.as_ref().unwrap()["passwordCredential"];
+    let pw = &reqs[3].body.as_ref().unwrap()["passwordCredential"];
     assert!(
         pw["displayName"]
             .as_str()
@@ -232,13 +233,14 @@ fn lost_secret_is_replaced_within_the_two_secret_limit() {
         lines(&reqs),
         [
             "GET /v1.0/applications".to_owned(),
+            "GET /v1.0/policies/defaultAppManagementPolicy".to_owned(),
             format!("POST /v1.0/applications/{id}/removePassword"),
             format!("POST /v1.0/applications/{id}/addPassword"),
             format!("POST /v1.0/applications/{id}/removePassword"),
         ]
     );
     // At the limit the oldest goes first; the other one only after the new secret is stored.
-    let removed: Vec<String> = [1, 3]
+    let removed: Vec<String> = [2, 4]
         .iter()
         .map(|&i| {
             reqs[i].body.as_ref().unwrap()["keyId"]
@@ -394,17 +396,19 @@ fn replication_lag_and_throttling_without_retry_after_are_survived() {
     let (id, _) = app_id(&h);
     let add = format!("POST {id}");
     let _ = add;
-    // Two throttled reads, then the read; throttled and 503 upserts, then the create; the new
-    // app's secret is refused while it replicates (409 for personal-account apps), then added.
+    // Two throttled reads, then the read and the tenant's secret policy; throttled and 503
+    // upserts, then the create; the new app's secret is refused while it replicates (409 for
+    // personal-account apps), then added.
     assert_eq!(
-        &statuses[..3].iter().map(|s| s.1).collect::<Vec<_>>(),
-        &[429, 429, 200]
+        &statuses[..4].iter().map(|s| s.1).collect::<Vec<_>>(),
+        &[429, 429, 200, 200]
     );
+    assert_eq!(statuses[3].0, "GET defaultAppManagementPolicy");
     assert_eq!(
-        &statuses[3..6].iter().map(|s| s.1).collect::<Vec<_>>(),
+        &statuses[4..7].iter().map(|s| s.1).collect::<Vec<_>>(),
         &[429, 503, 201]
     );
-    let lagged: Vec<u16> = statuses[6..].iter().map(|s| s.1).collect();
+    let lagged: Vec<u16> = statuses[7..].iter().map(|s| s.1).collect();
     assert_eq!(lagged, [409, 409, 409, 200], "{statuses:?}");
     h.clear();
     h.ok(&["apply", "--env", "test", "--yes"]);

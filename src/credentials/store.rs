@@ -70,9 +70,16 @@ impl Store {
         })
     }
 
-    /// The record of an applied environment, or the error that says to apply first.
+    /// The usable credentials of an applied environment (without a Google client kept only
+    /// for `google undelete`), or the error that says to apply first.
     pub fn load_required(&self, name: &str, env: &str) -> Result<Record> {
-        self.load(name, env)?.ok_or_else(|| {
+        let live = self.load(name, env)?.map(|mut r| {
+            if r.google.as_ref().is_some_and(|g| g.deleting.is_some()) {
+                r.google = None;
+            }
+            r
+        });
+        live.filter(|r| !r.is_empty()).ok_or_else(|| {
             Error::bad_input(format!(
                 "no credentials on record for {name} (environment {env}) in {}",
                 self.path(name, env).display()

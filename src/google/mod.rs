@@ -613,6 +613,13 @@ impl GoogleProvider {
             Some(p) if p.is_deleted() => {
                 let op = self.gcp.undelete_project(&id).await?;
                 self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
+                // The client kept by destroy is usable again, with its project.
+                ctx.update_record(|r| {
+                    if let Some(g) = r.google.as_mut().filter(|g| g.project_id == id) {
+                        g.deleting = None;
+                    }
+                })
+                .await?;
                 Ok(id)
             }
             Some(_) => Err(Error::bad_input(format!(
