@@ -148,7 +148,7 @@ fn temp_prefix(name: &str, env: &str) -> String {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
-    Error::io(format!("{}: {e}", path.display()))
+    Error::io(format!("{}: {e}", path.display())).with_source(e)
 }
 
 /// How long a writer waits for another's record update: `MAILREG_LOCK_TIMEOUT` seconds (30).
