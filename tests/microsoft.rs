@@ -14,16 +14,26 @@ fn app_id(h: &Harness) -> (String, String) {
     )
 }
 
+/// The API requests without the read of the tenant's secret-lifetime policy, which a plan that
+/// adds a secret sends once, alongside its other reads (tests/safety.rs pins it).
+fn without_policy_read(h: &Harness) -> Vec<LoggedRequest> {
+    let (policy, rest): (Vec<_>, Vec<_>) = h
+        .api_requests()
+        .into_iter()
+        .partition(|r| r.path == "/v1.0/policies/defaultAppManagementPolicy");
+    assert_eq!(policy.len(), 1, "the policy is read once");
+    rest
+}
+
 #[test]
 fn fresh_apply_sends_exactly_the_create_and_the_secret() {
     let h = Harness::new(SPEC);
     let r = h.ok(&["apply", "--env", "test", "--yes"]);
-    let reqs = h.api_requests();
+    let reqs = without_policy_read(&h);
     assert_eq!(
         lines(&reqs),
         [
             "GET /v1.0/applications",
-            "GET /v1.0/policies/defaultAppManagementPolicy",
             "PATCH /v1.0/applications(uniqueName='mailreg.agileapps-mail.test')",
             &format!("POST /v1.0/applications/{}/addPassword", app_id(&h).0),
         ]
@@ -36,7 +46,7 @@ fn fresh_apply_sends_exactly_the_create_and_the_secret() {
         ]
     );
     assert_eq!(
-        reqs[2].body,
+        reqs[1].body,
         Some(json!({
             "displayName": "AgileApps mailbox (test)",
             "signInAudience": "AzureADandPersonalMicrosoftAccount",
@@ -54,7 +64,7 @@ fn fresh_apply_sends_exactly_the_create_and_the_secret() {
             "notes": "Managed by mailreg (agileapps-mail, environment test). Changes made elsewhere are reverted by `mailreg apply`."
         }))
     );
-    let pw = &reqs[3].body.as_ref().unwrap()["passwordCredential"];
+    let pw = &reqs[2].body.as_ref().unwrap()["passwordCredential"];
     assert!(
         pw["displayName"]
             .as_str()
@@ -228,19 +238,18 @@ fn lost_secret_is_replaced_within_the_two_secret_limit() {
     std::fs::remove_file(h.store_file("test")).unwrap();
     h.clear();
     h.ok(&["apply", "--env", "test", "--yes"]);
-    let reqs = h.api_requests();
+    let reqs = without_policy_read(&h);
     assert_eq!(
         lines(&reqs),
         [
             "GET /v1.0/applications".to_owned(),
-            "GET /v1.0/policies/defaultAppManagementPolicy".to_owned(),
             format!("POST /v1.0/applications/{id}/removePassword"),
             format!("POST /v1.0/applications/{id}/addPassword"),
             format!("POST /v1.0/applications/{id}/removePassword"),
         ]
     );
     // At the limit the oldest goes first; the other one only after the new secret is stored.
-    let removed: Vec<String> = [2, 4]
+    let removed: Vec<String> = [1, 3]
         .iter()
         .map(|&i| {
             reqs[i].body.as_ref().unwrap()["keyId"]
@@ -379,8 +388,7 @@ fn replication_lag_and_throttling_without_retry_after_are_survived() {
             .times(1),
     );
     h.ok(&["apply", "--env", "test", "--yes"]);
-    let statuses: Vec<(String, u16)> = h
-        .api_requests()
+    let statuses: Vec<(String, u16)> = without_policy_read(&h)
         .iter()
         .map(|r| {
             (
@@ -396,19 +404,17 @@ fn replication_lag_and_throttling_without_retry_after_are_survived() {
     let (id, _) = app_id(&h);
     let add = format!("POST {id}");
     let _ = add;
-    // Two throttled reads, then the read and the tenant's secret policy; throttled and 503
-    // upserts, then the create; the new app's secret is refused while it replicates (409 for
-    // personal-account apps), then added.
+    // Two throttled reads, then the read; throttled and 503 upserts, then the create; the new
+    // app's secret is refused while it replicates (409 for personal-account apps), then added.
     assert_eq!(
-        &statuses[..4].iter().map(|s| s.1).collect::<Vec<_>>(),
-        &[429, 429, 200, 200]
+        &statuses[..3].iter().map(|s| s.1).collect::<Vec<_>>(),
+        &[429, 429, 200]
     );
-    assert_eq!(statuses[3].0, "GET defaultAppManagementPolicy");
     assert_eq!(
-        &statuses[4..7].iter().map(|s| s.1).collect::<Vec<_>>(),
+        &statuses[3..6].iter().map(|s| s.1).collect::<Vec<_>>(),
         &[429, 503, 201]
     );
-    let lagged: Vec<u16> = statuses[7..].iter().map(|s| s.1).collect();
+    let lagged: Vec<u16> = statuses[6..].iter().map(|s| s.1).collect();
     assert_eq!(lagged, [409, 409, 409, 200], "{statuses:?}");
     h.clear();
     h.ok(&["apply", "--env", "test", "--yes"]);

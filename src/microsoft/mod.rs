@@ -310,7 +310,7 @@ impl MicrosoftProvider {
                 .reason("rotation: stored and rendered into the outputs before older secrets are retired")
                 .field("expires", serde_json::Value::Null, serde_json::json!(secret::rfc3339(expires))),
         );
-        self.check_lifetime_cap(&changes).await?;
+        self.check_lifetime_cap(&changes, None).await?;
         for k in &plan.retire {
             changes.push(
                 Change::new(PROVIDER, "client_secret", Action::Delete)
@@ -418,16 +418,25 @@ impl MicrosoftProvider {
     }
 
     /// When `changes` add a secret: refuses, before anything is created, a lifetime the
-    /// tenant's policy would reject (see [`policy`]).
-    async fn check_lifetime_cap(&self, changes: &[Change]) -> Result<()> {
+    /// tenant's policy would reject (see [`policy`]). `read` is the policy when it was already
+    /// read alongside the plan's other reads.
+    async fn check_lifetime_cap(
+        &self,
+        changes: &[Change],
+        read: Option<Result<policy::Cap>>,
+    ) -> Result<()> {
         let adds_secret = changes
             .iter()
             .any(|c| c.resource == "client_secret" && c.action == Action::Create);
         if !adds_secret {
             return Ok(());
         }
+        let cap = match read {
+            Some(cap) => cap?,
+            None => policy::secret_lifetime_cap(&self.graph).await?,
+        };
         let wanted = u64::from(self.ms.secret_lifetime_days);
-        match policy::secret_lifetime_cap(&self.graph).await? {
+        match cap {
             policy::Cap::Days(max) if wanted > max => Err(self
                 .spec
                 .field_error(
@@ -498,13 +507,28 @@ impl Provider for MicrosoftProvider {
             .permissions
             .iter()
             .all(|n| permissions::known_id(n).is_some());
-        let (perms, app) = if builtin_only {
-            let (sp, app) = tokio::join!(self.read_graph_sp(), self.find_app());
+        // With no secret on record (a first apply, or a lost store) one will be added: the
+        // tenant's cap on its lifetime is read together with the app, in the same round trip.
+        let expect_secret = ctx
+            .record()
+            .await
+            .microsoft
+            .and_then(|m| m.secret)
+            .is_none();
+        let read_cap = async {
+            match expect_secret {
+                true => Some(policy::secret_lifetime_cap(&self.graph).await),
+                false => None,
+            }
+        };
+        let (perms, app, cap) = if builtin_only {
+            let (sp, app, cap) = tokio::join!(self.read_graph_sp(), self.find_app(), read_cap);
             graph_sp = sp?;
-            (self.resolve_permissions(&mut graph_sp).await?, app)
+            (self.resolve_permissions(&mut graph_sp).await?, app, cap)
         } else {
             let perms = self.resolve_permissions(&mut graph_sp).await?;
-            (perms, self.find_app().await)
+            let (app, cap) = tokio::join!(self.find_app(), read_cap);
+            (perms, app, cap)
         };
         let app = app.map_err(hint_graph)?;
         // An expiry mark, once set, is kept; `--ttl` sets one where there is none.
@@ -564,7 +588,7 @@ impl Provider for MicrosoftProvider {
                 .secret
                 .changes(self.ms.secret_lifetime_days, ctx.now),
         );
-        self.check_lifetime_cap(&changes).await?;
+        self.check_lifetime_cap(&changes, cap).await?;
         if self.ms.admin_consent {
             let sp = match graph_sp {
                 Some(sp) => sp,
