@@ -256,7 +256,11 @@ fn destroy_moves_the_project_to_delete_requested_and_undelete_restores_it() {
     assert!(client_id.is_string());
     assert!(h.record("test")["google"]["deleting"].is_string());
     let r = h.expect(3, &["output", "--env", "test"]);
-    assert!(r.stderr.contains("no credentials on record"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no credentials on record"),
+        "{}",
+        r.stderr
+    );
     // Destroying again is harmless and sends no write.
     h.clear();
     let r = h.ok(&["destroy", "--env", "test", "--yes"]);

@@ -10,7 +10,6 @@ use common::*;
 const OUTPUT: &str =
     "\n[[output]]\nprovider = \"microsoft\"\ntemplate = \"env\"\npath = \"out/{env}.env\"\n";
 
-
 /// Waits (real time, bounded) until `cond` holds.
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..2000 {
@@ -42,12 +41,12 @@ fn gc_lines(stdout: &str) -> Vec<String> {
 #[test]
 fn a_client_imported_during_a_slow_apply_is_kept() {
     let h = Harness::new(GOOGLE_SPEC);
-    h.emu.with_state(|s| s.latency = Some(Duration::from_millis(50)));
+    h.emu
+        .with_state(|s| s.latency = Some(Duration::from_millis(50)));
     // The Gmail API is enabled at once, but the answer takes a while: the apply still has its
     // last record write ahead when the import runs.
-    h.emu.inject(
-        Fault::new(FaultKind::Delay(Duration::from_millis(1500))).on("POST", ":enable"),
-    );
+    h.emu
+        .inject(Fault::new(FaultKind::Delay(Duration::from_millis(1500))).on("POST", ":enable"));
     let mut apply = h
         .command(&["apply", "--env", "test", "--yes"])
         .stdout(std::process::Stdio::piped())
@@ -101,7 +100,8 @@ fn a_client_imported_during_a_slow_apply_is_kept() {
 #[test]
 fn a_second_writing_run_is_refused_with_exit_7() {
     let h = Harness::new(SPEC);
-    h.emu.with_state(|s| s.latency = Some(Duration::from_millis(150)));
+    h.emu
+        .with_state(|s| s.latency = Some(Duration::from_millis(150)));
     let first = h
         .command(&["apply", "--env", "test", "--yes"])
         .stdout(std::process::Stdio::piped())
@@ -111,8 +111,9 @@ fn a_second_writing_run_is_refused_with_exit_7() {
     wait_until("the first request", || !h.emu.requests().is_empty());
     let r = h.expect(7, &["rotate", "--env", "test", "--yes"]);
     assert!(
-        r.stderr
-            .contains("another mailreg run holds the lock for agileapps-mail (environment test): pid "),
+        r.stderr.contains(
+            "another mailreg run holds the lock for agileapps-mail (environment test): pid "
+        ),
         "{}",
         r.stderr
     );
@@ -129,7 +130,9 @@ fn gc_collects_only_marked_environments_unless_told_which() {
     let r = h.ok(&["gc", "--older-than", "0s", "--dry-run"]);
     assert_eq!(
         gc_lines(&r.stdout),
-        ["microsoft.application (environment ci-1): older than 0s; marked disposable by `apply --ttl`"],
+        [
+            "microsoft.application (environment ci-1): older than 0s; marked disposable by `apply --ttl`"
+        ],
         "{}",
         r.stdout
     );
@@ -148,7 +151,10 @@ fn gc_collects_only_marked_environments_unless_told_which() {
             "microsoft.application (environment prod): older than 0s; every environment (--all-envs)",
         ]
     );
-    h.expect(3, &["gc", "--older-than", "0s", "--all-envs", "--env", "prod"]);
+    h.expect(
+        3,
+        &["gc", "--older-than", "0s", "--all-envs", "--env", "prod"],
+    );
     // The real run takes only the marked one; production stays, with its credentials.
     h.ok(&["gc", "--older-than", "0s", "--yes"]);
     let apps = h.emu.with_state(|s| s.graph.applications());
@@ -173,7 +179,9 @@ fn gc_purges_what_destroy_left_in_deleted_items() {
     let r = h.ok(&["gc", "--expired", "--dry-run"]);
     assert_eq!(
         gc_lines(&r.stdout),
-        ["microsoft.application (environment ci-1): in deleted items, past its expiry; marked disposable by `apply --ttl`"],
+        [
+            "microsoft.application (environment ci-1): in deleted items, past its expiry; marked disposable by `apply --ttl`"
+        ],
         "{}",
         r.stdout
     );
@@ -188,7 +196,11 @@ fn gc_purges_what_destroy_left_in_deleted_items() {
         .filter(|l| !l.starts_with("GET"))
         .map(|l| l.split('/').take(4).collect::<Vec<_>>().join("/"))
         .collect();
-    assert_eq!(writes, ["DELETE /v1.0/directory/deletedItems"], "only a purge");
+    assert_eq!(
+        writes,
+        ["DELETE /v1.0/directory/deletedItems"],
+        "only a purge"
+    );
 }
 
 // 4. Throttling without Retry-After is absorbed ----------------------------------------------
@@ -305,8 +317,11 @@ fn a_remove_password_whose_answer_was_lost_is_done() {
 #[test]
 fn a_give_up_message_gives_the_real_elapsed_time() {
     let h = Harness::new(SPEC);
-    h.emu
-        .inject(Fault::new(FaultKind::Status(503)).on("GET", "/v1.0/applications").times(50));
+    h.emu.inject(
+        Fault::new(FaultKind::Status(503))
+            .on("GET", "/v1.0/applications")
+            .times(50),
+    );
     let r = h.expect(1, &["plan", "--env", "test"]);
     assert!(
         r.stderr.contains("giving up after 8 attempts over 0s"),
@@ -357,10 +372,7 @@ fn destroy_removes_its_outputs_unless_changed_or_kept() {
     assert!(!plain.exists(), "it held a dead secret");
     assert_eq!(std::fs::read_to_string(&edited).unwrap(), text);
     let stdout = normalise(&r.stdout, h.dir.path());
-    let out: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with("output"))
-        .collect();
+    let out: Vec<&str> = stdout.lines().filter(|l| l.starts_with("output")).collect();
     assert_eq!(
         out,
         [
@@ -474,8 +486,14 @@ fn a_lifetime_over_the_tenant_cap_is_refused_before_anything_is_created() {
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("set microsoft.secret_lifetime_days to 90 or less"));
-    assert!(h.api_requests().iter().all(|r| !r.is_write()), "nothing created");
+    assert!(
+        r.stderr
+            .contains("set microsoft.secret_lifetime_days to 90 or less")
+    );
+    assert!(
+        h.api_requests().iter().all(|r| !r.is_write()),
+        "nothing created"
+    );
     h.write_spec(&SPEC.replace(
         "permissions = [",
         "secret_lifetime_days = 90\npermissions = [",

@@ -648,5 +648,8 @@ fn a_rotate_during_the_sign_in_is_not_undone() {
     let rec = case.record();
     assert_eq!(rec["microsoft"]["secret"]["key_id"], "k2", "{rec:#}");
     assert_eq!(rec["microsoft"]["secret"]["value"], "rotated-canary");
-    assert!(rec["microsoft"]["refresh_tokens"][USER].is_string(), "{rec:#}");
+    assert!(
+        rec["microsoft"]["refresh_tokens"][USER].is_string(),
+        "{rec:#}"
+    );
 }

@@ -35,12 +35,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         file: args.file.clone(),
         env: args.env.clone().unwrap_or_else(|| "default".into()),
     };
-    let s: Session = paced_session(
-        &target,
-        global,
-        args.max_writes_per_minute,
-        args.deadline,
-    )?;
+    let s: Session = paced_session(&target, global, args.max_writes_per_minute, args.deadline)?;
     let now = s.ctx.now;
     let mut found = Vec::new();
     if let Some(ms) = &s.microsoft {
@@ -147,7 +142,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
     for (i, r) in results {
         let (c, _) = &chosen[i];
         match r {
-            Ok(()) => forget(&store, &s.spec.name, c)?,
+            Ok(()) => forget(&store, &s.spec.name, c, now)?,
             Err(e) => errors.push(format!("{} {}: {}", c.provider, c.id, e.message)),
         }
     }
@@ -192,12 +187,19 @@ fn selection(args: &GcArgs, c: &GcCandidate) -> Option<&'static str> {
         .then_some("marked disposable by `apply --ttl`")
 }
 
-/// Drops a collected resource's credentials from the store (only that provider's part).
-fn forget(store: &Store, name: &str, c: &GcCandidate) -> Result<()> {
+/// Drops a collected resource's credentials from the store (only that provider's part). A
+/// Google project is only pending deletion: its OAuth client is kept, marked, as `destroy`
+/// keeps it, for `google undelete`.
+fn forget(store: &Store, name: &str, c: &GcCandidate, now: time::OffsetDateTime) -> Result<()> {
     store
         .update(name, &c.env, |record| match c.provider {
             "microsoft" => record.microsoft = None,
-            _ => record.google = None,
+            _ => match record.google.as_mut() {
+                Some(g) if g.client.is_some() && g.project_id == c.key => {
+                    g.deleting.get_or_insert(now);
+                }
+                _ => record.google = None,
+            },
         })
         .map(drop)
 }

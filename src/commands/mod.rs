@@ -136,8 +136,8 @@ fn session_for(
     let clock = Clock::from_env();
     let mut http = Http::new(clock)?;
     if let Some((n, deadline)) = pace {
-        http = http
-            .with_pacer(crate::http::pace::Pacer::per_minute(n, clock).with_deadline(deadline));
+        http =
+            http.with_pacer(crate::http::pace::Pacer::per_minute(n, clock).with_deadline(deadline));
     }
     let mut providers: Providers = Vec::new();
     let microsoft = match spec.microsoft {

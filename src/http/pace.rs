@@ -67,8 +67,7 @@ impl Pacer {
 
     /// Whether a retry that would start `real` from now is still before the deadline.
     pub fn before_deadline(&self, real: Duration) -> bool {
-        self.deadline
-            .is_none_or(|d| Instant::now() + real < d)
+        self.deadline.is_none_or(|d| Instant::now() + real < d)
     }
 
     /// Waits for the next slot. Slots are handed out in order, spaced by the current interval.
@@ -139,7 +138,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn every_429_slows_down_with_or_without_retry_after_and_successes_speed_up_to_the_floor()
-     {
+    {
         let p = Pacer::per_minute(60, Clock::new(1.0));
         let floor = p.interval().await;
         p.throttled(None).await;

@@ -258,7 +258,10 @@ impl Graph {
             "directory/deletedItems/microsoft.graph.application",
             &[
                 ("$filter", &filter),
-                ("$select", "id,appId,displayName,tags,createdDateTime,deletedDateTime"),
+                (
+                    "$select",
+                    "id,appId,displayName,tags,createdDateTime,deletedDateTime",
+                ),
             ],
         ))
         .await

@@ -57,9 +57,8 @@ pub async fn secret_lifetime_cap(graph: &Graph) -> Result<Cap> {
         Err(e) if e.status == Some(403) => return Ok(Cap::Unreadable),
         Err(e) => return Err(e),
     };
-    let policy: Policy = serde_json::from_value(value).map_err(|e| {
-        crate::error::Error::api(format!("unexpected app management policy: {e}"))
-    })?;
+    let policy: Policy = serde_json::from_value(value)
+        .map_err(|e| crate::error::Error::api(format!("unexpected app management policy: {e}")))?;
     Ok(cap_of(&policy))
 }
 

@@ -439,7 +439,8 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
         // a `rotate` or `apply --replace` may have run meanwhile).
         let keep = |change: &dyn Fn(&mut std::collections::BTreeMap<String, SecretValue>)| {
             store.update(&spec.name, &spec.env, |fresh| {
-                if self::client(fresh, provider).is_ok_and(|(c, _)| c.client_id == client.client_id) {
+                if self::client(fresh, provider).is_ok_and(|(c, _)| c.client_id == client.client_id)
+                {
                     change(refresh_tokens(fresh, provider));
                 }
             })
