@@ -47,7 +47,7 @@ fn a_client_imported_during_a_slow_apply_is_kept() {
     // last record write ahead when the import runs.
     h.emu
         .inject(Fault::new(FaultKind::Delay(Duration::from_millis(1500))).on("POST", ":enable"));
-    let mut apply = h
+    let apply = h
         .command(&["apply", "--env", "test", "--yes"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

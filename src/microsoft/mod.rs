@@ -5,9 +5,12 @@ pub mod app;
 pub mod auth;
 pub mod cloud;
 pub mod consent;
+mod gc;
 pub mod graph;
 pub mod permissions;
 pub mod policy;
+
+pub use gc::GcCandidate;
 pub mod secret;
 
 use std::time::Duration;
@@ -354,110 +357,6 @@ impl MicrosoftProvider {
                 .map_err(hint_graph)?;
         }
         Ok(())
-    }
-}
-
-/// Something `gc` may delete: a resource with all of mailreg's marks for the spec's name.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct GcCandidate {
-    pub provider: &'static str,
-    pub env: String,
-    /// Object id (Microsoft) or project ID (Google): what the delete addresses.
-    #[serde(skip)]
-    pub key: String,
-    /// Client ID (Microsoft) or project ID (Google): what people recognise.
-    pub id: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub created: Option<time::OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expires: Option<time::OffsetDateTime>,
-    /// Set for an application already in deleted items (a `destroy` without `--purge`, or an
-    /// interrupted gc): collecting it means purging it.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub deleted: Option<time::OffsetDateTime>,
-}
-
-impl MicrosoftProvider {
-    /// Every application of this spec's name, in every environment, that carries all of
-    /// mailreg's marks, live or in deleted items (where it still counts against the directory
-    /// quota). Apps with only some of the marks, or none, are never candidates.
-    pub async fn gc_candidates(&self) -> Result<Vec<GcCandidate>> {
-        let tag = format!("mailreg:name={}", self.name());
-        let (live, deleted) = futures::future::join(
-            self.graph.apps_by_tag(&tag),
-            self.graph.deleted_apps_by_tag(&tag),
-        )
-        .await;
-        let (live, deleted) = (live.map_err(hint_graph)?, deleted.map_err(hint_graph)?);
-        Ok(live
-            .into_iter()
-            .chain(deleted)
-            .filter_map(|a| {
-                let env = a
-                    .tags
-                    .iter()
-                    .find_map(|t| t.strip_prefix("mailreg:env="))?
-                    .to_owned();
-                app::is_ours(&a, self.name(), &env).then(|| GcCandidate {
-                    provider: PROVIDER,
-                    env,
-                    key: a.id.clone(),
-                    id: a.app_id.clone(),
-                    created: a
-                        .created_date_time
-                        .as_deref()
-                        .and_then(crate::clock::parse_rfc3339),
-                    expires: app::expiry(&a),
-                    deleted: a
-                        .deleted_date_time
-                        .as_deref()
-                        .and_then(crate::clock::parse_rfc3339),
-                })
-            })
-            .collect())
-    }
-
-    /// When `changes` add a secret: refuses, before anything is created, a lifetime the
-    /// tenant's policy would reject (see [`policy`]). `read` is the policy when it was already
-    /// read alongside the plan's other reads.
-    async fn check_lifetime_cap(
-        &self,
-        changes: &[Change],
-        read: Option<Result<policy::Cap>>,
-    ) -> Result<()> {
-        let adds_secret = changes
-            .iter()
-            .any(|c| c.resource == "client_secret" && c.action == Action::Create);
-        if !adds_secret {
-            return Ok(());
-        }
-        let cap = match read {
-            Some(cap) => cap?,
-            None => policy::secret_lifetime_cap(&self.graph).await?,
-        };
-        let wanted = u64::from(self.ms.secret_lifetime_days);
-        match cap {
-            policy::Cap::Days(max) if wanted > max => Err(self
-                .spec
-                .field_error(
-                    "microsoft.secret_lifetime_days",
-                    format!("{wanted} days is longer than the tenant's app management policy allows for client secrets ({max} days)"),
-                )
-                .with_hint(format!("set microsoft.secret_lifetime_days to {max} or less; nothing was created"))),
-            policy::Cap::Unreadable => {
-                tracing::info!(target: "mailreg::microsoft", "cannot read the tenant's app management policy (Policy.Read.ApplicationConfiguration); the secret lifetime is not checked before creating");
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Deletes and purges one candidate (only purges one already in deleted items).
-    pub async fn gc_delete(&self, c: &GcCandidate) -> Result<()> {
-        if c.deleted.is_none() {
-            self.graph.delete_app(&c.key).await.map_err(hint_graph)?;
-        }
-        self.graph.purge(&c.key).await.map_err(hint_graph)
     }
 }
 

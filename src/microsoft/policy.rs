@@ -10,8 +10,10 @@
 
 use serde::Deserialize;
 
+use super::MicrosoftProvider;
 use super::graph::Graph;
 use crate::error::Result;
+use crate::plan::{Action, Change};
 
 /// What the policy says about new client secrets.
 #[derive(Debug, PartialEq)]
@@ -113,6 +115,43 @@ pub fn iso_days(s: &str) -> Option<u64> {
     }
     let total = days + hours / 24.0;
     (total.is_finite() && total >= 0.0).then(|| total.floor() as u64)
+}
+
+impl MicrosoftProvider {
+    /// When `changes` add a secret: refuses, before anything is created, a lifetime the
+    /// tenant's policy would reject (see the module doc). `read` is the policy when it was already
+    /// read alongside the plan's other reads.
+    pub(super) async fn check_lifetime_cap(
+        &self,
+        changes: &[Change],
+        read: Option<Result<Cap>>,
+    ) -> Result<()> {
+        let adds_secret = changes
+            .iter()
+            .any(|c| c.resource == "client_secret" && c.action == Action::Create);
+        if !adds_secret {
+            return Ok(());
+        }
+        let cap = match read {
+            Some(cap) => cap?,
+            None => secret_lifetime_cap(&self.graph).await?,
+        };
+        let wanted = u64::from(self.ms.secret_lifetime_days);
+        match cap {
+            Cap::Days(max) if wanted > max => Err(self
+                .spec
+                .field_error(
+                    "microsoft.secret_lifetime_days",
+                    format!("{wanted} days is longer than the tenant's app management policy allows for client secrets ({max} days)"),
+                )
+                .with_hint(format!("set microsoft.secret_lifetime_days to {max} or less; nothing was created"))),
+            Cap::Unreadable => {
+                tracing::info!(target: "mailreg::microsoft", "cannot read the tenant's app management policy (Policy.Read.ApplicationConfiguration); the secret lifetime is not checked before creating");
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
