@@ -266,6 +266,7 @@ fn gc_stops_at_its_deadline() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("Deleted 1 of 3."), "{stdout}");
+    assert!(stderr.contains("giving up at the deadline, after "), "{stderr}");
     assert!(stderr.contains("HTTP 429"), "{stderr}");
 }
 

@@ -262,3 +262,89 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use crate::credentials::{GoogleClient, GoogleCredentials, SecretValue};
+
+    fn google(client: &str) -> GoogleCredentials {
+        GoogleCredentials {
+            project_id: "p".into(),
+            project_number: None,
+            authorize_url: "a".into(),
+            token_url: "t".into(),
+            scopes: vec![],
+            redirect_uris: vec![],
+            client: Some(GoogleClient {
+                client_id: client.into(),
+                client_secret: SecretValue::new("s"),
+                redirect_uris: vec![],
+                imported: time::OffsetDateTime::UNIX_EPOCH,
+            }),
+            refresh_tokens: BTreeMap::new(),
+            deleting: None,
+        }
+    }
+
+    /// Many writers, each changing only its own refresh token, from several threads at once:
+    /// every one of them is on record at the end.
+    #[test]
+    fn concurrent_updates_each_keep_the_others_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join(".mailreg"));
+        store
+            .update("a", "test", |r| r.google = Some(google("c1")))
+            .unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for j in 0..10 {
+                        store
+                            .update("a", "test", |r| {
+                                let g = r.google.as_mut().unwrap();
+                                g.refresh_tokens
+                                    .insert(format!("u{i}-{j}"), SecretValue::new("rt"));
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let rec = store.load("a", "test").unwrap().unwrap();
+        assert_eq!(rec.google.unwrap().refresh_tokens.len(), 80);
+        let strays = std::fs::read_dir(store.dir())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with(".mailreg-")
+            })
+            .count();
+        assert_eq!(strays, 0);
+    }
+
+    #[test]
+    fn an_emptied_record_is_removed_and_an_unchanged_one_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join(".mailreg"));
+        store
+            .update("a", "test", |r| r.google = Some(google("c1")))
+            .unwrap();
+        let path = store.path("a", "test");
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        store.update("a", "test", |_| {}).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
+        store.update("a", "test", |r| r.google = None).unwrap();
+        assert!(!path.exists());
+    }
+}

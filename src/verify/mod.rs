@@ -438,12 +438,20 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
         // the record still names the client it was issued to (a sign-in can take minutes, and
         // a `rotate` or `apply --replace` may have run meanwhile).
         let keep = |change: &dyn Fn(&mut std::collections::BTreeMap<String, SecretValue>)| {
+            let mut same_client = false;
             store.update(&spec.name, &spec.env, |fresh| {
-                if self::client(fresh, provider).is_ok_and(|(c, _)| c.client_id == client.client_id)
-                {
+                same_client = self::client(fresh, provider)
+                    .is_ok_and(|(c, _)| c.client_id == client.client_id);
+                if same_client {
                     change(refresh_tokens(fresh, provider));
                 }
-            })
+            })?;
+            if !same_client {
+                eprintln!(
+                    "warning: the record names another client now (replaced while you signed in); the refresh token was not kept"
+                );
+            }
+            Ok::<(), Error>(())
         };
         match &tokens.refresh {
             Some(rt) => {
