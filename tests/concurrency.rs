@@ -15,6 +15,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -215,7 +216,8 @@ fn every_writing_pair_overlapped_loses_nothing() {
             failed.push(format!("{a} + {b}: {e}"));
         }
     }
-    println!(
+    let _ = writeln!(
+        std::io::stderr(),
         "concurrency suite: {} overlapped pairs of apply, rotate, google import-client, gc and destroy on one environment; {together} ran side by side, {refused} runs refused by the run lock (exit 7, or skipped by gc); {} failed",
         pairs.len(),
         failed.len()

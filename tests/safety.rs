@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use common::*;
@@ -229,7 +230,8 @@ fn gc_absorbs_throttling_without_retry_after() {
         .filter(|r| r.method == "DELETE" && r.path.starts_with("/v1.0/applications/"))
         .filter(|r| r.status == 204)
         .count();
-    println!(
+    let _ = writeln!(
+        std::io::stderr(),
         "throttling without Retry-After: {n} applications, {deleted} deleted, {throttled} 429s absorbed"
     );
     assert!(
@@ -266,7 +268,10 @@ fn gc_stops_at_its_deadline() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("Deleted 1 of 3."), "{stdout}");
-    assert!(stderr.contains("giving up at the deadline, after "), "{stderr}");
+    assert!(
+        stderr.contains("giving up at the deadline, after "),
+        "{stderr}"
+    );
     assert!(stderr.contains("HTTP 429"), "{stderr}");
 }
 

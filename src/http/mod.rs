@@ -470,7 +470,11 @@ impl Http {
                     };
                     if exhausted {
                         // Real time, as the user lived it (waits are scaled in tests).
-                        let why = if paced.is_some() { "at the deadline, " } else { "" };
+                        let why = if paced.is_some() {
+                            "at the deadline, "
+                        } else {
+                            ""
+                        };
                         return Err(error.context(format!(
                             "giving up {why}after {attempt} attempts over {:.0}s",
                             begun.elapsed().as_secs_f64()
