@@ -175,6 +175,27 @@ impl Record {
     }
 }
 
+/// Google credentials with one imported client, for unit tests.
+#[cfg(test)]
+pub(crate) fn google_fixture(client: &str) -> GoogleCredentials {
+    GoogleCredentials {
+        project_id: "p".into(),
+        project_number: None,
+        authorize_url: "a".into(),
+        token_url: "t".into(),
+        scopes: vec![],
+        redirect_uris: vec![],
+        client: Some(GoogleClient {
+            client_id: client.into(),
+            client_secret: SecretValue::new("s"),
+            redirect_uris: vec![],
+            imported: OffsetDateTime::UNIX_EPOCH,
+        }),
+        refresh_tokens: BTreeMap::new(),
+        deleting: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,23 +209,13 @@ mod tests {
 
     #[test]
     fn refresh_tokens_survive_a_rewrite_for_the_same_client_only() {
-        let creds = |client: &str, token: Option<&str>| GoogleCredentials {
-            project_id: "p".into(),
-            project_number: None,
-            authorize_url: "a".into(),
-            token_url: "t".into(),
-            scopes: vec![],
-            redirect_uris: vec![],
-            client: Some(GoogleClient {
-                client_id: client.into(),
-                client_secret: SecretValue::new("s"),
-                redirect_uris: vec![],
-                imported: OffsetDateTime::UNIX_EPOCH,
-            }),
-            refresh_tokens: token
-                .map(|t| BTreeMap::from([("u@example.com".to_owned(), SecretValue::new(t))]))
-                .unwrap_or_default(),
-            deleting: None,
+        let creds = |client: &str, token: Option<&str>| {
+            let mut g = google_fixture(client);
+            if let Some(t) = token {
+                g.refresh_tokens
+                    .insert("u@example.com".to_owned(), SecretValue::new(t));
+            }
+            g
         };
         let old = creds("c1", Some("rt"));
         let kept = creds("c1", None).carrying_tokens(Some(&old));

@@ -266,28 +266,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-
-    use crate::credentials::{GoogleClient, GoogleCredentials, SecretValue};
-
-    fn google(client: &str) -> GoogleCredentials {
-        GoogleCredentials {
-            project_id: "p".into(),
-            project_number: None,
-            authorize_url: "a".into(),
-            token_url: "t".into(),
-            scopes: vec![],
-            redirect_uris: vec![],
-            client: Some(GoogleClient {
-                client_id: client.into(),
-                client_secret: SecretValue::new("s"),
-                redirect_uris: vec![],
-                imported: time::OffsetDateTime::UNIX_EPOCH,
-            }),
-            refresh_tokens: BTreeMap::new(),
-            deleting: None,
-        }
-    }
+    use crate::credentials::{SecretValue, google_fixture as google};
 
     /// Many writers, each changing only its own refresh token, from several threads at once:
     /// every one of them is on record at the end.
