@@ -123,6 +123,11 @@ pub enum Command {
         /// only those, are deleted).
         #[arg(long)]
         keep_secrets: bool,
+        /// Leave the rendered mailbox config files in place. By default destroy removes the
+        /// ones whose content is still what mailreg wrote (they hold a secret that no longer
+        /// works); a file changed since is kept, and destroy says so.
+        #[arg(long)]
+        keep_outputs: bool,
     },
     /// Replace the Microsoft client secret: add a new one, store it and re-render the outputs,
     /// then retire the older ones. Google has no API for client secrets: rotate prints the
@@ -347,9 +352,14 @@ pub struct GcArgs {
         hide_env_values = true
     )]
     pub file: PathBuf,
-    /// Only this environment (default: every environment of the spec's name).
-    #[arg(long, short = 'e')]
+    /// Only this environment; it is collected even when `apply --ttl` did not mark it. Without
+    /// --env (or --all-envs) gc only looks at resources that `apply --ttl` marked as disposable.
+    #[arg(long, short = 'e', conflicts_with = "all_envs")]
     pub env: Option<String>,
+    /// Every environment of the spec's name, marked by `apply --ttl` or not (production
+    /// included): the explicit way to sweep them all.
+    #[arg(long)]
+    pub all_envs: bool,
     /// Delete what was created longer ago than this (e.g. `2h`, `1d`).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub older_than: Option<std::time::Duration>,
@@ -362,10 +372,15 @@ pub struct GcArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Pace writes to Graph's applications path to this many per minute, 5 % under (Graph
-    /// allows 60 for personal-account apps); a 429 holds the pace for its Retry-After.
+    /// Start pacing writes to Graph's applications path at this many per minute, 5 % under
+    /// (Graph allows 60 for personal-account apps). Every 429 halves the pace (and holds it for
+    /// Retry-After when given); a run of successes raises it again, never above this.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_writes_per_minute: u32,
+    /// Give up on what is left after this long (e.g. `30m`): however hard the tenant throttles,
+    /// gc keeps slowing down and retrying until then.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub deadline: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -2,20 +2,23 @@
 //!
 //! mailreg keeps no copy of cloud state; it keeps only what the clouds never show again (the
 //! Microsoft secret Value, later the Google client secret) plus what outputs need to render
-//! without a network call. One JSON file per spec name and environment in `.mailreg/` beside the
-//! spec (or `MAILREG_STATE_DIR`), written atomically (temp file + rename) with mode 0600 in a
-//! 0700 folder. The secret type never prints its value through `Debug` or `Display`.
+//! without a network call. The store ([`Store`]) keeps one JSON file per spec name and
+//! environment; its only way to change a file is [`Store::update`]. The secret type never prints
+//! its value through `Debug` or `Display`.
+
+mod hygiene;
+mod store;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
-use crate::error::{Error, Result};
+pub use hygiene::warn_if_git_would_track;
+pub(crate) use store::open_lock_file;
+pub use store::{Store, write_private};
 
 /// A secret value. `Debug`/`Display` show `[redacted]`; only [`SecretValue::expose`] reveals it.
 #[derive(Clone)]
@@ -111,6 +114,15 @@ pub struct GoogleCredentials {
     /// Refresh tokens kept by `verify --keep-refresh-token`, per mailbox (the user signed in).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refresh_tokens: BTreeMap<String, SecretValue>,
+    /// Set by `destroy`: the project is pending deletion (restorable for 30 days). The client is
+    /// kept meanwhile, since `google undelete` brings it back with the project, but nothing
+    /// renders it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub deleting: Option<OffsetDateTime>,
 }
 
 impl MicrosoftCredentials {
@@ -163,126 +175,25 @@ impl Record {
     }
 }
 
-#[derive(Clone, Debug)]
-pub struct Store {
-    dir: PathBuf,
-}
-
-impl Store {
-    /// `MAILREG_STATE_DIR`, else `.mailreg/` beside the spec file.
-    pub fn for_spec(spec_file: &Path) -> Store {
-        let dir = match std::env::var_os("MAILREG_STATE_DIR") {
-            Some(d) if !d.is_empty() => PathBuf::from(d),
-            _ => spec_file
-                .parent()
-                .map(|p| {
-                    if p.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        p
-                    }
-                })
-                .unwrap_or(Path::new("."))
-                .join(".mailreg"),
-        };
-        Store { dir }
+/// Google credentials with one imported client, for unit tests.
+#[cfg(test)]
+pub(crate) fn google_fixture(client: &str) -> GoogleCredentials {
+    GoogleCredentials {
+        project_id: "p".into(),
+        project_number: None,
+        authorize_url: "a".into(),
+        token_url: "t".into(),
+        scopes: vec![],
+        redirect_uris: vec![],
+        client: Some(GoogleClient {
+            client_id: client.into(),
+            client_secret: SecretValue::new("s"),
+            redirect_uris: vec![],
+            imported: OffsetDateTime::UNIX_EPOCH,
+        }),
+        refresh_tokens: BTreeMap::new(),
+        deleting: None,
     }
-
-    pub fn at(dir: impl Into<PathBuf>) -> Store {
-        Store { dir: dir.into() }
-    }
-
-    pub fn path(&self, name: &str, env: &str) -> PathBuf {
-        self.dir.join(format!("{name}.{env}.json"))
-    }
-
-    pub fn load(&self, name: &str, env: &str) -> Result<Option<Record>> {
-        let path = self.path(name, env);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(format!("{}: {e}", path.display()))),
-        };
-        serde_json::from_str(&text).map(Some).map_err(|e| {
-            Error::bad_input(format!(
-                "{}:{}:{}: the credentials file is damaged: {}",
-                path.display(),
-                e.line(),
-                e.column(),
-                crate::error::json_message(&e)
-            ))
-            .with_hint("move it away and run `mailreg apply`: a new secret is made and the old ones retired")
-        })
-    }
-
-    /// The record of an applied environment, or the error that says to apply first.
-    pub fn load_required(&self, name: &str, env: &str) -> Result<Record> {
-        self.load(name, env)?.ok_or_else(|| {
-            Error::bad_input(format!(
-                "no credentials on record for {name} (environment {env}) in {}",
-                self.path(name, env).display()
-            ))
-            .with_hint(
-                "run `mailreg apply` first (on this machine, or with the same MAILREG_STATE_DIR)",
-            )
-        })
-    }
-
-    /// Writes the record atomically with mode 0600.
-    pub fn save(&self, record: &Record) -> Result<PathBuf> {
-        let path = self.path(&record.name, &record.env);
-        let bytes = serde_json::to_vec_pretty(record).expect("records serialise");
-        self.ensure_dir()?;
-        write_private(&path, &bytes)?;
-        Ok(path)
-    }
-
-    pub fn remove(&self, name: &str, env: &str) -> Result<()> {
-        let path = self.path(name, env);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(format!("{}: {e}", path.display()))),
-        }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn ensure_dir(&self) -> Result<()> {
-        if !self.dir.exists() {
-            std::fs::create_dir_all(&self.dir)
-                .map_err(|e| Error::io(format!("{}: {e}", self.dir.display())).with_source(e))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700));
-            }
-            // Keep secrets out of version control by default.
-            let _ = std::fs::write(self.dir.join(".gitignore"), "*\n");
-        }
-        Ok(())
-    }
-}
-
-/// Atomic write of a file holding secrets: a 0600 temp file in the same folder, fsync, rename.
-/// A reader sees the old file or the new one, never a half-written one.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let fail = |e: std::io::Error| Error::io(format!("writing {}: {e}", path.display()));
-    // tempfile creates with 0600 on unix.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".mailreg-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    tmp.write_all(bytes).map_err(fail)?;
-    tmp.as_file().sync_all().map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -298,22 +209,13 @@ mod tests {
 
     #[test]
     fn refresh_tokens_survive_a_rewrite_for_the_same_client_only() {
-        let creds = |client: &str, token: Option<&str>| GoogleCredentials {
-            project_id: "p".into(),
-            project_number: None,
-            authorize_url: "a".into(),
-            token_url: "t".into(),
-            scopes: vec![],
-            redirect_uris: vec![],
-            client: Some(GoogleClient {
-                client_id: client.into(),
-                client_secret: SecretValue::new("s"),
-                redirect_uris: vec![],
-                imported: OffsetDateTime::UNIX_EPOCH,
-            }),
-            refresh_tokens: token
-                .map(|t| BTreeMap::from([("u@example.com".to_owned(), SecretValue::new(t))]))
-                .unwrap_or_default(),
+        let creds = |client: &str, token: Option<&str>| {
+            let mut g = google_fixture(client);
+            if let Some(t) = token {
+                g.refresh_tokens
+                    .insert("u@example.com".to_owned(), SecretValue::new(t));
+            }
+            g
         };
         let old = creds("c1", Some("rt"));
         let kept = creds("c1", None).carrying_tokens(Some(&old));
@@ -345,7 +247,8 @@ mod tests {
                 created: OffsetDateTime::UNIX_EPOCH,
             }),
         });
-        let path = store.save(&rec).unwrap();
+        store.update("a", "test", |r| *r = rec.clone()).unwrap();
+        let path = store.path("a", "test");
         let back = store.load("a", "test").unwrap().unwrap();
         assert_eq!(back.microsoft.unwrap().secret.unwrap().value.expose(), "v");
         #[cfg(unix)]

@@ -1,14 +1,13 @@
 //! Orchestration only: plan → confirm → apply, and destroy, over the providers of a spec.
 //!
 //! Providers know their resources (read, diff, create, update, delete); the engine runs them
-//! concurrently, owns the credentials record they write into, and reports progress. A provider
+//! concurrently, hands them the credentials store they write into, and reports progress. A provider
 //! writes a secret to the store the moment it exists, so a run killed afterwards loses nothing.
 
 use std::sync::Arc;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use time::OffsetDateTime;
-use tokio::sync::Mutex;
 
 use crate::credentials::{Record, Store};
 use crate::error::{Error, Result};
@@ -175,7 +174,6 @@ pub struct Ctx {
     pub env: String,
     pub now: OffsetDateTime,
     pub store: Store,
-    record: Mutex<Record>,
     pub progress: Progress,
     /// `apply --replace`: allowed to replace resources that cannot be updated in place.
     pub replace: bool,
@@ -187,16 +185,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Checks that the record can be read (a damaged file stops the run before any request);
+    /// the record itself is read afresh by every [`Ctx::record`], never cached: another process
+    /// may have changed it since. Writing commands build their `Ctx` after taking the run lock.
     pub fn new(name: &str, env: &str, store: Store, progress: Progress) -> Result<Self> {
-        let record = store
-            .load(name, env)?
-            .unwrap_or_else(|| Record::new(name, env));
+        store.load(name, env)?;
         Ok(Ctx {
             name: name.to_owned(),
             env: env.to_owned(),
             now: OffsetDateTime::now_utc(),
             store,
-            record: Mutex::new(record),
             progress,
             replace: false,
             purge: false,
@@ -213,23 +211,21 @@ impl Ctx {
         self.manual.lock().expect("manual steps").clone()
     }
 
+    /// The record as it is on disk now (empty when there is none, or when it became unreadable
+    /// after [`Ctx::new`] checked it).
     pub async fn record(&self) -> Record {
-        self.record.lock().await.clone()
+        self.store
+            .load(&self.name, &self.env)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Record::new(&self.name, &self.env))
     }
 
-    /// Changes the record and writes it at once (atomically, 0600). Skips the write when
-    /// nothing changed, so a no-op run leaves the file untouched.
+    /// Changes the record through [`Store::update`]: `f` sees the record as it is on disk now
+    /// and must change only the fields its provider owns, so a concurrent writer's fields
+    /// survive.
     pub async fn update_record(&self, f: impl FnOnce(&mut Record)) -> Result<()> {
-        let mut rec = self.record.lock().await;
-        let before = serde_json::to_value(&*rec).expect("records serialise");
-        f(&mut rec);
-        if serde_json::to_value(&*rec).expect("records serialise") == before {
-            return Ok(());
-        }
-        if rec.is_empty() {
-            return self.store.remove(&rec.name, &rec.env);
-        }
-        self.store.save(&rec).map(drop)
+        self.store.update(&self.name, &self.env, f).map(drop)
     }
 }
 

@@ -1,10 +1,16 @@
-//! One run at a time per spec and environment.
+//! One writing run at a time per spec and environment.
+//!
+//! `apply`, `rotate`, `destroy` and `gc` (per environment it collects) hold this lock for their
+//! whole run; a second one is refused (exit 7) rather than queued, since it would act on a plan
+//! read before the first changed the cloud. Commands that only add to the record (`verify
+//! --keep-refresh-token`, `google import-client`) do not take it: they go through
+//! [`Store::update`], whose short lock of its own keeps every write.
 //!
 //! An advisory OS lock (`flock`) on `.mailreg/<name>.<env>.lock`: the kernel releases it when the
 //! holder exits or is killed, so a lock left by a killed run is never stale: the next run takes
 //! it over at once. The file also records who holds it, for the message the second run prints.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::PathBuf;
 
@@ -22,13 +28,7 @@ impl Lock {
     pub fn acquire(store: &Store, name: &str, env: &str, command: &str) -> Result<Lock> {
         store.ensure_dir()?;
         let path = store.dir().join(format!("{name}.{env}.lock"));
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(format!("{}: {e}", path.display())).with_source(e))?;
+        let mut file = crate::credentials::open_lock_file(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -94,5 +94,19 @@ mod tests {
         );
         drop(first);
         assert!(Lock::acquire(&store, "app", "test", "destroy").is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join(".mailreg"));
+        store.ensure_dir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, store.dir().join("app.test.lock")).unwrap();
+        let e = Lock::acquire(&store, "app", "test", "apply").err().unwrap();
+        assert!(e.message.contains("is a symbolic link"), "{}", e.message);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     }
 }

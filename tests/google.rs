@@ -250,13 +250,24 @@ fn destroy_moves_the_project_to_delete_requested_and_undelete_restores_it() {
         project(&h, "agileapps-mail-test")["state"],
         "DELETE_REQUESTED"
     );
-    assert!(!h.store_file("test").exists());
+    // The OAuth client (no API can make it again) is kept while the project can be restored,
+    // marked so that nothing renders it.
+    let client_id = h.record("test")["google"]["client"]["client_id"].clone();
+    assert!(client_id.is_string());
+    assert!(h.record("test")["google"]["deleting"].is_string());
+    let r = h.expect(3, &["output", "--env", "test"]);
+    assert!(
+        r.stderr.contains("no credentials on record"),
+        "{}",
+        r.stderr
+    );
     // Destroying again is harmless and sends no write.
     h.clear();
     let r = h.ok(&["destroy", "--env", "test", "--yes"]);
     assert!(r.stdout.contains("No changes."), "{}", r.stdout);
     assert!(h.api_requests().iter().all(|r| !r.is_write()));
-    // Within 30 days it can be restored.
+    assert_eq!(h.record("test")["google"]["client"]["client_id"], client_id);
+    // Within 30 days it can be restored, and apply completes without the console step.
     let r = h.ok(&["google", "undelete", "--env", "test"]);
     assert!(
         r.stdout.contains("Project agileapps-mail-test restored"),
@@ -264,6 +275,12 @@ fn destroy_moves_the_project_to_delete_requested_and_undelete_restores_it() {
         r.stdout
     );
     assert_eq!(project(&h, "agileapps-mail-test")["state"], "ACTIVE");
+    let r = h.ok(&["apply", "--env", "test", "--yes"]);
+    assert!(!r.stdout.contains("manual step"), "{}", r.stdout);
+    let rec = h.record("test");
+    assert_eq!(rec["google"]["client"]["client_id"], client_id);
+    assert!(rec["google"]["deleting"].is_null());
+    h.ok(&["output", "--env", "test"]);
 }
 
 #[test]

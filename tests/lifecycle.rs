@@ -42,11 +42,12 @@ fn rotate_stores_and_renders_the_new_secret_before_retiring_the_old() {
         lines(&h.api_requests()),
         [
             "GET /v1.0/applications".to_owned(),
+            "GET /v1.0/policies/defaultAppManagementPolicy".to_owned(),
             format!("POST /v1.0/applications/{id}/addPassword"),
             format!("POST /v1.0/applications/{id}/removePassword")
         ]
     );
-    assert_eq!(h.api_requests()[2].body, Some(json!({"keyId": old})));
+    assert_eq!(h.api_requests()[3].body, Some(json!({"keyId": old})));
     assert_eq!(secrets_on_app(&h), std::slice::from_ref(&new));
     let env = std::fs::read_to_string(h.dir.path().join("out/test.env")).unwrap();
     assert!(
@@ -70,18 +71,18 @@ fn rotate_stores_and_renders_the_new_secret_before_retiring_the_old() {
     let reqs = h.api_requests();
     let l = lines(&reqs);
     assert!(
-        l[1].ends_with("/removePassword")
-            && l[2].ends_with("/addPassword")
-            && l[3].ends_with("/removePassword"),
+        l[2].ends_with("/removePassword")
+            && l[3].ends_with("/addPassword")
+            && l[4].ends_with("/removePassword"),
         "{l:?}"
     );
     assert_eq!(
-        reqs[1].body,
+        reqs[2].body,
         Some(json!({"keyId": new})),
         "the oldest, not in use, first"
     );
     assert_eq!(
-        reqs[3].body,
+        reqs[4].body,
         Some(json!({"keyId": in_use})),
         "the previous one last"
     );
@@ -187,8 +188,8 @@ fn gc_deletes_only_what_carries_all_of_mailregs_marks() {
         "its credentials are forgotten"
     );
     assert!(h.store_file("ci-2").exists());
-    // Everything else of this name.
-    h.ok(&["gc", "--older-than", "0s", "--yes"]);
+    // Everything else of this name, marked disposable or not: only when asked explicitly.
+    h.ok(&["gc", "--older-than", "0s", "--all-envs", "--yes"]);
     let names: Vec<String> = h
         .emu
         .with_state(|s| s.graph.applications())
@@ -235,6 +236,7 @@ fn gc_paces_deletions_and_absorbs_throttling() {
         "gc",
         "--older-than",
         "0s",
+        "--all-envs",
         "--yes",
         "--max-writes-per-minute",
         "600",

@@ -72,7 +72,14 @@ fn microsoft_fresh_apply_is_three_round_trips_and_a_no_op_one() {
     h.ok(&["apply", "--env", "test", "--yes"]);
     let w = waves(&h);
     assert_eq!(w.len(), 3, "{w:?}");
-    assert_eq!(w[0], vec!["GET /v1.0/applications".to_owned()]);
+    // The tenant's cap on secret lifetimes is read with the app: a secret is to be added.
+    assert_eq!(
+        w[0],
+        vec![
+            "GET /v1.0/applications".to_owned(),
+            "GET /v1.0/policies/defaultAppManagementPolicy".to_owned()
+        ]
+    );
     h.clear();
     h.ok(&["apply", "--env", "test", "--yes"]);
     assert_eq!(waves(&h), vec![vec!["GET /v1.0/applications".to_owned()]]);

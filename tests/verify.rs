@@ -605,3 +605,51 @@ fn http_post(p: &Peers, path: &str, form: &str) -> String {
         ),
     )
 }
+
+/// Issue 11, repro 1: while `verify --keep-refresh-token` waits at the browser, another run
+/// (a `rotate`) rewrites the record with a new secret. Verify must store its refresh token into
+/// the record as it is then, not write back the copy it read at its start (which would bring
+/// the retired secret back and lose the new Value, shown once by Graph).
+#[test]
+fn a_rotate_during_the_sign_in_is_not_undone() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "microsoft");
+    // The "browser" first plays the concurrent rotate (a new secret lands in the record), then
+    // signs in.
+    let browser = case.dir.path().join("rotate-then-browse.sh");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\nsed -i 's/\"key_id\":\"k\"/\"key_id\":\"k2\"/; s/\"value\":\"{}\"/\"value\":\"rotated-canary\"/' '{}'\nexec node '{}' \"$@\"\n",
+            p.get("CLIENT_SECRET"),
+            case.record_path().display(),
+            peers_dir().join("browser.mjs").display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSIONS_PORT");
+    let out = case
+        .command(&args(
+            &s,
+            &["--user", USER, "--tls", "--imap", "--keep-refresh-token"],
+        ))
+        .env("BROWSER", &browser)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = case.record();
+    assert_eq!(rec["microsoft"]["secret"]["key_id"], "k2", "{rec:#}");
+    assert_eq!(rec["microsoft"]["secret"]["value"], "rotated-canary");
+    assert!(
+        rec["microsoft"]["refresh_tokens"][USER].is_string(),
+        "{rec:#}"
+    );
+}

@@ -569,7 +569,7 @@ fn bulk() {
         "A Microsoft spec with the default (personal-account) audience, against the emulator's write \
          limit of {PER_SECOND} writes per second (Graph's 60 per minute, 10× faster; real time, so \
          `Retry-After` means what it says). Apply: {ENVS} `mailreg apply --env eNNN --yes` processes, \
-         {CONCURRENCY} at a time, unpaced (each absorbs its 429s). gc: one `mailreg gc --older-than 0s \
+         {CONCURRENCY} at a time, unpaced (each absorbs its 429s). gc: one `mailreg gc --older-than 0s --all-envs \
          --yes --max-writes-per-minute {}` (four deletions at a time, paced). Rate: successful \
          limited writes (create, secret, delete; purges are not limited) from first to last.\n",
         PER_SECOND * 60
@@ -631,6 +631,8 @@ fn bulk() {
                 "gc",
                 "--older-than",
                 "0s",
+                // The environments are not marked by `apply --ttl`: name them all.
+                "--all-envs",
                 "--yes",
                 "--max-writes-per-minute",
                 &per_minute,

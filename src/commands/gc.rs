@@ -1,10 +1,17 @@
 //! `mailreg gc`: removes test registrations that outlived their use.
 //!
-//! Candidates are the resources of the spec's name that carry all of mailreg's marks, in every
-//! environment (or one, with --env); a candidate goes if it is older than --older-than or past
-//! its expiry mark. Deletions run four at a time; writes to Graph's `applications` path are
-//! paced under its 60 writes a minute by the HTTP layer (which also holds the pace on a 429),
-//! so a gc of a hundred registrations finishes without a 429 storm. One failure does not stop the others: all are reported, and the exit code says so.
+//! Candidates are the resources of the spec's name that carry all of mailreg's marks, live or
+//! (Microsoft) in deleted items. gc runs unattended, so it never decides on its own that an
+//! environment is disposable: by default only resources that `apply --ttl` marked are looked
+//! at; an unmarked environment (production) only when named with --env, or with an explicit
+//! --all-envs. A selected candidate goes if it is older than --older-than or past its expiry
+//! mark; --dry-run prints both reasons for each.
+//!
+//! Each environment collected is locked like an `apply` (one that is busy is skipped and
+//! reported). Deletions run four at a time; writes to Graph's `applications` path are paced by
+//! the HTTP layer's adaptive pacer, which slows down on every 429, so a gc finishes whatever
+//! the tenant's limit, or stops at --deadline. One failure does not stop the others: all are
+//! reported, and the exit code says so.
 
 use std::sync::Arc;
 
@@ -28,7 +35,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         file: args.file.clone(),
         env: args.env.clone().unwrap_or_else(|| "default".into()),
     };
-    let s: Session = paced_session(&target, global, args.max_writes_per_minute)?;
+    let s: Session = paced_session(&target, global, args.max_writes_per_minute, args.deadline)?;
     let now = s.ctx.now;
     let mut found = Vec::new();
     if let Some(ms) = &s.microsoft {
@@ -40,16 +47,22 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
     s.ctx.progress.finish();
     let chosen: Vec<(GcCandidate, String)> = found
         .into_iter()
-        .filter(|c| args.env.as_ref().is_none_or(|e| &c.env == e))
         .filter_map(|c| {
+            let selected = selection(args, &c)?;
             let old = args
                 .older_than
-                .zip(c.created)
+                .zip(c.created.or(c.deleted))
                 .filter(|(age, created)| *created + *age <= now)
                 .map(|(age, _)| format!("older than {}", humantime::format_duration(age)));
             let expired = (args.expired && c.expires.is_some_and(|e| e <= now))
                 .then(|| "past its expiry".to_owned());
-            old.or(expired).map(|why| (c, why))
+            let place = if c.deleted.is_some() {
+                "in deleted items, "
+            } else {
+                ""
+            };
+            old.or(expired)
+                .map(|why| (c, format!("{place}{why}; {selected}")))
         })
         .collect();
     if global.output == OutputFormat::Text && !global.quiet {
@@ -86,12 +99,25 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         args.yes,
         &format!("Delete these {} resources?", chosen.len()),
     )?;
+    // Each environment is locked like an apply would lock it; a busy one is left for next time.
+    let store = Store::for_spec(&s.spec.file);
+    let mut locks = std::collections::BTreeMap::new();
+    for (c, _) in &chosen {
+        if !locks.contains_key(&c.env) {
+            let lock = crate::lock::Lock::acquire(&store, &s.spec.name, &c.env, "gc");
+            locks.insert(c.env.clone(), lock.map_err(|e| e.message));
+        }
+    }
     let s = Arc::new(s);
     let results: Vec<(usize, Result<()>)> = futures::stream::iter(chosen.iter().enumerate())
         .map(|(i, (c, _))| {
             let s = s.clone();
             let c = c.clone();
+            let busy = locks[&c.env].as_ref().err().cloned();
             async move {
+                if let Some(why) = busy {
+                    return (i, Err(Error::refused(format!("skipped: {why}"))));
+                }
                 s.ctx
                     .progress
                     .step("gc", format!("deleting {} {}", c.provider, c.id));
@@ -112,12 +138,11 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         .collect()
         .await;
     s.ctx.progress.finish();
-    let store = Store::for_spec(&s.spec.file);
     let mut errors = Vec::new();
     for (i, r) in results {
         let (c, _) = &chosen[i];
         match r {
-            Ok(()) => forget(&store, &s.spec.name, c)?,
+            Ok(()) => forget(&store, &s.spec.name, c, now)?,
             Err(e) => errors.push(format!("{} {}: {}", c.provider, c.id, e.message)),
         }
     }
@@ -149,20 +174,34 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
     }
 }
 
-/// Drops a collected resource's credentials from the store.
-fn forget(store: &Store, name: &str, c: &GcCandidate) -> Result<()> {
-    let Some(mut record) = store.load(name, &c.env)? else {
-        return Ok(());
-    };
-    match c.provider {
-        "microsoft" => record.microsoft = None,
-        _ => record.google = None,
+/// Why a candidate may be collected at all, or `None` when gc must leave it alone.
+fn selection(args: &GcArgs, c: &GcCandidate) -> Option<&'static str> {
+    if let Some(env) = &args.env {
+        return (&c.env == env).then_some("environment named by --env");
     }
-    if record.is_empty() {
-        store.remove(name, &c.env)
-    } else {
-        store.save(&record).map(drop)
+    if args.all_envs {
+        return Some("every environment (--all-envs)");
     }
+    c.expires
+        .is_some()
+        .then_some("marked disposable by `apply --ttl`")
+}
+
+/// Drops a collected resource's credentials from the store (only that provider's part). A
+/// Google project is only pending deletion: its OAuth client is kept, marked, as `destroy`
+/// keeps it, for `google undelete`.
+fn forget(store: &Store, name: &str, c: &GcCandidate, now: time::OffsetDateTime) -> Result<()> {
+    store
+        .update(name, &c.env, |record| match c.provider {
+            "microsoft" => record.microsoft = None,
+            _ => match record.google.as_mut() {
+                Some(g) if g.client.is_some() && g.project_id == c.key => {
+                    g.deleting.get_or_insert(now);
+                }
+                _ => record.google = None,
+            },
+        })
+        .map(drop)
 }
 
 fn print_json(chosen: &[(GcCandidate, String)], errors: &[String], dry_run: bool) {

@@ -116,37 +116,37 @@ fn read_client_file(spec: &Spec, file: &Path) -> Result<GoogleClient> {
     )
 }
 
-/// Stores a checked client in the record (atomically, 0600).
+/// Stores a checked client in the record through [`Store::update`]: only the Google client
+/// (and the refresh tokens it invalidates) change, whatever another run wrote meanwhile.
 fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path::PathBuf)> {
     let g = google(spec)?;
     let store = Store::for_spec(&spec.file);
-    let (project, existing) = project_of(spec, &store)?;
+    let (project, _) = project_of(spec, &store)?;
     let endpoints = Endpoints::from_env()?;
-    let mut record = store
-        .load(&spec.name, &spec.env)?
-        .unwrap_or_else(|| crate::credentials::Record::new(&spec.name, &spec.env));
-    let mut creds = existing.unwrap_or_else(|| GoogleCredentials {
-        project_id: project.clone(),
-        project_number: None,
-        authorize_url: endpoints.auth_url.as_str().trim_end_matches('/').to_owned(),
-        token_url: endpoints
-            .token_url
-            .as_str()
-            .trim_end_matches('/')
-            .to_owned(),
-        scopes: vec![GMAIL_SCOPE.to_owned()],
-        redirect_uris: g.redirect_uris.clone(),
-        client: None,
-        refresh_tokens: Default::default(),
-    });
-    // A new client invalidates refresh tokens issued to the old one.
-    if creds.client.as_ref().map(|c| &c.client_id) != Some(&client.client_id) {
-        creds.refresh_tokens.clear();
-    }
-    creds.client = Some(client);
-    record.google = Some(creds);
-    let path = store.save(&record)?;
-    Ok((project, path))
+    store.update(&spec.name, &spec.env, |record| {
+        let mut creds = record.google.take().unwrap_or_else(|| GoogleCredentials {
+            project_id: project.clone(),
+            project_number: None,
+            authorize_url: endpoints.auth_url.as_str().trim_end_matches('/').to_owned(),
+            token_url: endpoints
+                .token_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            scopes: vec![GMAIL_SCOPE.to_owned()],
+            redirect_uris: g.redirect_uris.clone(),
+            client: None,
+            refresh_tokens: Default::default(),
+            deleting: None,
+        });
+        // A new client invalidates refresh tokens issued to the old one.
+        if creds.client.as_ref().map(|c| &c.client_id) != Some(&client.client_id) {
+            creds.refresh_tokens.clear();
+        }
+        creds.client = Some(client);
+        record.google = Some(creds);
+    })?;
+    Ok((project, store.path(&spec.name, &spec.env)))
 }
 
 /// Reads a secret: without echo on a terminal, else one line of standard input.

@@ -43,7 +43,8 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             yes,
             purge,
             keep_secrets,
-        } => destroy(&target, global, yes, purge, keep_secrets).await,
+            keep_outputs,
+        } => destroy(&target, global, yes, purge, keep_secrets, keep_outputs).await,
         Command::Output {
             target,
             show_secrets,
@@ -116,9 +117,15 @@ fn session(target: &Target, global: &Global) -> Result<Session> {
     session_for(target, global, None, None)
 }
 
-/// A session whose writes to Graph's `applications` path are paced (gc).
-fn paced_session(target: &Target, global: &Global, writes_per_minute: u32) -> Result<Session> {
-    session_for(target, global, None, Some(writes_per_minute))
+/// A session whose writes to Graph's `applications` path are paced (gc), from
+/// `writes_per_minute` down to whatever the tenant allows, until `deadline` (nominal).
+fn paced_session(
+    target: &Target,
+    global: &Global,
+    writes_per_minute: u32,
+    deadline: std::time::Duration,
+) -> Result<Session> {
+    session_for(target, global, None, Some((writes_per_minute, deadline)))
 }
 
 /// A session that holds the spec/environment lock, for commands that write.
@@ -130,7 +137,7 @@ fn session_for(
     target: &Target,
     global: &Global,
     lock_for: Option<&str>,
-    pace: Option<u32>,
+    pace: Option<(u32, std::time::Duration)>,
 ) -> Result<Session> {
     let spec = Spec::load(&target.file, &target.env)?;
     // Templates are part of the input: a broken one stops the run before any request.
@@ -138,8 +145,9 @@ fn session_for(
     crate::mailbox::logo::check(&spec)?;
     let clock = Clock::from_env();
     let mut http = Http::new(clock)?;
-    if let Some(n) = pace {
-        http = http.with_pacer(crate::http::pace::Pacer::per_minute(n, clock));
+    if let Some((n, deadline)) = pace {
+        http =
+            http.with_pacer(crate::http::pace::Pacer::per_minute(n, clock).with_deadline(deadline));
     }
     let mut providers: Providers = Vec::new();
     let microsoft = match spec.microsoft {
@@ -159,12 +167,7 @@ fn session_for(
     let stores = Stores::new(&spec, &http);
     let interactive =
         global.output == OutputFormat::Text && !global.quiet && std::io::stderr().is_terminal();
-    let ctx = Ctx::new(
-        &spec.name,
-        &spec.env,
-        Store::for_spec(&spec.file),
-        Progress::new(interactive),
-    )?;
+    // The lock first: the record is read only under it.
     let _lock = match lock_for {
         Some(command) => Some(crate::lock::Lock::acquire(
             &Store::for_spec(&spec.file),
@@ -174,6 +177,12 @@ fn session_for(
         )?),
         None => None,
     };
+    let ctx = Ctx::new(
+        &spec.name,
+        &spec.env,
+        Store::for_spec(&spec.file),
+        Progress::new(interactive),
+    )?;
     Ok(Session {
         _lock,
         microsoft,
@@ -494,6 +503,7 @@ async fn destroy(
     yes: bool,
     purge: bool,
     keep_secrets: bool,
+    keep_outputs: bool,
 ) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "destroy")?;
     s.ctx.purge = purge;
@@ -518,19 +528,37 @@ async fn destroy(
             "Do you really want to destroy these resources?",
         )?;
     }
+    // Decided against the record as it was before: the files hold its (soon dead) secrets.
+    let outputs = if keep_outputs {
+        Vec::new()
+    } else {
+        crate::output::removable(&s.spec, &s.ctx.record().await)?
+    };
     s.stores.destroy(&stores, purge, &s.ctx.progress).await?;
     // Runs even for an empty plan: it also clears a stale credentials record.
     engine::destroy(&s.ctx, staged).await?;
+    crate::output::remove(&outputs)?;
+    let outputs: Vec<_> = outputs.into_iter().map(|(_, r)| r).collect();
     match global.output {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(
-                &json!({"plan": plan.to_json(), "destroyed": !plan.is_empty()})
-            )
+            serde_json::to_string_pretty(&json!({
+                "plan": plan.to_json(),
+                "destroyed": !plan.is_empty(),
+                "outputs": outputs,
+            }))
             .expect("json")
         ),
-        OutputFormat::Text if !global.quiet && !plan.is_empty() => {
-            println!("\nDestroy complete: {} destroyed.", plan.summary().destroy)
+        OutputFormat::Text if !global.quiet => {
+            if !plan.is_empty() {
+                println!("\nDestroy complete: {} destroyed.", plan.summary().destroy);
+            }
+            for o in &outputs {
+                match o.reason {
+                    Some(why) => println!("output  kept {}: {why}", o.path),
+                    None => println!("output  removed {}", o.path),
+                }
+            }
         }
         OutputFormat::Text => {}
     }

@@ -62,6 +62,8 @@ pub struct ApplyWork {
 pub struct DestroyWork {
     project_id: Option<String>,
     delete: bool,
+    /// The project exists (active or pending deletion): it, and its client, can be restored.
+    restorable: bool,
 }
 
 pub struct GoogleProvider {
@@ -249,6 +251,7 @@ impl GoogleProvider {
             redirect_uris: self.g.redirect_uris.clone(),
             client: ctx_client,
             refresh_tokens: Default::default(),
+            deleting: None,
         }
     }
 
@@ -482,15 +485,18 @@ impl Carries<ApplyWork> for GoogleProvider {
                 .await
                 .map_err(|e| e.context("enabling the Gmail API"))?;
         }
-        let client = ctx
-            .record()
-            .await
-            .google
-            .filter(|g| g.project_id == id)
-            .and_then(|g| g.client);
-        let creds = self.credentials(&project, client);
-        ctx.update_record(|r| r.google = Some(creds.carrying_tokens(r.google.as_ref())))
-            .await?;
+        // The client is taken from the record as it is now: a `google import-client` run
+        // while this apply waited on the cloud must not be undone.
+        ctx.update_record(|r| {
+            let client = r
+                .google
+                .clone()
+                .filter(|g| g.project_id == id)
+                .and_then(|g| g.client);
+            let creds = self.credentials(&project, client);
+            r.google = Some(creds.carrying_tokens(r.google.as_ref()));
+        })
+        .await?;
         if p.client.is_some() {
             ctx.add_manual_step(self.steps(&id));
         }
@@ -512,7 +518,7 @@ impl GoogleProvider {
                         self.spec.env
                     )));
                 }
-                Some(found) if found.is_deleted() => {}
+                Some(found) if found.is_deleted() => p.restorable = true,
                 Some(found) => {
                     changes.push(
                         Change::new(PROVIDER, "project", Action::Delete)
@@ -520,6 +526,7 @@ impl GoogleProvider {
                             .reason("moves to DELETE_REQUESTED: restorable for 30 days with `mailreg google undelete`"),
                     );
                     p.delete = true;
+                    p.restorable = true;
                 }
                 None => {}
             }
@@ -540,7 +547,17 @@ impl Carries<DestroyWork> for GoogleProvider {
             let op = self.gcp.delete_project(id).await?;
             self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
         }
-        ctx.update_record(|r| r.google = None).await
+        // While the project can be restored, so can its OAuth client, which no API can make
+        // again: keep it (marked, so nothing renders it) for `google undelete` + `apply`. Once
+        // the project is gone for good, the next destroy drops it.
+        let restorable = p.restorable;
+        ctx.update_record(|r| match r.google.as_mut() {
+            Some(g) if restorable && g.client.is_some() => {
+                g.deleting.get_or_insert(ctx.now);
+            }
+            _ => r.google = None,
+        })
+        .await
     }
 }
 
@@ -627,6 +644,7 @@ impl GoogleProvider {
                         .get(LABEL_EXPIRES)
                         .and_then(|v| v.strip_prefix('t')?.parse::<i64>().ok())
                         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok()),
+                    deleted: None,
                 })
             })
             .collect())
@@ -654,6 +672,13 @@ impl GoogleProvider {
             Some(p) if p.is_deleted() => {
                 let op = self.gcp.undelete_project(&id).await?;
                 self.gcp.wait(Api::ResourceManager, op, &|_| {}).await?;
+                // The client kept by destroy is usable again, with its project.
+                ctx.update_record(|r| {
+                    if let Some(g) = r.google.as_mut().filter(|g| g.project_id == id) {
+                        g.deleting = None;
+                    }
+                })
+                .await?;
                 Ok(id)
             }
             Some(_) => Err(Error::bad_input(format!(

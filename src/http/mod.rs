@@ -41,6 +41,14 @@ pub enum Safety {
 /// Classifies an error answer as replication lag (retried within the lag budget).
 pub type LagClassifier = fn(&Failure) -> bool;
 
+/// Recognises the answer that says the target of a delete no longer exists.
+pub type GoneClassifier = fn(&Failure) -> bool;
+
+/// What a DELETE gets when its target is gone: 404.
+pub fn gone_404(f: &Failure) -> bool {
+    f.status == 404
+}
+
 /// A request body. Bodies are never logged.
 #[derive(Clone, Debug)]
 pub enum Body {
@@ -60,6 +68,10 @@ pub struct Request {
     pub body: Body,
     pub safety: Safety,
     pub lag: Option<LagClassifier>,
+    /// For deletes: the answer that means "already gone". When an earlier attempt may have
+    /// been carried out (its answer was lost, or a 5xx), that answer on the retry means the
+    /// delete is done; mistaking it for replication lag would wait for minutes and then fail.
+    pub gone: Option<GoneClassifier>,
 }
 
 impl Request {
@@ -69,6 +81,7 @@ impl Request {
         } else {
             Safety::Idempotent
         };
+        let gone = (method == Method::DELETE).then_some(gone_404 as GoneClassifier);
         Request {
             method,
             url,
@@ -76,6 +89,7 @@ impl Request {
             body: Body::Empty,
             safety,
             lag: None,
+            gone,
         }
     }
     pub fn json(mut self, body: serde_json::Value) -> Self {
@@ -106,6 +120,12 @@ impl Request {
     }
     pub fn lag(mut self, classifier: LagClassifier) -> Self {
         self.lag = Some(classifier);
+        self
+    }
+    /// Marks the call as a delete (of any method) whose "already gone" answer `classifier`
+    /// recognises; see [`Request::gone`].
+    pub fn gone(mut self, classifier: GoneClassifier) -> Self {
+        self.gone = Some(classifier);
         self
     }
 }
@@ -384,6 +404,9 @@ impl Http {
         let mut waited = Duration::ZERO;
         let mut lag_waited = Duration::ZERO;
         let mut lag_polls: u32 = 0;
+        // Whether an earlier attempt may have been carried out by the server.
+        let mut maybe_acted = false;
+        let begun = Instant::now();
         let target = format!(
             "{} {}{}",
             req.method,
@@ -402,6 +425,13 @@ impl Http {
             }
             let outcome = self.attempt(&req).await;
             let elapsed = started.elapsed().as_millis();
+            let throttled = matches!(&outcome, Ok(r) if r.status == 429);
+            if let Some(pacer) = self.pacer_for(&req)
+                && !throttled
+            {
+                pacer.answered().await;
+            }
+            let mut retry_after = None;
             let (verdict, error) = match outcome {
                 Ok(resp) if resp.status < 400 => {
                     tracing::debug!(target: "mailreg::http", "{target} -> {} ({elapsed} ms)", resp.status);
@@ -415,6 +445,18 @@ impl Http {
                         resp.status,
                         failure.code.as_deref().unwrap_or("")
                     );
+                    if maybe_acted && req.gone.is_some_and(|gone| gone(&failure)) {
+                        tracing::info!(target: "mailreg::http", "{target}: already gone after a retry: the earlier attempt did it");
+                        return Ok(Response {
+                            status: 204,
+                            headers: HeaderMap::new(),
+                            body: Vec::new(),
+                            sent: resp.sent,
+                        });
+                    }
+                    // A gateway error may come after the backend acted; 503 and 429 say it did not.
+                    maybe_acted |= matches!(resp.status, 500 | 502 | 504);
+                    retry_after = failure.retry_after;
                     let verdict = self.classify(&req, &failure, attempt, lag_polls);
                     if verdict == Verdict::Final {
                         return Ok(resp);
@@ -423,6 +465,7 @@ impl Http {
                 }
                 Err(e) => {
                     let not_sent = e.is_connect();
+                    maybe_acted |= !not_sent;
                     tracing::debug!(target: "mailreg::http", "{target} -> {} ({elapsed} ms)", describe_transport(&e));
                     let verdict = if req.safety == Safety::Idempotent || not_sent {
                         Verdict::Transient(policy.backoff(attempt - 1))
@@ -442,22 +485,36 @@ impl Http {
             match verdict {
                 Verdict::Final => return Err(error),
                 Verdict::Transient(delay) => {
-                    if attempt >= policy.max_attempts || waited + delay > policy.budget {
+                    // A throttled paced write is the pacer's: it slows down and retries until
+                    // the run's deadline, whatever the per-call limits.
+                    let paced = self.pacer_for(&req).filter(|_| throttled);
+                    let exhausted = match paced {
+                        Some(pacer) => !pacer.before_deadline(self.clock.real(delay)),
+                        None => attempt >= policy.max_attempts || waited + delay > policy.budget,
+                    };
+                    if exhausted {
+                        // Real time, as the user lived it (waits are scaled in tests).
+                        let why = if paced.is_some() {
+                            "at the deadline, "
+                        } else {
+                            ""
+                        };
                         return Err(error.context(format!(
-                            "giving up after {attempt} attempts over {:.0}s",
-                            waited.as_secs_f64()
+                            "giving up {why}after {attempt} attempts over {:.0}s",
+                            begun.elapsed().as_secs_f64()
                         )));
                     }
                     waited += delay;
                     tracing::info!(target: "mailreg::http", "{target}: {}; retrying in {:.1}s", error.message, delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    match self.pacer_for(&req) {
-                        // The pacer owns throttled writes: it holds every paced write (this
-                        // retry's slot included) for the Retry-After.
-                        Some(pacer) if error.status == Some(429) => {
-                            pacer.hold(self.clock.real(delay)).await
+                    match paced {
+                        // The pacer holds every paced write (this retry's slot included).
+                        Some(pacer) => {
+                            pacer
+                                .throttled(retry_after.map(|d| self.clock.real(d)))
+                                .await
                         }
-                        _ => self.clock.sleep(delay).await,
+                        None => self.clock.sleep(delay).await,
                     }
                 }
                 Verdict::Lag(delay) => {
@@ -465,7 +522,7 @@ impl Http {
                         return Err(error
                             .context(format!(
                                 "still not replicated after {:.0}s",
-                                lag_waited.as_secs_f64()
+                                begun.elapsed().as_secs_f64()
                             ))
                             .with_hint("Entra ID can take minutes to replicate a new object; run the command again"));
                     }

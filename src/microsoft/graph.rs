@@ -156,6 +156,11 @@ pub fn lag_app(f: &Failure) -> bool {
                 .contains("does not reference a valid application object"))
 }
 
+/// `removePassword` of a keyId the app no longer has (INFERRED wording, reference §4).
+fn password_gone(f: &Failure) -> bool {
+    f.status == 404 || (f.status == 400 && f.message.contains("No password credential found"))
+}
+
 /// A new service principal not yet visible to the grant service.
 pub fn lag_grant(f: &Failure) -> bool {
     (f.status == 400 || f.status == 404)
@@ -253,7 +258,10 @@ impl Graph {
             "directory/deletedItems/microsoft.graph.application",
             &[
                 ("$filter", &filter),
-                ("$select", "id,appId,displayName,tags,deletedDateTime"),
+                (
+                    "$select",
+                    "id,appId,displayName,tags,createdDateTime,deletedDateTime",
+                ),
             ],
         ))
         .await
@@ -308,7 +316,8 @@ impl Graph {
         let req = Request::new(Method::POST, url)
             .json(json!({"keyId": key_id}))
             .safety(Safety::Idempotent)
-            .lag(lag_app);
+            .lag(lag_app)
+            .gone(password_gone);
         self.call(req).await.map(drop)
     }
 
@@ -332,6 +341,12 @@ impl Graph {
             Err(e) if e.status == Some(404) => Ok(()),
             other => other.map(drop),
         }
+    }
+
+    /// The tenant's default app management policy (needs Policy.Read.ApplicationConfiguration).
+    pub async fn default_app_management_policy(&self) -> Result<Value> {
+        let url = self.url("policies/defaultAppManagementPolicy", &[]);
+        self.call(Request::new(Method::GET, url)).await?.json()
     }
 
     pub async fn graph_service_principal(&self) -> Result<ServicePrincipal> {

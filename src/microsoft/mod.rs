@@ -6,8 +6,12 @@ pub mod auth;
 pub mod cloud;
 pub mod consent;
 pub mod exchange;
+mod gc;
 pub mod graph;
 pub mod permissions;
+pub mod policy;
+
+pub use gc::GcCandidate;
 pub mod secret;
 pub mod users;
 
@@ -311,6 +315,7 @@ impl MicrosoftProvider {
                 .reason("rotation: stored and rendered into the outputs before older secrets are retired")
                 .field("expires", serde_json::Value::Null, serde_json::json!(secret::rfc3339(expires))),
         );
+        self.check_lifetime_cap(&changes, None).await?;
         for k in &plan.retire {
             changes.push(
                 Change::new(PROVIDER, "client_secret", Action::Delete)
@@ -357,58 +362,6 @@ impl MicrosoftProvider {
     }
 }
 
-/// Something `gc` may delete: a resource with all of mailreg's marks for the spec's name.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct GcCandidate {
-    pub provider: &'static str,
-    pub env: String,
-    /// Object id (Microsoft) or project ID (Google): what the delete addresses.
-    #[serde(skip)]
-    pub key: String,
-    /// Client ID (Microsoft) or project ID (Google): what people recognise.
-    pub id: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub created: Option<time::OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expires: Option<time::OffsetDateTime>,
-}
-
-impl MicrosoftProvider {
-    /// Every application of this spec's name, in every environment, that carries all of
-    /// mailreg's marks. Apps with only some of them, or none, are never candidates.
-    pub async fn gc_candidates(&self) -> Result<Vec<GcCandidate>> {
-        let tag = format!("mailreg:name={}", self.name());
-        let apps = self.graph.apps_by_tag(&tag).await.map_err(hint_graph)?;
-        Ok(apps
-            .into_iter()
-            .filter_map(|a| {
-                let env = a
-                    .tags
-                    .iter()
-                    .find_map(|t| t.strip_prefix("mailreg:env="))?
-                    .to_owned();
-                app::is_ours(&a, self.name(), &env).then(|| GcCandidate {
-                    provider: PROVIDER,
-                    env,
-                    key: a.id.clone(),
-                    id: a.app_id.clone(),
-                    created: a
-                        .created_date_time
-                        .as_deref()
-                        .and_then(crate::clock::parse_rfc3339),
-                    expires: app::expiry(&a),
-                })
-            })
-            .collect())
-    }
-
-    /// Deletes and purges one candidate.
-    pub async fn gc_delete(&self, c: &GcCandidate) -> Result<()> {
-        self.graph.delete_app(&c.key).await.map_err(hint_graph)?;
-        self.graph.purge(&c.key).await.map_err(hint_graph)
-    }
-}
-
 /// Adds a hint to the Graph errors people meet (reference §4.1).
 fn hint_graph(e: Error) -> Error {
     let hint = match e.code.as_deref() {
@@ -416,7 +369,7 @@ fn hint_graph(e: Error) -> Error {
             "the identity mailreg signs in with needs the Graph permission Application.ReadWrite.All (or Application.ReadWrite.OwnedBy), granted with admin consent; purge and admin consent also need DelegatedPermissionGrant.ReadWrite.All",
         ),
         Some("CredentialInvalidLifetimeAsPerAppPolicy") => Some(
-            "a tenant policy limits secret lifetimes: lower microsoft.secret_lifetime_days in the spec",
+            "a tenant policy limits secret lifetimes: lower microsoft.secret_lifetime_days in the spec; grant mailreg's identity Policy.Read.ApplicationConfiguration so that the next plan checks the limit before creating anything",
         ),
         Some("CredentialTypeNotAllowedAsPerAppPolicy") => {
             Some("a tenant policy forbids client secrets for this app")
@@ -455,13 +408,28 @@ impl Provider for MicrosoftProvider {
             .permissions
             .iter()
             .all(|n| permissions::known_id(n).is_some());
-        let (perms, app) = if builtin_only {
-            let (sp, app) = tokio::join!(self.read_graph_sp(), self.find_app());
+        // With no secret on record (a first apply, or a lost store) one will be added: the
+        // tenant's cap on its lifetime is read together with the app, in the same round trip.
+        let expect_secret = ctx
+            .record()
+            .await
+            .microsoft
+            .and_then(|m| m.secret)
+            .is_none();
+        let read_cap = async {
+            match expect_secret {
+                true => Some(policy::secret_lifetime_cap(&self.graph).await),
+                false => None,
+            }
+        };
+        let (perms, app, cap) = if builtin_only {
+            let (sp, app, cap) = tokio::join!(self.read_graph_sp(), self.find_app(), read_cap);
             graph_sp = sp?;
-            (self.resolve_permissions(&mut graph_sp).await?, app)
+            (self.resolve_permissions(&mut graph_sp).await?, app, cap)
         } else {
             let perms = self.resolve_permissions(&mut graph_sp).await?;
-            (perms, self.find_app().await)
+            let (app, cap) = tokio::join!(self.find_app(), read_cap);
+            (perms, app, cap)
         };
         let app = app.map_err(hint_graph)?;
         // An expiry mark, once set, is kept; `--ttl` sets one where there is none.
@@ -521,6 +489,7 @@ impl Provider for MicrosoftProvider {
                 .secret
                 .changes(self.ms.secret_lifetime_days, ctx.now),
         );
+        self.check_lifetime_cap(&changes, cap).await?;
         if self.ms.admin_consent {
             let sp = match graph_sp {
                 Some(sp) => sp,

@@ -128,7 +128,8 @@ pub fn for_record(
             })
         }
         Provider::Google => {
-            let g = record.google.as_ref()?;
+            // A client kept for `google undelete` is not rendered: its project is being deleted.
+            let g = record.google.as_ref().filter(|g| g.deleting.is_none())?;
             let client = g.client.as_ref()?;
             Some(MailboxContext {
                 provider,

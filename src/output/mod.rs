@@ -158,12 +158,9 @@ pub fn write_all(spec: &Spec, record: &Record) -> Result<Vec<Written>> {
     for (i, out) in spec.outputs.iter().enumerate() {
         let path = output_path(spec, out);
         let shown = path.display().to_string();
-        let status = match context::for_record(record, out.provider, &out.vars, true) {
+        let status = match render(spec, i, record)? {
             None => "pending",
-            Some(ctx) => {
-                let tmpl = Template::resolve(&out.template, &spec_dir(spec))
-                    .map_err(|m| spec.field_error(&format!("output[{i}].template"), m))?;
-                let text = tmpl.render(&ctx)?;
+            Some(text) => {
                 if std::fs::read(&path).ok().as_deref() == Some(text.as_bytes()) {
                     "unchanged"
                 } else {
@@ -173,6 +170,7 @@ pub fn write_all(spec: &Spec, record: &Record) -> Result<Vec<Written>> {
                         })?;
                     }
                     write_private(&path, text.as_bytes())?;
+                    crate::credentials::warn_if_git_would_track(&path);
                     "written"
                 }
             }
@@ -185,6 +183,61 @@ pub fn write_all(spec: &Spec, record: &Record) -> Result<Vec<Written>> {
         });
     }
     Ok(done)
+}
+
+/// The text of output `i` for `record`, or `None` while its provider's credentials are not
+/// complete.
+fn render(spec: &Spec, i: usize, record: &Record) -> Result<Option<String>> {
+    let out = &spec.outputs[i];
+    let Some(ctx) = context::for_record(record, out.provider, &out.vars, true) else {
+        return Ok(None);
+    };
+    let tmpl = Template::resolve(&out.template, &spec_dir(spec))
+        .map_err(|m| spec.field_error(&format!("output[{i}].template"), m))?;
+    tmpl.render(&ctx).map(Some)
+}
+
+/// What `destroy` does with one rendered output.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Removal {
+    pub path: String,
+    /// `removed`, or `kept` (with the reason).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+/// The outputs that `destroy` may remove: those whose file still holds exactly what mailreg
+/// renders from `record` (the record as it was before the destroy). A file changed by hand
+/// since is somebody's work: kept, and reported.
+pub fn removable(spec: &Spec, record: &Record) -> Result<Vec<(PathBuf, Removal)>> {
+    let mut found = Vec::new();
+    for (i, out) in spec.outputs.iter().enumerate() {
+        let path = output_path(spec, out);
+        let Ok(current) = std::fs::read(&path) else {
+            continue;
+        };
+        let ours = render(spec, i, record)?.is_some_and(|t| t.as_bytes() == current);
+        let removal = Removal {
+            path: path.display().to_string(),
+            status: if ours { "removed" } else { "kept" },
+            reason: (!ours).then_some("its content changed since mailreg wrote it"),
+        };
+        found.push((path, removal));
+    }
+    Ok(found)
+}
+
+/// Removes the files [`removable`] found to be mailreg's.
+pub fn remove(found: &[(PathBuf, Removal)]) -> Result<()> {
+    for (path, r) in found.iter().filter(|(_, r)| r.status == "removed") {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("removing {}: {e}", r.path))),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -456,6 +456,20 @@ fn validate(body: &SpecBody, env: &str) -> Vec<Problem> {
                 "must not be empty",
             ));
         }
+        let relative = Path::new(&out.path);
+        if relative.is_relative()
+            && relative
+                .components()
+                .any(|c| c == std::path::Component::ParentDir)
+        {
+            p.push(Problem::new(
+                format!("output[{i}].path"),
+                format!(
+                    "{:?} climbs out of the spec's folder with `..`; write inside it, or give an absolute path to choose another place explicitly",
+                    out.path
+                ),
+            ));
+        }
         if out.template.trim().is_empty() {
             p.push(Problem::new(
                 format!("output[{i}].template"),

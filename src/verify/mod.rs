@@ -442,17 +442,36 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
         None => code_flow(&http, &client, &redirects, args).await?,
     };
     if args.keep_refresh_token || stored.is_some() {
-        let map = refresh_tokens(&mut record, provider);
+        // Through the store's locked update: only this mailbox's token changes, and only while
+        // the record still names the client it was issued to (a sign-in can take minutes, and
+        // a `rotate` or `apply --replace` may have run meanwhile).
+        let keep = |change: &dyn Fn(&mut std::collections::BTreeMap<String, SecretValue>)| {
+            let mut same_client = false;
+            store.update(&spec.name, &spec.env, |fresh| {
+                same_client = self::client(fresh, provider)
+                    .is_ok_and(|(c, _)| c.client_id == client.client_id);
+                if same_client {
+                    change(refresh_tokens(fresh, provider));
+                }
+            })?;
+            if !same_client {
+                eprintln!(
+                    "warning: the record names another client now (replaced while you signed in); the refresh token was not kept"
+                );
+            }
+            Ok::<(), Error>(())
+        };
         match &tokens.refresh {
             Some(rt) => {
-                map.insert(args.user.clone(), rt.clone());
-                store.save(&record)?;
+                keep(&|map| {
+                    map.insert(args.user.clone(), rt.clone());
+                })?;
             }
             None if source != "refresh" => {
                 // A spent token must not be tried again next time.
-                if map.remove(&args.user).is_some() {
-                    store.save(&record)?;
-                }
+                keep(&|map| {
+                    map.remove(&args.user);
+                })?;
                 eprintln!(
                     "warning: the server returned no refresh token (Microsoft: the scopes need offline_access)"
                 );

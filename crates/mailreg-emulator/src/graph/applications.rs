@@ -105,8 +105,11 @@ impl GraphState {
         if wait.subsec_nanoseconds() > 0 {
             secs += 1;
         }
-        let mut e = GErr::new(429, "TooManyRequests", "Please retry again later.")
-            .header("retry-after", secs.max(1).to_string())
+        let mut e = GErr::new(429, "TooManyRequests", "Please retry again later.");
+        if self.config.write_limit_retry_after {
+            e = e.header("retry-after", secs.max(1).to_string());
+        }
+        let mut e = e
             .header(
                 "x-ms-throttle-scope",
                 format!("Tenant_Application/ReadWrite/{}", self.config.tenant_id),

@@ -35,6 +35,7 @@ use super::wire::{EmuRequest, EmuResponse};
 
 mod applications;
 mod deleted;
+mod policies;
 mod principals;
 mod query;
 mod routing;
@@ -175,10 +176,15 @@ pub struct GraphConfig {
     /// `Some((n, window))`: at most n writes per sliding window on the `applications` path for
     /// personal-audience apps (ref §4.2: 60 per minute).
     pub write_limit: Option<(u32, Duration)>,
+    /// Whether a write-limit 429 carries `Retry-After` (Graph usually sends it, not always).
+    pub write_limit_retry_after: bool,
     /// Seed of every id, secret and token.
     pub seed: u64,
     /// Tenant app-management policy: maximum secret lifetime in days (`None`: no policy).
     pub max_secret_lifetime_days: Option<u32>,
+    /// Whether the signed-in identity may read the tenant's app management policy
+    /// (`Policy.Read.ApplicationConfiguration`); when not, reading it answers 403.
+    pub policy_readable: bool,
     /// Base URL written into `@odata.context`, `@odata.nextLink` and `location`, and accepted as a
     /// token audience besides `https://graph.microsoft.com`. A server on a loopback port may set
     /// it to its own address so clients can follow nextLinks.
@@ -197,8 +203,10 @@ impl Default for GraphConfig {
             replication_lag: 0,
             token_lifetime_secs: 3600,
             write_limit: None,
+            write_limit_retry_after: true,
             seed: 1,
             max_secret_lifetime_days: None,
+            policy_readable: true,
             graph_base_url: DEFAULT_GRAPH_BASE_URL.into(),
         }
     }

@@ -173,6 +173,16 @@ impl GraphState {
                     },
                 }
             }
+            "policies" if pred.is_none() => match (&segs[1..], m) {
+                ([p], "GET") if p.eq_ignore_ascii_case("defaultAppManagementPolicy") => {
+                    self.default_app_management_policy()
+                }
+                ([p], _) if p.eq_ignore_ascii_case("defaultAppManagementPolicy") => {
+                    Err(method_not_allowed("GET"))
+                }
+                ([p, ..], _) => Err(unknown_segment(p)),
+                ([], _) => Err(unknown_segment(first)),
+            },
             "directory" if pred.is_none() => {
                 let Some(second) = segs.get(1) else {
                     return Err(unknown_segment(first));

@@ -117,3 +117,58 @@ fn filter_parser() {
         Some(("applications", Some(("uniqueName".into(), "a=b".into()))))
     );
 }
+
+#[test]
+fn write_throttling_without_retry_after() {
+    let mut h = H::with(GraphConfig {
+        write_limit: Some((1, Duration::seconds(60))),
+        write_limit_retry_after: false,
+        ..Default::default()
+    });
+    h.personal_app("p0");
+    let body = json!({"displayName": "p1", "signInAudience": PERSONAL, "api": {"requestedAccessTokenVersion": 2}});
+    let r = h.post("/v1.0/applications", body);
+    assert_eq!(r.status, 429);
+    assert_eq!(hdr(&r, "retry-after"), None);
+    assert_eq!(
+        hdr(&r, "x-ms-throttle-information"),
+        Some("WriteLimitExceeded")
+    );
+}
+
+/// The tenant's default app management policy: disabled without a cap, a `passwordLifetime`
+/// restriction with one, and 403 for an identity that may not read it.
+#[test]
+fn the_default_app_management_policy() {
+    const PATH: &str = "/v1.0/policies/defaultAppManagementPolicy";
+    let mut h = H::with(GraphConfig::default());
+    let r = h.get(PATH, &[]);
+    assert_eq!(r.status, 200);
+    let b = r.body_json().unwrap();
+    assert_eq!(b["isEnabled"], false);
+    assert_eq!(
+        b["applicationRestrictions"]["passwordCredentials"],
+        json!([])
+    );
+    let mut h = H::with(GraphConfig {
+        max_secret_lifetime_days: Some(90),
+        ..Default::default()
+    });
+    let b = h.get(PATH, &[]).body_json().unwrap();
+    assert_eq!(b["isEnabled"], true);
+    let restriction = &b["applicationRestrictions"]["passwordCredentials"][0];
+    assert_eq!(restriction["restrictionType"], "passwordLifetime");
+    assert_eq!(restriction["maxLifetime"], "P90D");
+    assert_eq!(restriction["state"], "enabled");
+    let mut h = H::with(GraphConfig {
+        policy_readable: false,
+        ..Default::default()
+    });
+    let r = h.get(PATH, &[]);
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.body_json().unwrap()["error"]["code"],
+        "Authorization_RequestDenied"
+    );
+    assert_eq!(h.post(PATH, json!({})).status, 405);
+}
