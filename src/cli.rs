@@ -168,8 +168,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to standard output: `mailreg man > mailreg.1`.
-    Man,
+    /// Print a man page (roff) to standard output: `mailreg man > mailreg.1`, `mailreg man plan >
+    /// mailreg-plan.1`; or write all of them (mailreg.1 and one mailreg-<command>.1 per
+    /// command) into a folder with --dir.
+    Man {
+        /// The command whose page to print (`plan`, `google import-client`); none: mailreg.1.
+        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+        command: Vec<String>,
+        /// Write every page into this folder (made if missing), e.g. /usr/local/share/man/man1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Google-only steps: import the OAuth client made in the console, restore a project.
     #[command(subcommand)]
     Google(GoogleCommand),

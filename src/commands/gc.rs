@@ -84,6 +84,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
     confirm(
         global,
         args.yes,
+        "gc",
         &format!("Delete these {} resources?", chosen.len()),
     )?;
     let s = Arc::new(s);

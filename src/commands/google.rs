@@ -56,13 +56,19 @@ pub async fn run(cmd: GoogleCommand, global: &Global) -> Result<ExitCode> {
         GoogleCommand::Undelete { target } => {
             let s = super::session(&target, global)?;
             let provider = super::google_provider(&s)?;
-            let id = provider.undelete(&s.ctx).await?;
+            let (id, restored) = provider.undelete(&s.ctx).await?;
             if global.output == OutputFormat::Json {
-                println!("{}", serde_json::json!({"undeleted": id}));
-            } else if !global.quiet {
+                println!(
+                    "{}",
+                    serde_json::json!({"undeleted": id, "already_active": !restored})
+                );
+            } else if global.quiet {
+            } else if restored {
                 println!(
                     "Project {id} restored. Run `mailreg apply` to bring it back in line with the spec."
                 );
+            } else {
+                println!("Project {id} is already active: nothing to restore.");
             }
             Ok(ExitCode::Success)
         }

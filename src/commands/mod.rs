@@ -4,6 +4,7 @@ mod demo;
 mod gc;
 mod google;
 mod init;
+mod meta;
 mod show;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -61,19 +62,8 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             keep_old,
         } => rotate(&target, global, yes, keep_old).await,
         Command::Init(args) => init::run(&args, global),
-        Command::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut cmd = crate::cli::Cli::command();
-            clap_complete::generate(shell, &mut cmd, "mailreg", &mut std::io::stdout());
-            Ok(ExitCode::Success)
-        }
-        Command::Man => {
-            use clap::CommandFactory;
-            clap_mangen::Man::new(crate::cli::Cli::command())
-                .render(&mut std::io::stdout())
-                .map_err(|e| Error::io(format!("writing the man page: {e}")))?;
-            Ok(ExitCode::Success)
-        }
+        Command::Completions { shell } => meta::completions(shell, global),
+        Command::Man { command, dir } => meta::man(&command, dir.as_deref(), global),
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
         Command::Verify(args) => crate::verify::run(&args, global).await,
     }
@@ -176,16 +166,33 @@ fn print_plan(global: &Global, header: &str, plan: &Plan) {
     }
 }
 
+/// A destroy plan: an empty one means there is nothing of this spec's to delete, which
+/// "No changes … matches the spec" would not say.
+fn print_destroy_plan(global: &Global, header: &str, plan: &Plan) {
+    if plan.is_empty() && global.output == OutputFormat::Text && !global.quiet {
+        println!("{header}\n");
+        println!(
+            "Nothing to destroy: no resource of {} ({}) exists.",
+            plan.name, plan.env
+        );
+    } else {
+        print_plan(global, header, plan);
+    }
+}
+
 /// Asks before changing anything, unless `--yes`. Without a terminal there is nobody to ask:
-/// refuse rather than guess.
-pub(crate) fn confirm(global: &Global, yes: bool, question: &str) -> Result<()> {
+/// refuse rather than guess. `command` names the command in the hint (`mailreg destroy --yes`).
+pub(crate) fn confirm(global: &Global, yes: bool, command: &str, question: &str) -> Result<()> {
     if yes {
         return Ok(());
     }
     if global.output == OutputFormat::Json || !std::io::stdin().is_terminal() {
         return Err(
-            Error::refused("confirmation needed, but there is no terminal to ask on")
-                .with_hint("pass --yes to apply without asking (as CI should)"),
+            Error::refused("confirmation needed, but there is no terminal to ask on").with_hint(
+                format!(
+                    "pass --yes (`mailreg {command} --yes`) to go on without asking, as CI should"
+                ),
+            ),
         );
     }
     print!("\n{question}\n  Only 'yes' will be accepted: ");
@@ -244,7 +251,7 @@ async fn apply(
     crate::output::check_writable(&s.spec)?;
     print_plan(global, &header("apply", &s.spec), &plan);
     if !plan.is_empty() {
-        confirm(global, yes, "Do you want to perform these actions?")?;
+        confirm(global, yes, "apply", "Do you want to perform these actions?")?;
         engine::apply(&s.ctx, &s.providers).await?;
     }
     let steps = s.ctx.manual_steps();
@@ -322,7 +329,7 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
     print_plan(global, &header("rotate", &s.spec), &plan);
     let mut written = Vec::new();
     if let Some((ms, r)) = &rotation {
-        confirm(global, yes, "Rotate the client secret?")?;
+        confirm(global, yes, "rotate", "Rotate the client secret?")?;
         ms.rotate_add(&s.ctx, r).await?;
         // The mailboxes' files get the new secret before the old one stops working.
         let record = s.ctx.record().await;
@@ -394,11 +401,12 @@ async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Re
     let plan = engine::plan_destroy(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
     let plan = plan?;
-    print_plan(global, &header("destroy", &s.spec), &plan);
+    print_destroy_plan(global, &header("destroy", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(
             global,
             yes,
+            "destroy",
             "Do you really want to destroy these resources?",
         )?;
     }
@@ -463,7 +471,20 @@ fn output(
             })?;
         let tmpl = Template::resolve(format, std::path::Path::new("."))
             .map_err(|m| Error::bad_input(format!("--format: {m}")))?;
-        print!("{}", tmpl.render(&ctx)?);
+        let rendered = tmpl.render(&ctx)?;
+        match global.output {
+            // One JSON document, whatever the template renders: the text goes in a field.
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "provider": chosen.as_str(),
+                    "format": format,
+                    "rendered": rendered,
+                }))
+                .expect("json")
+            ),
+            OutputFormat::Text => print!("{rendered}"),
+        }
         return Ok(ExitCode::Success);
     }
     match global.output {

@@ -118,13 +118,27 @@ pub fn output_path(spec: &Spec, out: &OutputSpec) -> PathBuf {
     spec_dir(spec).join(&out.path)
 }
 
-/// Checks, before anything is sent to a cloud, that every output file can be written: its
-/// folder exists or can be made, and a file can be created there.
+/// Checks, before anything is sent to a cloud, that every output file can be written: the
+/// nearest existing folder on its path is a folder where files can be created. Nothing is made
+/// here (a refused or failed apply leaves no empty folder behind); [`write_all`] makes the
+/// missing folders when it writes.
 pub fn check_writable(spec: &Spec) -> Result<()> {
     for (i, out) in spec.outputs.iter().enumerate() {
         let path = output_path(spec, out);
         let dir = path.parent().unwrap_or(Path::new("."));
-        let probe = std::fs::create_dir_all(dir).and_then(|_| tempfile::tempfile_in(dir).map(drop));
+        let existing = dir
+            .ancestors()
+            .find(|a| a.as_os_str().is_empty() || a.exists())
+            .filter(|a| !a.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let probe = if existing.is_dir() {
+            tempfile::tempfile_in(existing).map(drop)
+        } else {
+            Err(std::io::Error::other(format!(
+                "{} is not a folder",
+                existing.display()
+            )))
+        };
         if let Err(e) = probe {
             return Err(spec.field_error(
                 &format!("output[{i}].path"),
