@@ -132,9 +132,10 @@ fn unknown(offset: usize, path: &str, key: &str, known: &[&str]) -> Unknown {
 }
 
 /// The known word closest to `word`, if it is close enough to be a typo of it: at most a third
-/// of its letters wrong (two for short words), counting a swap of neighbours as one.
+/// a quarter of its letters wrong (one for short words), counting a swap of neighbours as one.
+/// Looser limits suggest nonsense (`colour` → `cloud`).
 pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(2);
+    let limit = (word.chars().count() / 4).max(1);
     known
         .iter()
         .map(|k| (strsim::damerau_levenshtein(word, k), *k))
