@@ -126,6 +126,10 @@ pub enum Command {
         /// Keep the previous secret for an overlap window (retire it with a later rotate).
         #[arg(long)]
         keep_old: bool,
+        /// Rotate only this provider's secret. A scheduled job passes `microsoft`: it then
+        /// exits 0 without the Google console steps (exit 5) even when the spec has both.
+        #[arg(long, value_parser = ["microsoft", "google"])]
+        provider: Option<String>,
     },
     /// Show what mailreg manages for the spec and environment: resources, secret expiry dates,
     /// pending changes, and warnings (secrets expiring within 30 days). Makes no write.
@@ -315,6 +319,13 @@ pub struct InitArgs {
     /// Google: the consent screen's support email.
     #[arg(long)]
     pub support_email: Option<String>,
+    /// The mailbox address that will sign in (written into the outputs as `vars.email`).
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+    /// Google: who may sign in while the app is in Testing (repeat, or separate with commas).
+    /// Default: the mailbox address. Nobody else can sign in to an app in Testing.
+    #[arg(long = "test-user", value_name = "ADDRESS", value_delimiter = ',')]
+    pub test_users: Vec<String>,
     /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,

@@ -50,7 +50,7 @@ fn init_writes_a_valid_commented_spec_and_never_overwrites_without_force() {
     );
     assert!(
         r.stderr
-            .contains("these answers are missing: --tenant, --redirect-uri, --support-email"),
+            .contains("these answers are missing: --email, --tenant, --redirect-uri, --support-email"),
         "{}",
         r.stderr
     );
@@ -68,6 +68,8 @@ fn init_writes_a_valid_commented_spec_and_never_overwrites_without_force() {
             "common",
             "--redirect-uri",
             "https://shop.example.com/cb",
+            "--email",
+            "mailbox@shop.example.com",
         ],
     );
     assert!(
@@ -91,6 +93,8 @@ fn init_writes_a_valid_commented_spec_and_never_overwrites_without_force() {
         "https://shop.example.com/oauth/callback",
         "--support-email",
         "ops@example.com",
+        "--email",
+        "mailbox@shop.example.com",
     ];
     let r = h.ok(&args);
     assert!(r.stdout.starts_with("Wrote "), "{}", r.stdout);
@@ -116,6 +120,8 @@ fn init_writes_a_valid_commented_spec_and_never_overwrites_without_force() {
         "contoso.onmicrosoft.com",
         "--redirect-uri",
         "https://shop.example.com/oauth/callback",
+        "--email",
+        "mailbox@shop.example.com",
         "--force",
     ];
     h.ok(&forced);

@@ -2,6 +2,7 @@
 
 mod demo;
 mod gc;
+mod guard;
 mod google;
 mod init;
 mod meta;
@@ -60,7 +61,8 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             target,
             yes,
             keep_old,
-        } => rotate(&target, global, yes, keep_old).await,
+            provider,
+        } => rotate(&target, global, yes, keep_old, provider.as_deref()).await,
         Command::Init(args) => init::run(&args, global),
         Command::Completions { shell } => meta::completions(shell, global),
         Command::Man { command, dir } => meta::man(&command, dir.as_deref(), global),
@@ -217,6 +219,8 @@ fn header(verb: &str, spec: &Spec) -> String {
 
 async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCode> {
     let s = session(target, global)?;
+    guard::env_guard(&s.spec, global, None, "plan")?;
+    guard::warn_no_test_users(&s.spec);
     let plan = engine::plan(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
     let plan = plan?;
@@ -242,6 +246,8 @@ async fn apply(
     ttl: Option<std::time::Duration>,
 ) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "apply")?;
+    guard::env_guard(&s.spec, global, Some(yes), "apply")?;
+    guard::warn_no_test_users(&s.spec);
     s.ctx.replace = replace;
     s.ctx.ttl = ttl;
     let plan = engine::plan(&s.ctx, &s.providers).await;
@@ -315,11 +321,32 @@ async fn apply(
     }
 }
 
-async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> Result<ExitCode> {
+async fn rotate(
+    target: &Target,
+    global: &Global,
+    yes: bool,
+    keep_old: bool,
+    only: Option<&str>,
+) -> Result<ExitCode> {
     let s = locked_session(target, global, "rotate")?;
+    guard::env_guard(&s.spec, global, Some(yes), "rotate")?;
+    let wanted = |p: &str| only.is_none_or(|o| o == p);
+    if let Some(p) = only {
+        let declared = if p == "google" {
+            s.google.is_some()
+        } else {
+            s.microsoft.is_some()
+        };
+        if !declared {
+            return Err(Error::bad_input(format!(
+                "--provider {p}: {} has no [{p}] section",
+                s.spec.file.display()
+            )));
+        }
+    }
     let mut plan = Plan::new(&s.spec.name, &s.spec.env);
     let mut rotation = None;
-    if let Some(ms) = &s.microsoft {
+    if let Some(ms) = s.microsoft.as_ref().filter(|_| wanted("microsoft")) {
         let planned = ms.plan_rotate(&s.ctx, keep_old).await;
         s.ctx.progress.finish();
         let (changes, r) = planned?;
@@ -337,7 +364,11 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
         ms.rotate_retire(&s.ctx, r).await?;
         s.ctx.progress.finish();
     }
-    let google_steps = s.google.as_ref().map(|_| google::rotate_steps(&s.spec));
+    let google_steps = s
+        .google
+        .as_ref()
+        .filter(|_| wanted("google"))
+        .map(|_| google::rotate_steps(&s.spec));
     match global.output {
         OutputFormat::Json => println!(
             "{}",
@@ -379,6 +410,7 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
 
 async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
     let s = session(target, global)?;
+    guard::env_guard(&s.spec, global, None, "status")?;
     let (plan, providers) = engine::status(&s.ctx, &s.providers).await?;
     match global.output {
         OutputFormat::Json => {
@@ -397,6 +429,7 @@ async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
 
 async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "destroy")?;
+    guard::env_guard(&s.spec, global, Some(yes), "destroy")?;
     s.ctx.purge = purge;
     let plan = engine::plan_destroy(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();

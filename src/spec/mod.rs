@@ -245,6 +245,8 @@ pub struct Spec {
     pub env: String,
     pub body: SpecBody,
     pub locator: Locator,
+    /// The environments the file declares (`[env.<name>]`), to catch a mistyped `--env`.
+    pub declared_envs: Vec<String>,
 }
 
 impl std::ops::Deref for Spec {
@@ -373,7 +375,18 @@ impl Spec {
             env: env.to_owned(),
             body,
             locator,
+            declared_envs: envs.keys().cloned().collect(),
         })
+    }
+
+    /// A declared environment that the selected one is probably a typo of (`prdo` → `prod`);
+    /// `None` when the selected one is declared or close to none.
+    pub fn near_miss_env(&self) -> Option<&str> {
+        if self.declared_envs.contains(&self.env) {
+            return None;
+        }
+        let declared: Vec<&str> = self.declared_envs.iter().map(String::as_str).collect();
+        keys::suggest(&self.env, &declared)
     }
 
     /// A positioned error about a field found after loading (e.g. a permission name that the
