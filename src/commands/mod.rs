@@ -502,6 +502,15 @@ fn output(
                     chosen.as_str()
                 ))
             })?;
+        // A person at a terminal pastes into AgileApps' form: show its labels, not the JSON.
+        let format = if format == "agileapps"
+            && global.output == OutputFormat::Text
+            && std::io::stdout().is_terminal()
+        {
+            crate::output::AGILEAPPS_SHEET
+        } else {
+            format
+        };
         let tmpl = Template::resolve(format, std::path::Path::new("."))
             .map_err(|m| Error::bad_input(format!("--format: {m}")))?;
         let rendered = tmpl.render(&ctx)?;

@@ -23,7 +23,24 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("json", include_str!("../../templates/json.j2")),
     ("env", include_str!("../../templates/env.j2")),
     ("yaml", include_str!("../../templates/yaml.j2")),
+    (
+        "agileapps-sheet",
+        include_str!("../../templates/agileapps-sheet.j2"),
+    ),
 ];
+
+/// The paste sheet written beside every `agileapps` output (`<file stem>.paste.txt`): a person
+/// fills in AgileApps' form from labels, not from JSON keys.
+pub const AGILEAPPS_SHEET: &str = "agileapps-sheet";
+
+/// Where the paste sheet of an `agileapps` output goes: beside it, `<stem>.paste.txt`.
+pub fn sheet_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "agileapps".into());
+    path.with_file_name(format!("{stem}.paste.txt"))
+}
 
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(n, _)| *n).collect()
@@ -171,33 +188,42 @@ pub fn write_all(spec: &Spec, record: &Record) -> Result<Vec<Written>> {
     let mut done = Vec::new();
     for (i, out) in spec.outputs.iter().enumerate() {
         let path = output_path(spec, out);
-        let shown = path.display().to_string();
-        let status = match context::for_record(record, out.provider, &out.vars, true) {
-            None => "pending",
-            Some(ctx) => {
-                let tmpl = Template::resolve(&out.template, &spec_dir(spec))
-                    .map_err(|m| spec.field_error(&format!("output[{i}].template"), m))?;
-                let text = tmpl.render(&ctx)?;
-                if std::fs::read(&path).ok().as_deref() == Some(text.as_bytes()) {
-                    "unchanged"
-                } else {
-                    if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
-                    }
-                    write_private(&path, text.as_bytes())?;
-                    "written"
+        let ctx = context::for_record(record, out.provider, &out.vars, true);
+        let mut files = vec![(path.clone(), out.template.clone())];
+        if out.template == "agileapps" {
+            files.push((sheet_path(&path), AGILEAPPS_SHEET.to_owned()));
+        }
+        for (path, template) in files {
+            let status = match &ctx {
+                None => "pending",
+                Some(ctx) => {
+                    let tmpl = Template::resolve(&template, &spec_dir(spec))
+                        .map_err(|m| spec.field_error(&format!("output[{i}].template"), m))?;
+                    write_if_changed(&path, &tmpl.render(ctx)?)?
                 }
-            }
-        };
-        done.push(Written {
-            path: shown,
-            provider: out.provider,
-            template: out.template.clone(),
-            status,
-        });
+            };
+            done.push(Written {
+                path: path.display().to_string(),
+                provider: out.provider,
+                template,
+                status,
+            });
+        }
     }
     Ok(done)
+}
+
+/// Writes `text` atomically and 0600, making missing folders; a file that already holds it is
+/// left alone. Returns `written` or `unchanged`.
+fn write_if_changed(path: &Path, text: &str) -> Result<&'static str> {
+    if std::fs::read(path).ok().as_deref() == Some(text.as_bytes()) {
+        return Ok("unchanged");
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
+    }
+    write_private(path, text.as_bytes())?;
+    Ok("written")
 }
 
 #[cfg(test)]
@@ -209,7 +235,7 @@ mod tests {
         let e = Template::resolve("agileaps", Path::new(".")).unwrap_err();
         assert_eq!(
             e,
-            "\"agileaps\" is not a built-in template (agileapps, json, env, yaml) nor a path to one"
+            "\"agileaps\" is not a built-in template (agileapps, json, env, yaml, agileapps-sheet) nor a path to one"
         );
         let t = Template {
             name: "my.j2".into(),
