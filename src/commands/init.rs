@@ -158,8 +158,12 @@ fn answers(args: &InitArgs, interactive: bool) -> Result<Answers> {
     };
     let test_users = if !google {
         Vec::new()
-    } else if !args.test_users.is_empty() {
-        args.test_users.clone()
+    } else if args.test_users.iter().any(|u| !u.trim().is_empty()) {
+        args.test_users
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect()
     } else {
         let given = (!email.is_empty()).then(|| email.clone());
         let answer = get(

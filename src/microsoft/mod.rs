@@ -760,3 +760,27 @@ impl Provider for MicrosoftProvider {
         })
     }
 }
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    fn denied() -> Error {
+        let mut e = Error::api("Insufficient privileges to complete the operation.");
+        e.code = Some("Authorization_RequestDenied".into());
+        e.status = Some(403);
+        e
+    }
+
+    #[test]
+    fn only_admin_consent_is_sent_after_delegated_permission_grants() {
+        let hint = hint_graph(denied()).hint.unwrap();
+        assert!(hint.contains("Application.ReadWrite.OwnedBy"), "{hint}");
+        assert!(!hint.contains("DelegatedPermissionGrant"), "{hint}");
+        let hint = hint_consent(hint_graph(denied())).hint.unwrap();
+        assert!(
+            hint.contains("admin_consent = true, DelegatedPermissionGrant.ReadWrite.All"),
+            "{hint}"
+        );
+    }
+}
