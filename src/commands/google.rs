@@ -159,7 +159,7 @@ fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path:
 fn read_secret(prompt: &str) -> Result<String> {
     if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt)
-            .map_err(|e| Error::io(format!("reading the secret: {e}")))
+            .map_err(|e| Error::io(format!("reading the secret: {e}")).with_source(e))
     } else {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;

@@ -67,7 +67,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         Command::Completions { shell } => meta::completions(shell, global),
         Command::Man { command, dir } => meta::man(&command, dir.as_deref(), global),
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
-        Command::Verify(args) => crate::verify::run(&args, global).await,
+        Command::Verify(args) => crate::verify::run(&args.options(global)).await,
     }
 }
 
@@ -221,9 +221,9 @@ async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCo
     let s = session(target, global)?;
     guard::env_guard(&s.spec, global, None, "plan")?;
     guard::warn_no_test_users(&s.spec);
-    let plan = engine::plan(&s.ctx, &s.providers).await;
+    let staged = engine::plan(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
-    let plan = plan?;
+    let plan = staged?.plan;
     match global.output {
         OutputFormat::Json => println!(
             "{}",
@@ -250,15 +250,16 @@ async fn apply(
     guard::warn_no_test_users(&s.spec);
     s.ctx.replace = replace;
     s.ctx.ttl = ttl;
-    let plan = engine::plan(&s.ctx, &s.providers).await;
+    let staged = engine::plan(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
-    let plan = plan?;
+    let staged = staged?;
+    let plan = staged.plan.clone();
     engine::check_replacements(&s.ctx, &plan)?;
     crate::output::check_writable(&s.spec)?;
     print_plan(global, &header("apply", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(global, yes, "apply", "Do you want to perform these actions?")?;
-        engine::apply(&s.ctx, &s.providers).await?;
+        engine::apply(&s.ctx, staged).await?;
     }
     let steps = s.ctx.manual_steps();
     let completed = google::handle_manual_steps(&s.spec, global, &steps)?;
@@ -431,9 +432,10 @@ async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Re
     let mut s = locked_session(target, global, "destroy")?;
     guard::env_guard(&s.spec, global, Some(yes), "destroy")?;
     s.ctx.purge = purge;
-    let plan = engine::plan_destroy(&s.ctx, &s.providers).await;
+    let staged = engine::plan_destroy(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
-    let plan = plan?;
+    let staged = staged?;
+    let plan = staged.plan.clone();
     print_destroy_plan(global, &header("destroy", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(
@@ -444,7 +446,7 @@ async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Re
         )?;
     }
     // Runs even for an empty plan: it also clears a stale credentials record.
-    engine::destroy(&s.ctx, &s.providers).await?;
+    engine::destroy(&s.ctx, staged).await?;
     match global.output {
         OutputFormat::Json => println!(
             "{}",

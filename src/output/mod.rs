@@ -220,7 +220,8 @@ fn write_if_changed(path: &Path, text: &str) -> Result<&'static str> {
         return Ok("unchanged");
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("{}: {e}", dir.display())).with_source(e))?;
     }
     write_private(path, text.as_bytes())?;
     Ok("written")

@@ -32,7 +32,7 @@ impl Conn {
         let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect((host, port)))
             .await
             .map_err(|_| Error::io(format!("connecting to {host}:{port}: timed out")))?
-            .map_err(|e| Error::io(format!("connecting to {host}:{port}: {e}")))?;
+            .map_err(|e| Error::io(format!("connecting to {host}:{port}: {e}")).with_source(e))?;
         let _ = tcp.set_nodelay(true);
         Ok(Conn {
             stream: BufReader::new(Box::new(tcp)),
@@ -57,7 +57,7 @@ impl Conn {
         let tls = tokio::time::timeout(TIMEOUT, connector.connect(name, io))
             .await
             .map_err(|_| Error::io("TLS handshake timed out"))?
-            .map_err(|e| Error::io(format!("TLS handshake with {host}: {e}")))?;
+            .map_err(|e| Error::io(format!("TLS handshake with {host}: {e}")).with_source(e))?;
         Ok(Conn {
             stream: BufReader::new(Box::new(tls)),
             host,
@@ -99,7 +99,9 @@ impl Conn {
                 TIMEOUT.as_secs()
             ))
         })?
-        .map_err(|e| Error::io(format!("{}: reading from the server: {e}", self.proto)))?;
+        .map_err(|e| {
+            Error::io(format!("{}: reading from the server: {e}", self.proto)).with_source(e)
+        })?;
         if !read && buf.is_empty() {
             return Err(Error::io(format!(
                 "{}: the server closed the connection",
@@ -136,6 +138,8 @@ impl Conn {
         tokio::time::timeout(TIMEOUT, fut)
             .await
             .map_err(|_| Error::io(format!("{}: writing timed out", self.proto)))?
-            .map_err(|e| Error::io(format!("{}: writing to the server: {e}", self.proto)))
+            .map_err(|e| {
+                Error::io(format!("{}: writing to the server: {e}", self.proto)).with_source(e)
+            })
     }
 }
