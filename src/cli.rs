@@ -163,6 +163,11 @@ pub enum Command {
         /// Delay every answer by this many milliseconds (a fixed network latency, for benchmarks).
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Run in the background: wait until it listens, print its `export` lines and
+        /// MAILREG_EMULATOR_PID, and return (`eval "$(mailreg emulator --port 0 --detach)"`;
+        /// `kill $MAILREG_EMULATOR_PID` stops it).
+        #[arg(long)]
+        detach: bool,
     },
     /// Write a commented starter spec. Asks on a terminal; flags give every answer (for
     /// scripts). Never overwrites an existing file without --force.

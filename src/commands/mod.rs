@@ -1,6 +1,7 @@
 //! The commands: each loads its inputs, calls the engine, and prints one result.
 
 mod demo;
+mod detach;
 mod gc;
 mod guard;
 mod google;
@@ -54,6 +55,13 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             port,
             replication_lag,
             latency_ms,
+            detach: true,
+        } => detach::emulator(port, replication_lag, latency_ms, global),
+        Command::Emulator {
+            port,
+            replication_lag,
+            latency_ms,
+            detach: false,
         } => emulator(port, replication_lag, latency_ms, global).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status(&target, global).await,
@@ -497,7 +505,16 @@ fn output(
                 ));
             }
         };
-        let ctx = context::for_record(&record, chosen, &Default::default(), show_secrets)
+        // The spec's own `vars` for this provider (the mailbox address…), preferring an output
+        // with the same template: what `apply` writes, `output` shows.
+        let vars = spec
+            .outputs
+            .iter()
+            .filter(|o| o.provider == chosen)
+            .max_by_key(|o| o.template == format)
+            .map(|o| o.vars.clone())
+            .unwrap_or_default();
+        let ctx = context::for_record(&record, chosen, &vars, show_secrets)
             .ok_or_else(|| {
                 Error::bad_input(format!(
                     "no complete {} credentials on record",
@@ -572,6 +589,11 @@ async fn emulator(
     }
     // Scripts read the address from a pipe: make sure it is out before waiting.
     std::io::stdout().flush()?;
-    tokio::signal::ctrl_c().await?;
+    // `kill` (SIGTERM, as for a detached emulator) stops it as Ctrl-C does: its files go too.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     Ok(ExitCode::Success)
 }

@@ -136,12 +136,7 @@ pub fn credentials_text(record: &Record, show_secrets: bool, store: &Path) -> St
 
 /// Whether a sign-in URL points at this machine: the emulator (or a local test IdP).
 fn is_loopback(url: &str) -> bool {
-    match url::Url::parse(url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    url::Url::parse(url).is_ok_and(|u| crate::http::is_loopback(&u))
 }
 
 /// During a rehearsal (some sign-in URLs on this machine) says plainly, per provider, which
