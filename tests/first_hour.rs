@@ -450,3 +450,44 @@ fn output_says_which_sign_in_urls_are_the_emulators() {
         r.stdout
     );
 }
+
+#[test]
+fn the_new_flags_are_pinned_in_help() {
+    let h = Harness::new(SPEC);
+    for command in ["init", "rotate", "man", "emulator"] {
+        let help = h.ok(&[command, "--help"]).stdout;
+        insta::assert_snapshot!(format!("help_{command}"), help);
+    }
+}
+
+#[test]
+fn first_hour_error_texts_are_pinned() {
+    let h = Harness::new(&format!("{SPEC}{WITH_PROD}"));
+    let mut texts = String::new();
+    for args in [
+        vec!["plan", "--env", "prdo"],
+        vec!["apply", "--env", "test"],
+        vec!["man", "plna"],
+        vec!["rotate", "--env", "test", "--provider", "google"],
+    ] {
+        let r = h.run(&args);
+        texts.push_str(&format!(
+            "$ mailreg {}\nexit {}\n{}\n",
+            args.join(" "),
+            r.code,
+            normalise(&r.stderr, h.dir.path())
+        ));
+    }
+    h.write_spec(
+        &SPEC
+            .replace("tenant =", "tennant =")
+            .replace("permissions =", "secret_lifetime_day = 30\npermissions ="),
+    );
+    let r = h.run(&["plan", "--env", "test"]);
+    texts.push_str(&format!(
+        "$ mailreg plan --env test\nexit {}\n{}",
+        r.code,
+        normalise(&r.stderr, h.dir.path())
+    ));
+    insta::assert_snapshot!("first_hour_errors", texts);
+}
