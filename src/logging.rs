@@ -62,8 +62,14 @@ mod tests {
         assert!(!use_colour(None, None, false));
         assert!(!use_colour(on, None, true), "NO_COLOR on a terminal");
         assert!(use_colour(empty, None, true), "an empty NO_COLOR is unset");
-        assert!(use_colour(None, on, false), "CLICOLOR_FORCE without a terminal");
-        assert!(!use_colour(None, zero, false), "CLICOLOR_FORCE=0 forces nothing");
+        assert!(
+            use_colour(None, on, false),
+            "CLICOLOR_FORCE without a terminal"
+        );
+        assert!(
+            !use_colour(None, zero, false),
+            "CLICOLOR_FORCE=0 forces nothing"
+        );
         assert!(!use_colour(on, on, true), "NO_COLOR wins");
     }
 }

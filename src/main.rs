@@ -14,7 +14,11 @@ fn main() -> ProcessExit {
             if e.use_stderr() && json_requested() {
                 // Even a command line that does not parse gets its one JSON document.
                 let msg = e.render().to_string();
-                let first = msg.lines().next().unwrap_or("").trim_start_matches("error: ");
+                let first = msg
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
                 let err = Error::bad_input(first.to_owned())
                     .with_hint("see `mailreg --help` or `mailreg <command> --help`");
                 return report(err, true);

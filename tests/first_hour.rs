@@ -5,27 +5,12 @@
 
 mod common;
 
-use std::io::Write;
-
 use common::*;
-
-fn finish(mut child: std::process::Child, input: &str) -> (i32, String) {
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
-    )
-}
 
 /// The whole of stdout is one JSON document (nothing before or after it).
 fn one_json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stdout}"))
+    serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stdout}"))
 }
 
 fn both_spec(outputs: &str) -> String {
@@ -56,7 +41,8 @@ fn every_unknown_key_is_reported_in_one_run_in_file_order_with_suggestions() {
     assert!(h.emu.requests().is_empty(), "a bad spec sends nothing");
 }
 
-const WITH_PROD: &str = "\n[env.prod]\nmicrosoft.display_name = \"AgileApps mailbox (production)\"\n";
+const WITH_PROD: &str =
+    "\n[env.prod]\nmicrosoft.display_name = \"AgileApps mailbox (production)\"\n";
 
 #[test]
 fn an_env_close_to_a_declared_one_needs_yes_or_a_typed_yes() {
@@ -69,11 +55,14 @@ fn an_env_close_to_a_declared_one_needs_yes_or_a_typed_yes() {
     let r = h.expect(3, &["plan", "--env", "prdo"]);
     assert_eq!(
         r.stderr.trim_end(),
-        format!("error: {notice}\n  hint: pass --env prod; if a new environment `prdo` is meant, declare [env.prdo] in the spec")
+        format!(
+            "error: {notice}\n  hint: pass --env prod; if a new environment `prdo` is meant, declare [env.prdo] in the spec"
+        )
     );
     let r = h.expect(3, &["apply", "--env", "prdo"]);
     assert!(
-        r.stderr.ends_with("declare [env.prdo] in the spec or pass --yes\n"),
+        r.stderr
+            .ends_with("declare [env.prdo] in the spec or pass --yes\n"),
         "{}",
         r.stderr
     );
@@ -170,9 +159,15 @@ fn colour_only_on_a_terminal_or_when_forced() {
     };
     let piped = run(&[]);
     assert!(piped.contains("INFO"), "-v logs progress: {piped}");
-    assert!(!piped.contains('\x1b'), "no escape codes into a pipe: {piped:?}");
+    assert!(
+        !piped.contains('\x1b'),
+        "no escape codes into a pipe: {piped:?}"
+    );
     let forced = run(&[("CLICOLOR_FORCE", "1")]);
-    assert!(forced.contains("\x1b["), "CLICOLOR_FORCE colours: {forced:?}");
+    assert!(
+        forced.contains("\x1b["),
+        "CLICOLOR_FORCE colours: {forced:?}"
+    );
     let both = run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
     assert!(!both.contains('\x1b'), "NO_COLOR wins: {both:?}");
 }
@@ -213,7 +208,10 @@ fn every_command_under_json_prints_one_json_document() {
     assert_eq!(doc["shell"], "bash");
     assert!(doc["script"].as_str().unwrap().contains("_mailreg()"));
     let dir = h.dir.path().join("man1");
-    let doc = one_json(&h.ok(&["-o", "json", "man", "--dir", dir.to_str().unwrap()]).stdout);
+    let doc = one_json(
+        &h.ok(&["-o", "json", "man", "--dir", dir.to_str().unwrap()])
+            .stdout,
+    );
     assert!(doc["written"].as_array().unwrap().len() > 10, "{doc}");
     // A command line that does not parse still answers in JSON, with exit 3.
     let r = h.expect(3, &["-o", "json", "plan", "--bogus"]);
@@ -257,7 +255,8 @@ fn man_pages_exist_for_every_command_the_main_page_names() {
     assert!(nested.contains(".TH mailreg-google-import-client 1"));
     let r = h.expect(3, &["man", "plna"]);
     assert!(
-        r.stderr.contains("no man page for `plna`; pages exist for: plan, apply"),
+        r.stderr
+            .contains("no man page for `plna`; pages exist for: plan, apply"),
         "{}",
         r.stderr
     );
@@ -288,31 +287,17 @@ fn init_for_both_providers_writes_both_outputs_and_the_test_users() {
     let h = Harness::new(SPEC);
     let path = h.dir.path().join("both.toml");
     let p = path.to_str().unwrap();
-    let r = h.ok(&[
-        "init",
-        "-f",
-        p,
-        "--name",
-        "shop-mail",
-        "--provider",
-        "both",
-        "--tenant",
-        "contoso.onmicrosoft.com",
-        "--redirect-uri",
-        "https://shop.example.com/oauth/callback",
-        "--support-email",
-        "ops@example.com",
-        "--email",
-        "mailbox@shop.example.com",
+    let mut args = vec!["init", "-f", p];
+    args.extend_from_slice(INIT_BOTH);
+    args.extend([
         "--test-user",
         "mailbox@shop.example.com,carol@shop.example.com",
     ]);
+    let r = h.ok(&args);
     assert!(!r.stderr.contains("test_users"), "{}", r.stderr);
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
-        text.contains(
-            "test_users = [\"mailbox@shop.example.com\", \"carol@shop.example.com\"]"
-        ),
+        text.contains("test_users = [\"mailbox@shop.example.com\", \"carol@shop.example.com\"]"),
         "{text}"
     );
     for provider in ["microsoft", "google"] {
@@ -333,24 +318,26 @@ fn rotate_one_provider_and_google_steps_laid_out_like_apply() {
     import_default_client(&h);
     h.ok(&["apply", "--env", "test", "--yes"]);
     // A scheduled Microsoft rotation succeeds although the spec has Google too.
-    let r = h.ok(&["rotate", "--env", "test", "--yes", "--provider", "microsoft"]);
-    assert!(r.stdout.contains("Rotation complete"), "{}", r.stdout);
-    assert!(!r.stdout.contains("Google"), "{}", r.stdout);
-    let r = h.ok(&[
+    let rotate_ms = [
         "rotate",
         "--env",
         "test",
         "--yes",
         "--provider",
         "microsoft",
-        "-o",
-        "json",
-    ]);
+    ];
+    let r = h.ok(&rotate_ms);
+    assert!(r.stdout.contains("Rotation complete"), "{}", r.stdout);
+    assert!(!r.stdout.contains("Google"), "{}", r.stdout);
+    let r = h.ok(&[&rotate_ms[..], &["-o", "json"]].concat());
     assert_eq!(one_json(&r.stdout)["manual_steps"], serde_json::json!([]));
     // Google alone: the console steps (exit 5), no Microsoft change.
     h.clear();
     let google = h
-        .expect(5, &["rotate", "--env", "test", "--yes", "--provider", "google"])
+        .expect(
+            5,
+            &["rotate", "--env", "test", "--yes", "--provider", "google"],
+        )
         .stdout;
     assert!(h.api_requests().iter().all(|r| !r.is_write()));
     assert!(!google.contains("Rotation complete"), "{google}");
@@ -372,11 +359,12 @@ fn rotate_one_provider_and_google_steps_laid_out_like_apply() {
 #[test]
 fn rotate_refuses_a_provider_the_spec_does_not_have() {
     let h = Harness::new(SPEC);
-    let r = h.expect(3, &["rotate", "--env", "test", "--yes", "--provider", "google"]);
+    let r = h.expect(
+        3,
+        &["rotate", "--env", "test", "--yes", "--provider", "google"],
+    );
     assert!(
-        r.stderr
-            .contains("--provider google: ")
-            && r.stderr.contains("has no [google] section"),
+        r.stderr.contains("--provider google: ") && r.stderr.contains("has no [google] section"),
         "{}",
         r.stderr
     );
@@ -400,7 +388,10 @@ fn agileapps_outputs_come_with_a_paste_sheet_in_the_forms_order() {
     ];
     let at: Vec<usize> = labels
         .iter()
-        .map(|l| text.find(l).unwrap_or_else(|| panic!("{l:?} missing:\n{text}")))
+        .map(|l| {
+            text.find(l)
+                .unwrap_or_else(|| panic!("{l:?} missing:\n{text}"))
+        })
         .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "form order:\n{text}");
     let secret = h.record("test")["google"]["client"]["client_secret"]
@@ -425,15 +416,21 @@ fn agileapps_outputs_come_with_a_paste_sheet_in_the_forms_order() {
         "https://accounts.google.com/o/oauth2/v2/auth?access_type=offline&prompt=consent"
     );
     // On a terminal `output --format agileapps` shows the sheet; into a pipe, the JSON.
-    let (code, screen) = finish(
-        h.tty(&["output", "--env", "test", "--format", "agileapps", "--provider", "google"]),
-        "",
-    );
+    let sheet_args = [
+        "output",
+        "--env",
+        "test",
+        "--format",
+        "agileapps",
+        "--provider",
+        "google",
+    ];
+    let (code, screen) = finish(h.tty(&sheet_args), "");
     assert_eq!(code, 0, "{screen}");
     assert!(screen.contains("\nClient ID          "), "{screen}");
     assert!(!screen.contains("\"clientId\""), "{screen}");
     assert!(!screen.contains(&secret), "masked without --show-secrets");
-    let piped = h.ok(&["output", "--env", "test", "--format", "agileapps", "--provider", "google"]);
+    let piped = h.ok(&sheet_args);
     assert!(one_json(&piped.stdout)["clientId"].is_string());
 }
 

@@ -427,8 +427,9 @@ fn bad_specs_are_rejected_with_file_and_line_and_nothing_is_sent() {
     h.write_spec(&SPEC.replace("tenant =", "tennant ="));
     let r = h.expect(3, &["plan", "--env", "test"]);
     assert!(
-        r.stderr
-            .contains("mailreg.toml:4:1: microsoft.tennant: unknown key `tennant`; did you mean `tenant`?"),
+        r.stderr.contains(
+            "mailreg.toml:4:1: microsoft.tennant: unknown key `tennant`; did you mean `tenant`?"
+        ),
         "{}",
         r.stderr
     );

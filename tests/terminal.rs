@@ -8,20 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn finish(mut child: std::process::Child, input: &str) -> (i32, String) {
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
-    )
-}
-
 #[test]
 fn apply_asks_before_changing_anything() {
     let h = Harness::new(SPEC);
@@ -70,7 +56,10 @@ fn init_asks_its_questions_with_defaults() {
     );
     assert!(
         text.contains("test_users = [\"mailbox@shop.example.com\"]")
-            && text.matches("vars = { email = \"mailbox@shop.example.com\" }").count() == 2,
+            && text
+                .matches("vars = { email = \"mailbox@shop.example.com\" }")
+                .count()
+                == 2,
         "{text}"
     );
 }

@@ -627,12 +627,19 @@ fn the_agileapps_google_auth_url_brings_a_refresh_token_to_a_client_that_appends
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let auth = doc["authUrl"].as_str().unwrap().to_owned();
     assert_eq!(
         auth,
-        format!("{}/o/oauth2/v2/auth?access_type=offline&prompt=consent", p.get("IDP_URL"))
+        format!(
+            "{}/o/oauth2/v2/auth?access_type=offline&prompt=consent",
+            p.get("IDP_URL")
+        )
     );
     let tokens = |auth_url: &str| -> serde_json::Value {
         // The application's own authorization request: its parameters appended to the URL.
@@ -673,7 +680,10 @@ fn the_agileapps_google_auth_url_brings_a_refresh_token_to_a_client_that_appends
         let (start, end) = (body.find('{').unwrap(), body.rfind('}').unwrap());
         serde_json::from_str(&body[start..=end]).unwrap()
     };
-    assert!(tokens(&auth)["refresh_token"].is_string(), "a refresh token comes back");
+    assert!(
+        tokens(&auth)["refresh_token"].is_string(),
+        "a refresh token comes back"
+    );
     let bare = auth.split_once('?').unwrap().0;
     assert!(
         tokens(bare)["refresh_token"].is_null(),

@@ -27,8 +27,7 @@ fn walkthrough() -> Vec<String> {
 
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.contains(") Z "))
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
 }
 
 #[test]
@@ -98,7 +97,10 @@ fn the_readme_offline_walkthrough_works_as_written() {
     let sheet =
         std::fs::read_to_string(dir.path().join("out/test/microsoft-mailbox.paste.txt")).unwrap();
     assert!(sheet.contains("\nClient ID          "), "{sheet}");
-    assert!(stdout.contains("Plan: 2 to add, 0 to change, 0 to destroy."), "{stdout}");
+    assert!(
+        stdout.contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{stdout}"
+    );
     assert!(stdout.contains("Apply complete: 2 added"), "{stdout}");
     // The last command's output (a pipe here): the AgileApps JSON with the mailbox address.
     let json_start = stdout.rfind("\n{\n").expect("output printed JSON") + 1;

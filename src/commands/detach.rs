@@ -38,8 +38,8 @@ pub fn emulator(
         .map_err(|e| Error::io(format!("starting the emulator: {e}")))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    let read = std::io::BufReader::new(std::io::Read::take(stdout, MAX_LINE as u64))
-        .read_line(&mut line);
+    let read =
+        std::io::BufReader::new(std::io::Read::take(stdout, MAX_LINE as u64)).read_line(&mut line);
     let started: Option<serde_json::Value> = read
         .ok()
         .filter(|n| *n > 0)

@@ -11,7 +11,12 @@ use crate::error::{Error, Result};
 use crate::spec::Spec;
 
 /// `yes` is the command's `--yes` flag, `None` for commands without one (plan, status, output).
-pub(crate) fn env_guard(spec: &Spec, global: &Global, yes: Option<bool>, command: &str) -> Result<()> {
+pub(crate) fn env_guard(
+    spec: &Spec,
+    global: &Global,
+    yes: Option<bool>,
+    command: &str,
+) -> Result<()> {
     let Some(close) = spec.near_miss_env() else {
         return Ok(());
     };

@@ -19,10 +19,7 @@ pub fn completions(shell: clap_complete::Shell, global: &Global) -> Result<ExitC
     clap_complete::generate(shell, &mut cmd, "mailreg", &mut script);
     let script = String::from_utf8_lossy(&script);
     match global.output {
-        OutputFormat::Json => println!(
-            "{}",
-            json!({"shell": shell.to_string(), "script": script})
-        ),
+        OutputFormat::Json => println!("{}", json!({"shell": shell.to_string(), "script": script})),
         OutputFormat::Text => print!("{script}"),
     }
     Ok(ExitCode::Success)
@@ -63,8 +60,7 @@ pub fn pages() -> Result<Vec<Page>> {
 pub fn man(command: &[String], dir: Option<&Path>, global: &Global) -> Result<ExitCode> {
     let all = pages()?;
     if let Some(dir) = dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
         let mut written = Vec::new();
         for page in &all {
             let path = dir.join(&page.file);
@@ -108,7 +104,11 @@ pub fn man(command: &[String], dir: Option<&Path>, global: &Global) -> Result<Ex
 mod tests {
     #[test]
     fn every_subcommand_has_a_page() {
-        let files: Vec<String> = super::pages().unwrap().into_iter().map(|p| p.file).collect();
+        let files: Vec<String> = super::pages()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.file)
+            .collect();
         for f in [
             "mailreg.1",
             "mailreg-plan.1",

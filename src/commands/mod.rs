@@ -3,8 +3,8 @@
 mod demo;
 mod detach;
 mod gc;
-mod guard;
 mod google;
+mod guard;
 mod init;
 mod meta;
 mod show;
@@ -266,7 +266,12 @@ async fn apply(
     crate::output::check_writable(&s.spec)?;
     print_plan(global, &header("apply", &s.spec), &plan);
     if !plan.is_empty() {
-        confirm(global, yes, "apply", "Do you want to perform these actions?")?;
+        confirm(
+            global,
+            yes,
+            "apply",
+            "Do you want to perform these actions?",
+        )?;
         engine::apply(&s.ctx, staged).await?;
     }
     let steps = s.ctx.manual_steps();
@@ -514,13 +519,12 @@ fn output(
             .max_by_key(|o| o.template == format)
             .map(|o| o.vars.clone())
             .unwrap_or_default();
-        let ctx = context::for_record(&record, chosen, &vars, show_secrets)
-            .ok_or_else(|| {
-                Error::bad_input(format!(
-                    "no complete {} credentials on record",
-                    chosen.as_str()
-                ))
-            })?;
+        let ctx = context::for_record(&record, chosen, &vars, show_secrets).ok_or_else(|| {
+            Error::bad_input(format!(
+                "no complete {} credentials on record",
+                chosen.as_str()
+            ))
+        })?;
         // A person at a terminal pastes into AgileApps' form: show its labels, not the JSON.
         let format = if format == "agileapps"
             && global.output == OutputFormat::Text

@@ -158,7 +158,9 @@ fn rehearsal_note(record: &Record) -> String {
         let what = if is_loopback(url) {
             "authorize/token URLs are the emulator's: rehearsal values, no mailbox can sign in with them".to_owned()
         } else {
-            format!("authorize/token URLs are {whose} real ones (the emulator does not play this sign-in)")
+            format!(
+                "authorize/token URLs are {whose} real ones (the emulator does not play this sign-in)"
+            )
         };
         let _ = writeln!(out, "  {provider:<15} {what}");
     }

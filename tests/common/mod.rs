@@ -261,3 +261,36 @@ pub fn import_default_client(h: &Harness) -> PathBuf {
     ]);
     file
 }
+
+/// The answers `init` takes as flags for a spec with both providers (after `init -f FILE`).
+pub const INIT_BOTH: &[&str] = &[
+    "--name",
+    "shop-mail",
+    "--provider",
+    "both",
+    "--tenant",
+    "contoso.onmicrosoft.com",
+    "--redirect-uri",
+    "https://shop.example.com/oauth/callback",
+    "--support-email",
+    "ops@example.com",
+    "--email",
+    "mailbox@shop.example.com",
+];
+
+/// Types `input` into a mailreg started with [`Harness::tty`], then waits for it: its exit code
+/// and the terminal's text.
+pub fn finish(mut child: std::process::Child, input: &str) -> (i32, String) {
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+    )
+}
