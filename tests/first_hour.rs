@@ -488,3 +488,18 @@ fn first_hour_error_texts_are_pinned() {
     ));
     insta::assert_snapshot!("first_hour_errors", texts);
 }
+
+#[test]
+fn a_detached_emulator_that_cannot_start_says_why() {
+    let h = Harness::new(SPEC);
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let r = h.expect(1, &["emulator", "--port", &port, "--detach"]);
+    assert!(r.stdout.is_empty(), "no exports to eval: {}", r.stdout);
+    assert!(
+        r.stderr.starts_with("error: the emulator did not start (exit status ")
+            && r.stderr.contains("hint: is the port in use? `--port 0` picks a free one"),
+        "{}",
+        r.stderr
+    );
+}
