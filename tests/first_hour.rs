@@ -497,8 +497,10 @@ fn a_detached_emulator_that_cannot_start_says_why() {
     let r = h.expect(1, &["emulator", "--port", &port, "--detach"]);
     assert!(r.stdout.is_empty(), "no exports to eval: {}", r.stdout);
     assert!(
-        r.stderr.starts_with("error: the emulator did not start (exit status ")
-            && r.stderr.contains("hint: is the port in use? `--port 0` picks a free one"),
+        r.stderr
+            .starts_with("error: the emulator did not start (exit status ")
+            && r.stderr
+                .contains("hint: is the port in use? `--port 0` picks a free one"),
         "{}",
         r.stderr
     );

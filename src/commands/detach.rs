@@ -44,10 +44,16 @@ pub fn emulator(
         .ok()
         .filter(|n| *n > 0)
         .and_then(|_| serde_json::from_str(&line).ok());
-    let Some(started) = started else {
+    // The child answers in JSON either way: its address, or (exiting) its error.
+    let Some(started) = started.clone().filter(|s| s["url"].is_string()) else {
         let status = child.wait().ok().and_then(|s| s.code());
+        let why = started
+            .as_ref()
+            .and_then(|s| s["error"]["message"].as_str())
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
         return Err(Error::io(format!(
-            "the emulator did not start (exit status {})",
+            "the emulator did not start (exit status {}){why}",
             status.map_or("unknown".into(), |c| c.to_string())
         ))
         .with_hint("is the port in use? `--port 0` picks a free one"));
