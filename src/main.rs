@@ -23,6 +23,15 @@ fn main() -> ProcessExit {
                     .with_hint("see `mailreg --help` or `mailreg <command> --help`");
                 return report(err, true);
             }
+            if json_requested() {
+                // --help and --version under -o json: their text in a field of one document.
+                let key = match e.kind() {
+                    clap::error::ErrorKind::DisplayVersion => "version",
+                    _ => "help",
+                };
+                println!("{}", serde_json::json!({ key: e.render().to_string() }));
+                return ProcessExit::from(0);
+            }
             let _ = e.print();
             return ProcessExit::from(if e.use_stderr() {
                 ExitCode::BadInput as u8

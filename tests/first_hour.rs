@@ -221,6 +221,19 @@ fn every_command_under_json_prints_one_json_document() {
         doc["error"]["message"],
         "unexpected argument '--bogus' found"
     );
+    let doc = one_json(&h.ok(&["-o", "json", "plan", "--help"]).stdout);
+    assert!(
+        doc["help"]
+            .as_str()
+            .unwrap()
+            .contains("--detailed-exitcode"),
+        "{doc}"
+    );
+    let doc = one_json(&h.ok(&["--output=json", "--version"]).stdout);
+    assert_eq!(
+        doc["version"],
+        format!("mailreg {}\n", env!("CARGO_PKG_VERSION"))
+    );
     let r = h.expect(3, &["plan", "--bogus"]);
     assert!(r.stdout.is_empty() && r.stderr.contains("--bogus"));
 }
