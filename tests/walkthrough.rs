@@ -121,3 +121,29 @@ fn the_readme_offline_walkthrough_works_as_written() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The README is published with the repository: everything it links to must be in it.
+#[test]
+fn the_readme_points_only_into_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(!readme.contains("../"), "a path leaving the repository");
+    assert!(!readme.contains("/work/"), "a path of the build machine");
+    let link = regex_lite::Regex::new(r"\]\(([^)#]+)(#[^)]*)?\)").unwrap();
+    let mut checked = 0;
+    for c in link.captures_iter(&readme) {
+        let target = &c[1];
+        if target.starts_with("http://") || target.starts_with("https://") {
+            continue;
+        }
+        assert!(
+            root.join(target).exists(),
+            "README links to missing {target}"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "the README's own links were found ({checked})"
+    );
+}
