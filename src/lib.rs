@@ -13,6 +13,7 @@ pub mod google;
 pub mod http;
 pub mod lock;
 pub mod logging;
+pub mod mailbox;
 pub mod microsoft;
 pub mod output;
 pub mod plan;

@@ -7,6 +7,8 @@ mod common;
 
 use common::*;
 
+use common::finish_tty as finish;
+
 /// The whole of stdout is one JSON document (nothing before or after it).
 fn one_json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout)

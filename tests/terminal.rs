@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+use common::finish_tty as finish;
+
 #[test]
 fn apply_asks_before_changing_anything() {
     let h = Harness::new(SPEC);

@@ -200,9 +200,15 @@ impl GraphAuth {
 
     /// A Graph access token (cached and refreshed by azure_identity).
     pub async fn token(&self) -> Result<String> {
+        self.token_for(&self.scope).await
+    }
+
+    /// A token for another resource of the same cloud through the same credential, e.g.
+    /// Exchange Online's admin endpoint (`https://outlook.office365.com/.default`).
+    pub async fn token_for(&self, scope: &str) -> Result<String> {
         let token = self
             .credential
-            .get_token(&[self.scope.as_str()], None)
+            .get_token(&[scope], None)
             .await
             .map_err(|e| {
                 Error::auth(format!(

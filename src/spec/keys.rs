@@ -23,6 +23,7 @@ const MICROSOFT: &[&str] = &[
     "admin_consent",
     "tags",
     "notes",
+    "mailboxes",
 ];
 const GOOGLE: &[&str] = &[
     "project_id",
@@ -35,6 +36,8 @@ const GOOGLE: &[&str] = &[
     "test_users",
     "redirect_uris",
     "labels",
+    "mailboxes",
+    "logo",
 ];
 const OUTPUT: &[&str] = &["provider", "template", "path", "vars"];
 
@@ -160,6 +163,37 @@ mod tests {
         assert_eq!(suggest("colour", MICROSOFT), None);
     }
 
+    /// The key lists above are the structs' fields: serde's own message for an unknown field
+    /// lists what it expects, so a field added to the model without its key here fails.
+    #[test]
+    fn the_key_lists_match_the_model() {
+        use crate::spec::{GoogleSpec, MicrosoftSpec, OutputSpec, SpecBody};
+        fn expected<T: serde::de::DeserializeOwned>() -> Vec<String> {
+            let probe: toml::Table = toml::from_str("zz_not_a_key = 0").unwrap();
+            let msg = match T::deserialize(toml::Value::Table(probe)) {
+                Err(e) => e.message().to_owned(),
+                Ok(_) => panic!("the probe key was accepted"),
+            };
+            let list = msg.split_once("expected one of ").expect(&msg).1;
+            let mut keys: Vec<String> = list
+                .split(", ")
+                .map(|k| k.trim().trim_matches('`').to_owned())
+                .collect();
+            keys.sort();
+            keys
+        }
+        let sorted = |l: &[&str]| {
+            let mut v: Vec<String> = l.iter().map(|k| k.to_string()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(expected::<MicrosoftSpec>(), sorted(MICROSOFT));
+        assert_eq!(expected::<GoogleSpec>(), sorted(GOOGLE));
+        assert_eq!(expected::<OutputSpec>(), sorted(OUTPUT));
+        let root: Vec<&str> = ROOT.iter().copied().filter(|k| *k != "env").collect();
+        assert_eq!(expected::<SpecBody>(), sorted(&root));
+    }
+
     #[test]
     fn every_unknown_key_is_reported_in_file_order() {
         let text = "name = \"x\"\n\n[microsoft]\ntennant = \"contoso.onmicrosoft.com\"\nredirect_uri = [\"https://a.example.com/cb\"]\nsecret_lifetime_day = 30\n\n[[output]]\nprovider = \"microsoft\"\ntemplate = \"json\"\npath = \"o.json\"\nvar = {}\n\n[env.prod]\nmicrosoft.colour = \"red\"\n";
@@ -172,7 +206,7 @@ mod tests {
              mailreg.toml:5:1: microsoft.redirect_uri: unknown key `redirect_uri`; did you mean `redirect_uris`?\n\
              mailreg.toml:6:1: microsoft.secret_lifetime_day: unknown key `secret_lifetime_day`; did you mean `secret_lifetime_days`?\n\
              mailreg.toml:12:1: output[0].var: unknown key `var`; did you mean `vars`?\n\
-             mailreg.toml:15:11: env.prod.microsoft.colour: unknown key `colour`; the keys here are `tenant`, `cloud`, `display_name`, `audience`, `redirect_uris`, `permissions`, `secret_lifetime_days`, `admin_consent`, `tags`, `notes`"
+             mailreg.toml:15:11: env.prod.microsoft.colour: unknown key `colour`; the keys here are `tenant`, `cloud`, `display_name`, `audience`, `redirect_uris`, `permissions`, `secret_lifetime_days`, `admin_consent`, `tags`, `notes`, `mailboxes`"
         );
     }
 }
