@@ -252,7 +252,10 @@ fn man_pages_exist_for_every_command_the_main_page_names() {
         .captures_iter(&main)
         .map(|c| c[1].replace("\\-", "-"))
         .collect();
-    assert_eq!(named.len(), 14, "{named:?}");
+    assert!(
+        named.len() >= 14 && named.contains(&"plan".to_owned()),
+        "{named:?}"
+    );
     for n in &named {
         let page = dir.join(format!("mailreg-{n}.1"));
         assert!(page.exists(), "{} missing", page.display());
