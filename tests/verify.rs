@@ -160,10 +160,13 @@ support_email = "ops@example.com"
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        self.mailreg(&[&["verify", "--env", "test"][..], args].concat())
+    }
+
+    /// Any mailreg command in this case's folder, with its spec and credentials record.
+    fn mailreg(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailreg"));
-        cmd.arg("verify")
-            .args(["--env", "test"])
-            .args(args)
+        cmd.args(args)
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -615,16 +618,9 @@ fn http_post(p: &Peers, path: &str, form: &str) -> String {
 fn the_agileapps_google_auth_url_brings_a_refresh_token_to_a_client_that_appends_its_query() {
     let p = peers_or_skip!();
     let case = Case::new(p, "google");
-    let out = Command::new(env!("CARGO_BIN_EXE_mailreg"))
-        .args(["output", "--env", "test", "--format", "agileapps"])
+    let out = case
+        .mailreg(&["output", "--env", "test", "--format", "agileapps"])
         .args(["--provider", "google", "--show-secrets"])
-        .current_dir(case.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", case.dir.path())
-        .env("MAILREG_FILE", case.dir.path().join("mailreg.toml"))
-        .env("MAILREG_STATE_DIR", case.dir.path().join(".mailreg"))
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(
