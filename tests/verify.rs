@@ -583,11 +583,7 @@ fn plain_text_to_a_remote_server_is_refused() {
 }
 
 fn http(p: &Peers, request: String) -> String {
-    let mut s =
-        std::net::TcpStream::connect(p.get("IDP_URL").trim_start_matches("http://")).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let out = http_any(p, request);
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out
 }
@@ -687,6 +683,7 @@ fn the_agileapps_google_auth_url_brings_a_refresh_token_to_a_client_that_appends
     );
 }
 
+/// One raw HTTP exchange with the test IdP, whatever its status.
 fn http_any(p: &Peers, request: String) -> String {
     let mut s =
         std::net::TcpStream::connect(p.get("IDP_URL").trim_start_matches("http://")).unwrap();
