@@ -141,6 +141,10 @@ pub enum Command {
         /// Keep the previous secret for an overlap window (retire it with a later rotate).
         #[arg(long)]
         keep_old: bool,
+        /// Rotate only this provider's secret. A scheduled job passes `microsoft`: it then
+        /// exits 0 without the Google console steps (exit 5) even when the spec has both.
+        #[arg(long, value_parser = ["microsoft", "google"])]
+        provider: Option<String>,
     },
     /// Show what mailreg manages for the spec and environment: resources, secret expiry dates,
     /// pending changes, and warnings (secrets expiring within 30 days). Makes no write.
@@ -178,6 +182,11 @@ pub enum Command {
         /// Delay every answer by this many milliseconds (a fixed network latency, for benchmarks).
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Run in the background: wait until it listens, print its `export` lines and
+        /// MAILREG_EMULATOR_PID, and return (`eval "$(mailreg emulator --port 0 --detach)"`;
+        /// `kill $MAILREG_EMULATOR_PID` stops it).
+        #[arg(long)]
+        detach: bool,
     },
     /// Write a commented starter spec. Asks on a terminal; flags give every answer (for
     /// scripts). Never overwrites an existing file without --force.
@@ -187,8 +196,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to standard output: `mailreg man > mailreg.1`.
-    Man,
+    /// Print a man page (roff) to standard output: `mailreg man > mailreg.1`, `mailreg man plan >
+    /// mailreg-plan.1`; or write all of them (mailreg.1 and one mailreg-<command>.1 per
+    /// command) into a folder with --dir.
+    Man {
+        /// The command whose page to print (`plan`, `google import-client`); none: mailreg.1.
+        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+        command: Vec<String>,
+        /// Write every page into this folder (made if missing), e.g. /usr/local/share/man/man1.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Google-only steps: import the OAuth client made in the console, restore a project.
     #[command(subcommand)]
     Google(GoogleCommand),
@@ -406,6 +424,13 @@ pub struct InitArgs {
     /// Google: the consent screen's support email.
     #[arg(long)]
     pub support_email: Option<String>,
+    /// The mailbox address that will sign in (written into the outputs as `vars.email`).
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+    /// Google: who may sign in while the app is in Testing (repeat, or separate with commas).
+    /// Default: the mailbox address. Nobody else can sign in to an app in Testing.
+    #[arg(long = "test-user", value_name = "ADDRESS", value_delimiter = ',')]
+    pub test_users: Vec<String>,
     /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,

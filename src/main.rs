@@ -10,8 +10,29 @@ fn main() -> ProcessExit {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
             // Usage errors are bad input (3), not clap's 2, which means "changes pending" here.
+            if e.use_stderr() && json_requested() {
+                // Even a command line that does not parse gets its one JSON document.
+                let msg = e.render().to_string();
+                let first = msg
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                let err = Error::bad_input(first.to_owned())
+                    .with_hint("see `mailreg --help` or `mailreg <command> --help`");
+                return report(err, true);
+            }
+            if json_requested() {
+                // --help and --version under -o json: their text in a field of one document.
+                let key = match e.kind() {
+                    clap::error::ErrorKind::DisplayVersion => "version",
+                    _ => "help",
+                };
+                println!("{}", serde_json::json!({ key: e.render().to_string() }));
+                return ProcessExit::from(0);
+            }
+            let _ = e.print();
             return ProcessExit::from(if e.use_stderr() {
                 ExitCode::BadInput as u8
             } else {
@@ -57,4 +78,23 @@ fn report(e: Error, json: bool) -> ProcessExit {
         eprintln!("error: {e}");
     }
     ProcessExit::from(code)
+}
+
+/// Whether `-o json` was asked for, read from the raw arguments (and `MAILREG_OUTPUT`) because
+/// the command line as a whole did not parse.
+fn json_requested() -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut asked = std::env::var("MAILREG_OUTPUT").is_ok_and(|v| v == "json");
+    for (i, a) in args.iter().enumerate() {
+        let next = args.get(i + 1).map(String::as_str);
+        match a.as_str() {
+            "-o" | "--output" => asked = next == Some("json"),
+            "-ojson" | "--output=json" => asked = true,
+            a if a.starts_with("--output=") || (a.starts_with("-o") && !a.starts_with("--")) => {
+                asked = false
+            }
+            _ => {}
+        }
+    }
+    asked
 }

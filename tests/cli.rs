@@ -49,8 +49,9 @@ fn init_writes_a_valid_commented_spec_and_never_overwrites_without_force() {
         &["init", "-f", p, "--provider", "both", "--name", "shop-mail"],
     );
     assert!(
-        r.stderr
-            .contains("these answers are missing: --tenant, --redirect-uri, --support-email"),
+        r.stderr.contains(
+            "these answers are missing: --email, --tenant, --redirect-uri, --support-email"
+        ),
         "{}",
         r.stderr
     );
@@ -68,6 +69,8 @@ fn init_writes_a_valid_commented_spec_and_never_overwrites_without_force() {
             "common",
             "--redirect-uri",
             "https://shop.example.com/cb",
+            "--email",
+            "mailbox@shop.example.com",
         ],
     );
     assert!(
@@ -77,21 +80,7 @@ fn init_writes_a_valid_commented_spec_and_never_overwrites_without_force() {
         r.stderr
     );
     assert!(!path.exists());
-    let args = [
-        "init",
-        "-f",
-        p,
-        "--name",
-        "shop-mail",
-        "--provider",
-        "both",
-        "--tenant",
-        "contoso.onmicrosoft.com",
-        "--redirect-uri",
-        "https://shop.example.com/oauth/callback",
-        "--support-email",
-        "ops@example.com",
-    ];
+    let args = [&["init", "-f", p][..], INIT_BOTH].concat();
     let r = h.ok(&args);
     assert!(r.stdout.starts_with("Wrote "), "{}", r.stdout);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -116,6 +105,8 @@ fn init_writes_a_valid_commented_spec_and_never_overwrites_without_force() {
         "contoso.onmicrosoft.com",
         "--redirect-uri",
         "https://shop.example.com/oauth/callback",
+        "--email",
+        "mailbox@shop.example.com",
         "--force",
     ];
     h.ok(&forced);

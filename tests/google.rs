@@ -264,7 +264,12 @@ fn destroy_moves_the_project_to_delete_requested_and_undelete_restores_it() {
     // Destroying again is harmless and sends no write.
     h.clear();
     let r = h.ok(&["destroy", "--env", "test", "--yes"]);
-    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("Nothing to destroy: no resource of agileapps-mail (test) exists."),
+        "{}",
+        r.stdout
+    );
     assert!(h.api_requests().iter().all(|r| !r.is_write()));
     assert_eq!(h.record("test")["google"]["client"]["client_id"], client_id);
     // Within 30 days it can be restored, and apply completes without the console step.

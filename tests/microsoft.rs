@@ -322,7 +322,7 @@ fn destroy_soft_deletes_and_purge_removes_from_deleted_items() {
     );
     // Nothing left: destroy again is a no-op.
     let r = h.ok(&["destroy", "--env", "test", "--yes", "--purge"]);
-    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    assert!(r.stdout.contains("Nothing to destroy"), "{}", r.stdout);
 
     // apply + destroy --purge in one go: delete then purge, three requests.
     h.ok(&["apply", "--env", "test", "--yes"]);
@@ -352,7 +352,7 @@ fn destroy_never_touches_apps_without_mailregs_tags() {
         )
     });
     let r = h.ok(&["destroy", "--env", "test", "--yes", "--purge"]);
-    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    assert!(r.stdout.contains("Nothing to destroy"), "{}", r.stdout);
     // Carries the lookup tag but not mailreg's other marks: refused, exit 7, nothing deleted.
     h.emu.with_state(|s| s.graph.insert_application(json!({"displayName": "copied", "signInAudience": "AzureADMyOrg", "tags": ["mailreg:id=agileapps-mail.test"]}), now));
     h.clear();
@@ -437,8 +437,9 @@ fn bad_specs_are_rejected_with_file_and_line_and_nothing_is_sent() {
     h.write_spec(&SPEC.replace("tenant =", "tennant ="));
     let r = h.expect(3, &["plan", "--env", "test"]);
     assert!(
-        r.stderr
-            .contains("mailreg.toml:4:11: microsoft.tennant: unknown field `tennant`"),
+        r.stderr.contains(
+            "mailreg.toml:4:1: microsoft.tennant: unknown key `tennant`; did you mean `tenant`?"
+        ),
         "{}",
         r.stderr
     );

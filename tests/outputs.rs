@@ -143,7 +143,8 @@ path = "out/{env}/gmail.env"
         .iter()
         .map(|o| o["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, ["unchanged", "written"]);
+    // The agileapps output and its paste sheet are left alone; the Google file is written.
+    assert_eq!(statuses, ["unchanged", "unchanged", "written"]);
     assert_eq!(mode(&gm), 0o600);
     let env = std::fs::read_to_string(&gm).unwrap();
     assert!(
@@ -175,7 +176,7 @@ fn template_and_output_errors_stop_before_any_request() {
     );
     h.write_spec(&format!("{SPEC}\n[[output]]\nprovider = \"microsoft\"\ntemplate = \"agileaps\"\npath = \"out.txt\"\n"));
     let r = h.expect(3, &["plan", "--env", "test"]);
-    assert!(r.stderr.contains("output[0].template: \"agileaps\" is not a built-in template (agileapps, json, env, yaml)"), "{}", r.stderr);
+    assert!(r.stderr.contains("output[0].template: \"agileaps\" is not a built-in template (agileapps, json, env, yaml, agileapps-sheet)"), "{}", r.stderr);
     h.write_spec(&format!(
         "{SPEC}\n[[output]]\nprovider = \"google\"\ntemplate = \"json\"\npath = \"out.txt\"\n"
     ));

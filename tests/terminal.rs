@@ -33,7 +33,7 @@ fn init_asks_its_questions_with_defaults() {
     let h = Harness::new(SPEC);
     let (code, screen) = finish(
         h.tty(&["init", "-f", "new.toml"]),
-        "shop-mail\nboth\ncontoso.onmicrosoft.com\nhttps://shop.example.com/cb\n\nops@example.com\n",
+        "shop-mail\nboth\nmailbox@shop.example.com\ncontoso.onmicrosoft.com\nhttps://shop.example.com/cb\n\nops@example.com\n\n",
     );
     assert_eq!(code, 0, "{screen}");
     assert!(
@@ -45,6 +45,23 @@ fn init_asks_its_questions_with_defaults() {
     assert!(
         text.contains("project_id = \"shop-mail-{env}\"")
             && text.contains("support_email = \"ops@example.com\""),
+        "{text}"
+    );
+    // The mailbox address is asked for, and is the default test user and the outputs' email.
+    assert!(
+        screen.contains("Mailbox address that will sign in (e.g. mailbox@example.com): "),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Google test users, comma-separated (only they can sign in while the app is in Testing) [mailbox@shop.example.com]: "),
+        "{screen}"
+    );
+    assert!(
+        text.contains("test_users = [\"mailbox@shop.example.com\"]")
+            && text
+                .matches("vars = { email = \"mailbox@shop.example.com\" }")
+                .count()
+                == 2,
         "{text}"
     );
 }

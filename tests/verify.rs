@@ -160,10 +160,13 @@ support_email = "ops@example.com"
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        self.mailreg(&[&["verify", "--env", "test"][..], args].concat())
+    }
+
+    /// Any mailreg command in this case's folder, with its spec and credentials record.
+    fn mailreg(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailreg"));
-        cmd.arg("verify")
-            .args(["--env", "test"])
-            .args(args)
+        cmd.args(args)
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -580,11 +583,7 @@ fn plain_text_to_a_remote_server_is_refused() {
 }
 
 fn http(p: &Peers, request: String) -> String {
-    let mut s =
-        std::net::TcpStream::connect(p.get("IDP_URL").trim_start_matches("http://")).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let out = http_any(p, request);
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out
 }
@@ -652,4 +651,92 @@ fn a_rotate_during_the_sign_in_is_not_undone() {
         rec["microsoft"]["refresh_tokens"][USER].is_string(),
         "{rec:#}"
     );
+}
+
+/// Issue 13, item 13: AgileApps takes an Auth URL and builds the authorization request itself,
+/// and its documentation does not say that it asks Google for offline access. The AgileApps
+/// output's Google Auth URL carries `access_type=offline&prompt=consent`; a client that only
+/// appends its own parameters (as AgileApps does, with `&`) still gets a refresh token from a
+/// real OAuth server, and without those parameters it gets none.
+#[test]
+fn the_agileapps_google_auth_url_brings_a_refresh_token_to_a_client_that_appends_its_query() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "google");
+    let out = case
+        .mailreg(&["output", "--env", "test", "--format", "agileapps"])
+        .args(["--provider", "google", "--show-secrets"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let auth = doc["authUrl"].as_str().unwrap().to_owned();
+    assert_eq!(
+        auth,
+        format!(
+            "{}/o/oauth2/v2/auth?access_type=offline&prompt=consent",
+            p.get("IDP_URL")
+        )
+    );
+    let tokens = |auth_url: &str| -> serde_json::Value {
+        // The application's own authorization request: its parameters appended to the URL.
+        let mut url = url::Url::parse(auth_url).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", doc["clientId"].as_str().unwrap())
+            .append_pair("response_type", "code")
+            .append_pair("redirect_uri", doc["redirectUri"].as_str().unwrap())
+            .append_pair("scope", doc["scope"].as_str().unwrap())
+            .append_pair("login_hint", USER)
+            .append_pair("state", "agileapps");
+        let path = &url.as_str()[p.get("IDP_URL").len()..];
+        let answer = http_any(
+            p,
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+        );
+        assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
+        let location = answer
+            .lines()
+            .find_map(|l| l.strip_prefix("location: "))
+            .unwrap_or_else(|| panic!("no redirect: {answer}"));
+        let back = url::Url::parse(location.trim()).unwrap();
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no code: {location}"));
+        let form: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", &code)
+            .append_pair("client_id", doc["clientId"].as_str().unwrap())
+            .append_pair("client_secret", doc["clientSecret"].as_str().unwrap())
+            .append_pair("redirect_uri", doc["redirectUri"].as_str().unwrap())
+            .finish();
+        let answer = http_post(p, "/token", &form);
+        // The body may come chunked: the JSON object is between its outer braces.
+        let body = answer.split_once("\r\n\r\n").unwrap().1;
+        let (start, end) = (body.find('{').unwrap(), body.rfind('}').unwrap());
+        serde_json::from_str(&body[start..=end]).unwrap()
+    };
+    assert!(
+        tokens(&auth)["refresh_token"].is_string(),
+        "a refresh token comes back"
+    );
+    let bare = auth.split_once('?').unwrap().0;
+    assert!(
+        tokens(bare)["refresh_token"].is_null(),
+        "without the parameters there is none: they are what makes it"
+    );
+}
+
+/// One raw HTTP exchange with the test IdP, whatever its status.
+fn http_any(p: &Peers, request: String) -> String {
+    let mut s =
+        std::net::TcpStream::connect(p.get("IDP_URL").trim_start_matches("http://")).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }

@@ -97,6 +97,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
     confirm(
         global,
         args.yes,
+        "gc",
         &format!("Delete these {} resources?", chosen.len()),
     )?;
     // Each environment is locked like an apply would lock it; a busy one is left for next time.

@@ -56,13 +56,19 @@ pub async fn run(cmd: GoogleCommand, global: &Global) -> Result<ExitCode> {
         GoogleCommand::Undelete { target } => {
             let s = super::session(&target, global)?;
             let provider = super::google_provider(&s)?;
-            let id = provider.undelete(&s.ctx).await?;
+            let (id, restored) = provider.undelete(&s.ctx).await?;
             if global.output == OutputFormat::Json {
-                println!("{}", serde_json::json!({"undeleted": id}));
-            } else if !global.quiet {
+                println!(
+                    "{}",
+                    serde_json::json!({"undeleted": id, "already_active": !restored})
+                );
+            } else if global.quiet {
+            } else if restored {
                 println!(
                     "Project {id} restored. Run `mailreg apply` to bring it back in line with the spec."
                 );
+            } else {
+                println!("Project {id} is already active: nothing to restore.");
             }
             Ok(ExitCode::Success)
         }
@@ -244,8 +250,18 @@ pub fn rotate_steps(spec: &Spec) -> ManualStep {
         spec.file.display(),
         spec.env
     );
+    // Laid out like apply's console checklist (google/client.rs): steps at one space, details
+    // at four, the command to run after "Then run:" at two.
     let instructions = format!(
-        "Google has no API to rotate an OAuth client secret: do it in the console.\n\n         \u{20}1. Open the client: {console}/auth/clients?project={project} and select {client}\n         \u{20}2. Under \"Client secrets\", click \"Add secret\" and copy the new secret\n         \u{20}3. Store it (the secret is read from standard input, never from the command line):\n         \u{20}     {command}\n         \u{20}   then `mailreg apply` re-renders the outputs with it\n         \u{20}4. Once the mailboxes use the new secret, disable and delete the old one on the same page",
+        "Google has no API to rotate an OAuth client secret: do it in the console.\n\n\
+         \u{20}1. Open the client: {console}/auth/clients?project={project}\n\
+         \u{20}   and select {client}\n\
+         \u{20}2. Under \"Client secrets\", click \"Add secret\" and copy the new secret\n\
+         \u{20}3. Store it with the command below (it reads the secret from standard input, never\n\
+         \u{20}   from the command line); then `mailreg apply` re-renders the outputs with it\n\
+         \u{20}4. Once the mailboxes use the new secret, disable and delete the old one on the same page\n\n\
+         Then run:\n\
+         \u{20} {command}",
         console = crate::google::endpoints::CONSOLE,
     );
     ManualStep {

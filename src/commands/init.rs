@@ -15,6 +15,8 @@ struct Answers {
     redirect_uri: String,
     project_id: String,
     support_email: String,
+    email: String,
+    test_users: Vec<String>,
 }
 
 fn default_name() -> String {
@@ -109,6 +111,13 @@ fn answers(args: &InitArgs, interactive: bool) -> Result<Answers> {
             )));
         }
     };
+    let email = get(
+        "--email",
+        &args.email,
+        "Mailbox address that will sign in (e.g. mailbox@example.com)",
+        None,
+        true,
+    )?;
     let tenant = if microsoft {
         get(
             "--tenant",
@@ -147,6 +156,30 @@ fn answers(args: &InitArgs, interactive: bool) -> Result<Answers> {
     } else {
         (String::new(), String::new())
     };
+    let test_users = if !google {
+        Vec::new()
+    } else if args.test_users.iter().any(|u| !u.trim().is_empty()) {
+        args.test_users
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect()
+    } else {
+        let given = (!email.is_empty()).then(|| email.clone());
+        let answer = get(
+            "--test-user",
+            &None,
+            "Google test users, comma-separated (only they can sign in while the app is in Testing)",
+            given,
+            false,
+        )?;
+        answer
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
     if !missing.is_empty() {
         return Err(Error::bad_input(format!(
             "no terminal to ask on, and these answers are missing: {}",
@@ -161,6 +194,8 @@ fn answers(args: &InitArgs, interactive: bool) -> Result<Answers> {
         redirect_uri,
         project_id,
         support_email,
+        email,
+        test_users,
     })
 }
 
@@ -199,23 +234,32 @@ fn render(a: &Answers) -> String {
              # Needed when signing in to Google as a service account:\n\
              # parent = \"folders/123456789\"\n\
              support_email = {}\n\
-             # Who may sign in while the app is in Testing (at most 100).\n\
-             test_users = []\n\
+             # Who may sign in while the app is in Testing (at most 100); nobody else can.\n\
+             test_users = [{}]\n\
              redirect_uris = [{}]\n",
             q(&a.project_id),
             q(&a.support_email),
+            a.test_users.iter().map(|u| q(u)).collect::<Vec<_>>().join(", "),
             q(&a.redirect_uri)
+        ));
+    }
+    out.push_str(
+        "\n# Mailbox config files written by apply (templates: agileapps, json, env, yaml, or a path).\n",
+    );
+    let providers = [("microsoft", a.microsoft), ("google", a.google)];
+    for (provider, _) in providers.iter().filter(|(_, on)| *on) {
+        out.push_str(&format!(
+            "[[output]]\n\
+             provider = \"{provider}\"\n\
+             template = \"agileapps\"\n\
+             path = \"out/{{env}}/{provider}-mailbox.json\"\n\
+             vars = {{ email = {} }}\n\n",
+            q(&a.email)
         ));
     }
     let first = if a.microsoft { "microsoft" } else { "google" };
     out.push_str(&format!(
-        "\n# Mailbox config files written by apply (templates: agileapps, json, env, yaml, or a path).\n\
-         [[output]]\n\
-         provider = \"{first}\"\n\
-         template = \"agileapps\"\n\
-         path = \"out/{{env}}/{first}-mailbox.json\"\n\
-         vars = {{ email = \"\" }}\n\n\
-         # Per-environment overrides:\n\
+        "# Per-environment overrides:\n\
          # [env.prod]\n\
          # {first}.redirect_uris = [\"https://mail.example.com/oauth/callback\"]\n"
     ));
@@ -233,7 +277,8 @@ pub fn run(args: &InitArgs, global: &Global) -> Result<ExitCode> {
     let a = answers(args, interactive)?;
     let text = render(&a);
     // The same loader as every command: what init writes is a valid spec.
-    Spec::parse(&args.file, &text, "test")?;
+    let spec = Spec::parse(&args.file, &text, "test")?;
+    super::guard::warn_no_test_users(&spec);
     let dir = args
         .file
         .parent()

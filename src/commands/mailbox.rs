@@ -145,7 +145,12 @@ async fn fix(
         }
     }
     if !fixes.is_empty() {
-        confirm(global, args.yes, "Change these mailboxes?")?;
+        confirm(
+            global,
+            args.yes,
+            "mailbox check --fix",
+            "Change these mailboxes?",
+        )?;
         for f in &fixes {
             checker.set_cas(f).await?;
         }

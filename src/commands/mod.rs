@@ -1,10 +1,13 @@
 //! The commands: each loads its inputs, calls the engine, and prints one result.
 
 mod demo;
+mod detach;
 mod gc;
 mod google;
+mod guard;
 mod init;
 mod mailbox;
+mod meta;
 mod show;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -63,6 +66,13 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             port,
             replication_lag,
             latency_ms,
+            detach: true,
+        } => detach::emulator(port, replication_lag, latency_ms, global),
+        Command::Emulator {
+            port,
+            replication_lag,
+            latency_ms,
+            detach: false,
         } => emulator(port, replication_lag, latency_ms, global).await,
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status(&target, global).await,
@@ -70,21 +80,11 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             target,
             yes,
             keep_old,
-        } => rotate(&target, global, yes, keep_old).await,
+            provider,
+        } => rotate(&target, global, yes, keep_old, provider.as_deref()).await,
         Command::Init(args) => init::run(&args, global),
-        Command::Completions { shell } => {
-            use clap::CommandFactory;
-            let mut cmd = crate::cli::Cli::command();
-            clap_complete::generate(shell, &mut cmd, "mailreg", &mut std::io::stdout());
-            Ok(ExitCode::Success)
-        }
-        Command::Man => {
-            use clap::CommandFactory;
-            clap_mangen::Man::new(crate::cli::Cli::command())
-                .render(&mut std::io::stdout())
-                .map_err(|e| Error::io(format!("writing the man page: {e}")).with_source(e))?;
-            Ok(ExitCode::Success)
-        }
+        Command::Completions { shell } => meta::completions(shell, global),
+        Command::Man { command, dir } => meta::man(&command, dir.as_deref(), global),
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
         Command::Verify(args) => crate::verify::run(&args.options(global)).await,
         Command::Mailbox(cmd) => mailbox::run(cmd, global).await,
@@ -201,16 +201,33 @@ fn print_plan(global: &Global, header: &str, plan: &Plan) {
     }
 }
 
+/// A destroy plan: an empty one means there is nothing of this spec's to delete, which
+/// "No changes … matches the spec" would not say.
+fn print_destroy_plan(global: &Global, header: &str, plan: &Plan) {
+    if plan.is_empty() && global.output == OutputFormat::Text && !global.quiet {
+        println!("{header}\n");
+        println!(
+            "Nothing to destroy: no resource of {} ({}) exists.",
+            plan.name, plan.env
+        );
+    } else {
+        print_plan(global, header, plan);
+    }
+}
+
 /// Asks before changing anything, unless `--yes`. Without a terminal there is nobody to ask:
-/// refuse rather than guess.
-pub(crate) fn confirm(global: &Global, yes: bool, question: &str) -> Result<()> {
+/// refuse rather than guess. `command` names the command in the hint (`mailreg destroy --yes`).
+pub(crate) fn confirm(global: &Global, yes: bool, command: &str, question: &str) -> Result<()> {
     if yes {
         return Ok(());
     }
     if global.output == OutputFormat::Json || !std::io::stdin().is_terminal() {
         return Err(
-            Error::refused("confirmation needed, but there is no terminal to ask on")
-                .with_hint("pass --yes to apply without asking (as CI should)"),
+            Error::refused("confirmation needed, but there is no terminal to ask on").with_hint(
+                format!(
+                    "pass --yes (`mailreg {command} --yes`) to go on without asking, as CI should"
+                ),
+            ),
         );
     }
     print!("\n{question}\n  Only 'yes' will be accepted: ");
@@ -235,6 +252,8 @@ fn header(verb: &str, spec: &Spec) -> String {
 
 async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCode> {
     let s = session(target, global)?;
+    guard::env_guard(&s.spec, global, None, "plan")?;
+    guard::warn_no_test_users(&s.spec);
     let plan = plan_with_stores(&s).await;
     s.ctx.progress.finish();
     let plan = plan?.0.plan;
@@ -275,6 +294,8 @@ async fn apply(
 ) -> Result<ExitCode> {
     let gh_file = github_outputs.then(github::check_env).transpose()?;
     let mut s = locked_session(target, global, "apply")?;
+    guard::env_guard(&s.spec, global, Some(yes), "apply")?;
+    guard::warn_no_test_users(&s.spec);
     s.ctx.replace = replace;
     s.ctx.ttl = ttl;
     let staged = plan_with_stores(&s).await;
@@ -285,7 +306,12 @@ async fn apply(
     crate::output::check_writable(&s.spec)?;
     print_plan(global, &header("apply", &s.spec), &plan);
     if !plan.is_empty() {
-        confirm(global, yes, "Do you want to perform these actions?")?;
+        confirm(
+            global,
+            yes,
+            "apply",
+            "Do you want to perform these actions?",
+        )?;
         if plan.changes.iter().any(|c| c.provider != "secret") {
             engine::apply(&s.ctx, staged).await?;
         }
@@ -368,11 +394,32 @@ async fn apply(
     }
 }
 
-async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> Result<ExitCode> {
+async fn rotate(
+    target: &Target,
+    global: &Global,
+    yes: bool,
+    keep_old: bool,
+    only: Option<&str>,
+) -> Result<ExitCode> {
     let s = locked_session(target, global, "rotate")?;
+    guard::env_guard(&s.spec, global, Some(yes), "rotate")?;
+    let wanted = |p: &str| only.is_none_or(|o| o == p);
+    if let Some(p) = only {
+        let declared = if p == "google" {
+            s.google.is_some()
+        } else {
+            s.microsoft.is_some()
+        };
+        if !declared {
+            return Err(Error::bad_input(format!(
+                "--provider {p}: {} has no [{p}] section",
+                s.spec.file.display()
+            )));
+        }
+    }
     let mut plan = Plan::new(&s.spec.name, &s.spec.env);
     let mut rotation = None;
-    if let Some(ms) = &s.microsoft {
+    if let Some(ms) = s.microsoft.as_ref().filter(|_| wanted("microsoft")) {
         let planned = ms.plan_rotate(&s.ctx, keep_old).await;
         s.ctx.progress.finish();
         let (changes, r) = planned?;
@@ -391,7 +438,7 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
     print_plan(global, &header("rotate", &s.spec), &plan);
     let mut written = Vec::new();
     if let Some((ms, r, stores)) = &rotation {
-        confirm(global, yes, "Rotate the client secret?")?;
+        confirm(global, yes, "rotate", "Rotate the client secret?")?;
         ms.rotate_add(&s.ctx, r).await?;
         // The stores and the mailboxes' files get the new secret before the old one stops
         // working.
@@ -401,7 +448,11 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
         ms.rotate_retire(&s.ctx, r).await?;
         s.ctx.progress.finish();
     }
-    let google_steps = s.google.as_ref().map(|_| google::rotate_steps(&s.spec));
+    let google_steps = s
+        .google
+        .as_ref()
+        .filter(|_| wanted("google"))
+        .map(|_| google::rotate_steps(&s.spec));
     match global.output {
         OutputFormat::Json => println!(
             "{}",
@@ -443,6 +494,7 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
 
 async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
     let s = session(target, global)?;
+    guard::env_guard(&s.spec, global, None, "status")?;
     let (plan, providers) = engine::status(&s.ctx, &s.providers).await?;
     let mailboxes = mailbox_readiness(&s.spec).await;
     match global.output {
@@ -506,6 +558,7 @@ async fn destroy(
     keep_outputs: bool,
 ) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "destroy")?;
+    guard::env_guard(&s.spec, global, Some(yes), "destroy")?;
     s.ctx.purge = purge;
     let staged = async {
         let mut staged = engine::plan_destroy(&s.ctx, &s.providers).await?;
@@ -520,11 +573,12 @@ async fn destroy(
     s.ctx.progress.finish();
     let (staged, stores) = staged?;
     let plan = staged.plan.clone();
-    print_plan(global, &header("destroy", &s.spec), &plan);
+    print_destroy_plan(global, &header("destroy", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(
             global,
             yes,
+            "destroy",
             "Do you really want to destroy these resources?",
         )?;
     }
@@ -604,16 +658,46 @@ fn output(
                 ));
             }
         };
-        let ctx = context::for_record(&record, chosen, &Default::default(), show_secrets)
-            .ok_or_else(|| {
-                Error::bad_input(format!(
-                    "no complete {} credentials on record",
-                    chosen.as_str()
-                ))
-            })?;
+        // The spec's own `vars` for this provider (the mailbox address…), preferring an output
+        // with the same template: what `apply` writes, `output` shows.
+        let vars = spec
+            .outputs
+            .iter()
+            .filter(|o| o.provider == chosen)
+            .max_by_key(|o| o.template == format)
+            .map(|o| o.vars.clone())
+            .unwrap_or_default();
+        let ctx = context::for_record(&record, chosen, &vars, show_secrets).ok_or_else(|| {
+            Error::bad_input(format!(
+                "no complete {} credentials on record",
+                chosen.as_str()
+            ))
+        })?;
+        // A person at a terminal pastes into AgileApps' form: show its labels, not the JSON.
+        let format = if format == "agileapps"
+            && global.output == OutputFormat::Text
+            && std::io::stdout().is_terminal()
+        {
+            crate::output::AGILEAPPS_SHEET
+        } else {
+            format
+        };
         let tmpl = Template::resolve(format, std::path::Path::new("."))
             .map_err(|m| Error::bad_input(format!("--format: {m}")))?;
-        print!("{}", tmpl.render(&ctx)?);
+        let rendered = tmpl.render(&ctx)?;
+        match global.output {
+            // One JSON document, whatever the template renders: the text goes in a field.
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({
+                    "provider": chosen.as_str(),
+                    "format": format,
+                    "rendered": rendered,
+                }))
+                .expect("json")
+            ),
+            OutputFormat::Text => print!("{rendered}"),
+        }
         return Ok(ExitCode::Success);
     }
     match global.output {
@@ -672,6 +756,11 @@ async fn emulator(
     }
     // Scripts read the address from a pipe: make sure it is out before waiting.
     std::io::stdout().flush()?;
-    tokio::signal::ctrl_c().await?;
+    // `kill` (SIGTERM, as for a detached emulator) stops it as Ctrl-C does: its files go too.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     Ok(ExitCode::Success)
 }

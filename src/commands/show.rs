@@ -123,12 +123,46 @@ pub fn credentials_text(record: &Record, show_secrets: bool, store: &Path) -> St
             g.redirect_uris.first().map(String::as_str).unwrap_or(""),
         );
     }
+    out.push_str(&rehearsal_note(record));
     if record.is_empty() {
         let _ = writeln!(
             out,
             "Nothing applied for {} (environment {}).",
             record.name, record.env
         );
+    }
+    out
+}
+
+/// Whether a sign-in URL points at this machine: the emulator (or a local test IdP).
+fn is_loopback(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| crate::http::is_loopback(&u))
+}
+
+/// During a rehearsal (some sign-in URLs on this machine) says plainly, per provider, which
+/// authorize/token URLs are the emulator's and which are real: a mailbox given the emulator's
+/// cannot sign in, and real ones next to them are easy to mistake for rehearsal values.
+fn rehearsal_note(record: &Record) -> String {
+    let mut rows = Vec::new();
+    if let Some(ms) = &record.microsoft {
+        rows.push(("microsoft", &ms.authorize_url, "Microsoft's"));
+    }
+    if let Some(g) = &record.google {
+        rows.push(("google", &g.authorize_url, "Google's"));
+    }
+    if !rows.iter().any(|(_, url, _)| is_loopback(url)) {
+        return String::new();
+    }
+    let mut out = String::from("rehearsal\n");
+    for (provider, url, whose) in rows {
+        let what = if is_loopback(url) {
+            "authorize/token URLs are the emulator's: rehearsal values, no mailbox can sign in with them".to_owned()
+        } else {
+            format!(
+                "authorize/token URLs are {whose} real ones (the emulator does not play this sign-in)"
+            )
+        };
+        let _ = writeln!(out, "  {provider:<15} {what}");
     }
     out
 }

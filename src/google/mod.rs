@@ -270,10 +270,14 @@ impl GoogleProvider {
                 match self.gcp.get_project(id).await? {
                     Some(p) if is_ours(&p, self.name(), &self.spec.env) => return Ok(p),
                     _ if e.status == Some(409) => {
-                        return Err(Error::api(format!(
+                        let mut taken = Error::api(format!(
                             "project ID {id:?} is already taken: project IDs are global, and deleted projects keep theirs for 30 days"
                         ))
-                        .with_hint("choose another google.project_id, or set project_id_suffix = \"random\" to append a short random suffix that mailreg records"));
+                        .with_hint("choose another google.project_id, or set project_id_suffix = \"random\" to append a short random suffix that mailreg records");
+                        // The server's answer (409 ALREADY_EXISTS) stays visible to scripts.
+                        taken.code = e.code;
+                        taken.status = e.status;
+                        return Err(taken);
                     }
                     _ => return Err(e.context("creating the project")),
                 }
@@ -659,8 +663,10 @@ impl GoogleProvider {
             .map(drop)
     }
 
-    /// `mailreg google undelete`: restores a project of this spec pending deletion.
-    pub async fn undelete(&self, ctx: &Ctx) -> Result<String> {
+    /// `mailreg google undelete`: restores a project of this spec pending deletion. Returns the
+    /// project ID and whether it was restored (`false`: it was already active, which is the
+    /// state the user asked for, so it is not an error).
+    pub async fn undelete(&self, ctx: &Ctx) -> Result<(String, bool)> {
         let id = self
             .resolve_project_id(ctx)
             .await?
@@ -679,11 +685,9 @@ impl GoogleProvider {
                     }
                 })
                 .await?;
-                Ok(id)
+                Ok((id, true))
             }
-            Some(_) => Err(Error::bad_input(format!(
-                "project {id} is not pending deletion"
-            ))),
+            Some(_) => Ok((id, false)),
             None => Err(Error::bad_input(format!(
                 "project {id} was not found (or is not visible to this identity); deleted projects can be restored for 30 days"
             ))),

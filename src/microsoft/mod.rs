@@ -362,11 +362,22 @@ impl MicrosoftProvider {
     }
 }
 
+/// Admin consent (`admin_consent = true`) is the one step that also needs
+/// `DelegatedPermissionGrant.ReadWrite.All`; other refusals must not send people after it.
+fn hint_consent(e: Error) -> Error {
+    match e.code.as_deref() {
+        Some("Authorization_RequestDenied") => e.with_hint(
+            "the identity mailreg signs in with needs the Graph permissions Application.ReadWrite.All (or Application.ReadWrite.OwnedBy) and, for admin_consent = true, DelegatedPermissionGrant.ReadWrite.All, granted with admin consent",
+        ),
+        _ => e,
+    }
+}
+
 /// Adds a hint to the Graph errors people meet (reference §4.1).
 fn hint_graph(e: Error) -> Error {
     let hint = match e.code.as_deref() {
         Some("Authorization_RequestDenied") => Some(
-            "the identity mailreg signs in with needs the Graph permission Application.ReadWrite.All (or Application.ReadWrite.OwnedBy), granted with admin consent; purge and admin consent also need DelegatedPermissionGrant.ReadWrite.All",
+            "the identity mailreg signs in with needs the Graph permission Application.ReadWrite.All (or Application.ReadWrite.OwnedBy), granted with admin consent",
         ),
         Some("CredentialInvalidLifetimeAsPerAppPolicy") => Some(
             "a tenant policy limits secret lifetimes: lower microsoft.secret_lifetime_days in the spec; grant mailreg's identity Policy.Read.ApplicationConfiguration so that the next plan checks the limit before creating anything",
@@ -594,7 +605,7 @@ impl Carries<ApplyWork> for MicrosoftProvider {
                 &self.grant_scope(),
             )
             .await
-            .map_err(|e| hint_graph(e.context("granting admin consent")))?;
+            .map_err(|e| hint_consent(hint_graph(e.context("granting admin consent"))))?;
         }
         let secret = self.stored_secret(ctx, &app).await;
         let creds = self.credentials(&app, secret);
@@ -764,5 +775,29 @@ impl Observes<ApplyWork> for MicrosoftProvider {
             resources,
             warnings,
         })
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    fn denied() -> Error {
+        let mut e = Error::api("Insufficient privileges to complete the operation.");
+        e.code = Some("Authorization_RequestDenied".into());
+        e.status = Some(403);
+        e
+    }
+
+    #[test]
+    fn only_admin_consent_is_sent_after_delegated_permission_grants() {
+        let hint = hint_graph(denied()).hint.unwrap();
+        assert!(hint.contains("Application.ReadWrite.OwnedBy"), "{hint}");
+        assert!(!hint.contains("DelegatedPermissionGrant"), "{hint}");
+        let hint = hint_consent(hint_graph(denied())).hint.unwrap();
+        assert!(
+            hint.contains("admin_consent = true, DelegatedPermissionGrant.ReadWrite.All"),
+            "{hint}"
+        );
     }
 }

@@ -87,11 +87,35 @@ pub struct MailboxContext {
     pub scope: String,
     /// Extra authorization-request parameters (Google: `access_type=offline`, `prompt=consent`).
     pub auth_params: BTreeMap<String, String>,
+    /// `auth_url` with `auth_params` already in its query, for applications that take only an
+    /// Auth URL and no extra parameters (AgileApps). An application that appends its own query
+    /// with `&` keeps them; without them Google issues no refresh token.
+    pub auth_url_with_params: String,
     pub redirect_uri: String,
     pub redirect_uris: Vec<String>,
     pub servers: Servers,
     /// `[[output]] vars`: anything the template wants (e.g. `email`, `protocol`).
     pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+/// What Gmail needs in the authorization request for a refresh token: offline access, and
+/// consent asked again so a second sign-in gets one too.
+fn google_auth_params() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("access_type".to_owned(), "offline".to_owned()),
+        ("prompt".to_owned(), "consent".to_owned()),
+    ])
+}
+
+/// `url` with `params` added to its query (kept if it has one), encoded.
+pub fn with_params(url: &str, params: &BTreeMap<String, String>) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.query_pairs_mut().extend_pairs(params);
+            u.to_string()
+        }
+        Err(_) => url.to_owned(),
+    }
 }
 
 /// The context for a provider, if its credentials are complete (Microsoft: a secret on record;
@@ -121,6 +145,7 @@ pub fn for_record(
                 scope: ms.scopes.join(" "),
                 scopes: ms.scopes.clone(),
                 auth_params: BTreeMap::new(),
+                auth_url_with_params: ms.authorize_url.clone(),
                 redirect_uri: ms.redirect_uris.first().cloned().unwrap_or_default(),
                 redirect_uris: ms.redirect_uris.clone(),
                 servers: servers(provider),
@@ -144,10 +169,8 @@ pub fn for_record(
                 token_url: g.token_url.clone(),
                 scope: g.scopes.join(" "),
                 scopes: g.scopes.clone(),
-                auth_params: BTreeMap::from([
-                    ("access_type".to_owned(), "offline".to_owned()),
-                    ("prompt".to_owned(), "consent".to_owned()),
-                ]),
+                auth_params: google_auth_params(),
+                auth_url_with_params: with_params(&g.authorize_url, &google_auth_params()),
                 redirect_uri: g.redirect_uris.first().cloned().unwrap_or_default(),
                 redirect_uris: g.redirect_uris.clone(),
                 servers: servers(provider),
@@ -182,12 +205,14 @@ pub fn sample(provider: Provider) -> MailboxContext {
         scope: scopes.join(" "),
         scopes,
         auth_params: if google {
-            BTreeMap::from([
-                ("access_type".into(), "offline".into()),
-                ("prompt".into(), "consent".into()),
-            ])
+            google_auth_params()
         } else {
             BTreeMap::new()
+        },
+        auth_url_with_params: if google {
+            with_params("https://example.com/authorize", &google_auth_params())
+        } else {
+            "https://example.com/authorize".into()
         },
         redirect_uri: "https://example.com/cb".into(),
         redirect_uris: vec!["https://example.com/cb".into()],

@@ -23,7 +23,24 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("json", include_str!("../../templates/json.j2")),
     ("env", include_str!("../../templates/env.j2")),
     ("yaml", include_str!("../../templates/yaml.j2")),
+    (
+        "agileapps-sheet",
+        include_str!("../../templates/agileapps-sheet.j2"),
+    ),
 ];
+
+/// The paste sheet written beside every `agileapps` output (`<file stem>.paste.txt`): a person
+/// fills in AgileApps' form from labels, not from JSON keys.
+pub const AGILEAPPS_SHEET: &str = "agileapps-sheet";
+
+/// Where the paste sheet of an `agileapps` output goes: beside it, `<stem>.paste.txt`.
+pub fn sheet_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "agileapps".into());
+    path.with_file_name(format!("{stem}.paste.txt"))
+}
 
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(n, _)| *n).collect()
@@ -118,13 +135,27 @@ pub fn output_path(spec: &Spec, out: &OutputSpec) -> PathBuf {
     spec_dir(spec).join(&out.path)
 }
 
-/// Checks, before anything is sent to a cloud, that every output file can be written: its
-/// folder exists or can be made, and a file can be created there.
+/// Checks, before anything is sent to a cloud, that every output file can be written: the
+/// nearest existing folder on its path is a folder where files can be created. Nothing is made
+/// here (a refused or failed apply leaves no empty folder behind); [`write_all`] makes the
+/// missing folders when it writes.
 pub fn check_writable(spec: &Spec) -> Result<()> {
     for (i, out) in spec.outputs.iter().enumerate() {
         let path = output_path(spec, out);
         let dir = path.parent().unwrap_or(Path::new("."));
-        let probe = std::fs::create_dir_all(dir).and_then(|_| tempfile::tempfile_in(dir).map(drop));
+        let existing = dir
+            .ancestors()
+            .find(|a| a.as_os_str().is_empty() || a.exists())
+            .filter(|a| !a.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let probe = if existing.is_dir() {
+            tempfile::tempfile_in(existing).map(drop)
+        } else {
+            Err(std::io::Error::other(format!(
+                "{} is not a folder",
+                existing.display()
+            )))
+        };
         if let Err(e) = probe {
             return Err(spec.field_error(
                 &format!("output[{i}].path"),
@@ -156,45 +187,60 @@ pub struct Written {
 pub fn write_all(spec: &Spec, record: &Record) -> Result<Vec<Written>> {
     let mut done = Vec::new();
     for (i, out) in spec.outputs.iter().enumerate() {
-        let path = output_path(spec, out);
-        let shown = path.display().to_string();
-        let status = match render(spec, i, record)? {
-            None => "pending",
-            Some(text) => {
-                if std::fs::read(&path).ok().as_deref() == Some(text.as_bytes()) {
-                    "unchanged"
-                } else {
-                    if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
-                            Error::io(format!("{}: {e}", dir.display())).with_source(e)
-                        })?;
-                    }
-                    write_private(&path, text.as_bytes())?;
-                    crate::credentials::warn_if_git_would_track(&path);
-                    "written"
-                }
-            }
-        };
-        done.push(Written {
-            path: shown,
-            provider: out.provider,
-            template: out.template.clone(),
-            status,
-        });
+        for (path, template) in files_of(spec, i) {
+            let status = match render(spec, i, &template, record)? {
+                None => "pending",
+                Some(text) => write_if_changed(&path, &text)?,
+            };
+            done.push(Written {
+                path: path.display().to_string(),
+                provider: out.provider,
+                template,
+                status,
+            });
+        }
     }
     Ok(done)
 }
 
-/// The text of output `i` for `record`, or `None` while its provider's credentials are not
-/// complete.
-fn render(spec: &Spec, i: usize, record: &Record) -> Result<Option<String>> {
+/// The files output `i` renders, each with its template: the output itself, and beside an
+/// `agileapps` output its paste sheet.
+fn files_of(spec: &Spec, i: usize) -> Vec<(PathBuf, String)> {
+    let out = &spec.outputs[i];
+    let path = output_path(spec, out);
+    let mut files = vec![(path.clone(), out.template.clone())];
+    if out.template == "agileapps" {
+        files.push((sheet_path(&path), AGILEAPPS_SHEET.to_owned()));
+    }
+    files
+}
+
+/// The text `template` renders for output `i` from `record`, or `None` while its provider's
+/// credentials are not complete.
+fn render(spec: &Spec, i: usize, template: &str, record: &Record) -> Result<Option<String>> {
     let out = &spec.outputs[i];
     let Some(ctx) = context::for_record(record, out.provider, &out.vars, true) else {
         return Ok(None);
     };
-    let tmpl = Template::resolve(&out.template, &spec_dir(spec))
+    let tmpl = Template::resolve(template, &spec_dir(spec))
         .map_err(|m| spec.field_error(&format!("output[{i}].template"), m))?;
     tmpl.render(&ctx).map(Some)
+}
+
+/// Writes `text` atomically and 0600, making missing folders; a file that already holds it is
+/// left alone. Returns `written` or `unchanged`. A secret file that git would commit is
+/// warned about.
+fn write_if_changed(path: &Path, text: &str) -> Result<&'static str> {
+    if std::fs::read(path).ok().as_deref() == Some(text.as_bytes()) {
+        return Ok("unchanged");
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("{}: {e}", dir.display())).with_source(e))?;
+    }
+    write_private(path, text.as_bytes())?;
+    crate::credentials::warn_if_git_would_track(path);
+    Ok("written")
 }
 
 /// What `destroy` does with one rendered output.
@@ -207,23 +253,24 @@ pub struct Removal {
     pub reason: Option<&'static str>,
 }
 
-/// The outputs that `destroy` may remove: those whose file still holds exactly what mailreg
-/// renders from `record` (the record as it was before the destroy). A file changed by hand
-/// since is somebody's work: kept, and reported.
+/// The outputs (paste sheets included) that `destroy` may remove: those whose file still holds
+/// exactly what mailreg renders from `record` (the record as it was before the destroy). A
+/// file changed by hand since is somebody's work: kept, and reported.
 pub fn removable(spec: &Spec, record: &Record) -> Result<Vec<(PathBuf, Removal)>> {
     let mut found = Vec::new();
-    for (i, out) in spec.outputs.iter().enumerate() {
-        let path = output_path(spec, out);
-        let Ok(current) = std::fs::read(&path) else {
-            continue;
-        };
-        let ours = render(spec, i, record)?.is_some_and(|t| t.as_bytes() == current);
-        let removal = Removal {
-            path: path.display().to_string(),
-            status: if ours { "removed" } else { "kept" },
-            reason: (!ours).then_some("its content changed since mailreg wrote it"),
-        };
-        found.push((path, removal));
+    for i in 0..spec.outputs.len() {
+        for (path, template) in files_of(spec, i) {
+            let Ok(current) = std::fs::read(&path) else {
+                continue;
+            };
+            let ours = render(spec, i, &template, record)?.is_some_and(|t| t.as_bytes() == current);
+            let removal = Removal {
+                path: path.display().to_string(),
+                status: if ours { "removed" } else { "kept" },
+                reason: (!ours).then_some("its content changed since mailreg wrote it"),
+            };
+            found.push((path, removal));
+        }
     }
     Ok(found)
 }
@@ -234,7 +281,9 @@ pub fn remove(found: &[(PathBuf, Removal)]) -> Result<()> {
         match std::fs::remove_file(path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(format!("removing {}: {e}", r.path))),
+            Err(e) => {
+                return Err(Error::io(format!("removing {}: {e}", r.path)).with_source(e));
+            }
         }
     }
     Ok(())
@@ -249,7 +298,7 @@ mod tests {
         let e = Template::resolve("agileaps", Path::new(".")).unwrap_err();
         assert_eq!(
             e,
-            "\"agileaps\" is not a built-in template (agileapps, json, env, yaml) nor a path to one"
+            "\"agileaps\" is not a built-in template (agileapps, json, env, yaml, agileapps-sheet) nor a path to one"
         );
         let t = Template {
             name: "my.j2".into(),

@@ -10,6 +10,7 @@
 //! All errors of steps 3–4 are collected and reported together, like a compiler, and nothing is
 //! ever sent to a cloud for a spec that does not load.
 
+pub mod keys;
 pub mod locate;
 mod mailboxes;
 pub mod secret;
@@ -262,6 +263,8 @@ pub struct Spec {
     pub env: String,
     pub body: SpecBody,
     pub locator: Locator,
+    /// The environments the file declares (`[env.<name>]`), to catch a mistyped `--env`.
+    pub declared_envs: Vec<String>,
 }
 
 impl std::ops::Deref for Spec {
@@ -330,6 +333,15 @@ impl Spec {
                 "--env {env:?}: environment names are 1-{MAX_ENV} lowercase letters, digits and hyphens, starting with a letter (they become tags and labels)"
             )));
         }
+        // Every unknown key at once, in file order, before serde stops at its first one.
+        let unknown = keys::unknown_keys(text, &locator);
+        if !unknown.is_empty() {
+            let lines: Vec<String> = unknown
+                .iter()
+                .map(|(l, c, p)| format!("{shown}:{l}:{c}: {}: {}", p.field, p.message))
+                .collect();
+            return Err(Error::bad_input(lines.join("\n")));
+        }
         // Environment overrides.
         let envs = match root.remove("env") {
             None => toml::Table::new(),
@@ -381,7 +393,18 @@ impl Spec {
             env: env.to_owned(),
             body,
             locator,
+            declared_envs: envs.keys().cloned().collect(),
         })
+    }
+
+    /// A declared environment that the selected one is probably a typo of (`prdo` → `prod`);
+    /// `None` when the selected one is declared or close to none.
+    pub fn near_miss_env(&self) -> Option<&str> {
+        if self.declared_envs.contains(&self.env) {
+            return None;
+        }
+        let declared: Vec<&str> = self.declared_envs.iter().map(String::as_str).collect();
+        keys::suggest(&self.env, &declared)
     }
 
     /// A positioned error about a field found after loading (e.g. a permission name that the
@@ -897,7 +920,10 @@ microsoft.redirect_uris = ["https://mail.example.com/oauth/callback"]
     #[test]
     fn unknown_key_and_wrong_type_name_the_field() {
         let e = err(&BASE.replace("tenant =", "tenent ="), "test");
-        assert!(e.starts_with("mailreg.toml:4:10: microsoft.tenent: unknown field `tenent`, expected one of `tenant`"), "{e}");
+        assert_eq!(
+            e,
+            "mailreg.toml:4:1: microsoft.tenent: unknown key `tenent`; did you mean `tenant`?"
+        );
         let e = err(
             &BASE.replace(
                 "permissions = [",

@@ -287,3 +287,19 @@ pub fn import_default_client(h: &Harness) -> PathBuf {
     ]);
     file
 }
+
+/// The answers `init` takes as flags for a spec with both providers (after `init -f FILE`).
+pub const INIT_BOTH: &[&str] = &[
+    "--name",
+    "shop-mail",
+    "--provider",
+    "both",
+    "--tenant",
+    "contoso.onmicrosoft.com",
+    "--redirect-uri",
+    "https://shop.example.com/oauth/callback",
+    "--support-email",
+    "ops@example.com",
+    "--email",
+    "mailbox@shop.example.com",
+];
