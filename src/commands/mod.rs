@@ -122,7 +122,7 @@ fn session_for(
     let spec = Spec::load(&target.file, &target.env)?;
     // Templates are part of the input: a broken one stops the run before any request.
     crate::output::check_templates(&spec)?;
-    let clock = Clock::from_env();
+    let clock = Clock::from_env()?;
     let mut http = Http::new(clock)?;
     if let Some(n) = pace {
         http = http.with_pacer(crate::http::pace::Pacer::per_minute(n, clock));

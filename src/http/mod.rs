@@ -6,6 +6,8 @@
 //! secret), and request counters for benchmarks. Providers describe *what* a call is (safe to
 //! repeat or not, which answers mean replication lag); this module decides *how* to get it done.
 
+mod body;
+pub mod origin;
 pub mod pace;
 pub mod retry;
 
@@ -21,12 +23,37 @@ use url::Url;
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
 pub use retry::RetryPolicy;
+use body::AttemptError;
 use retry::{Verdict, parse_retry_after};
 
 /// Error code set on an [`Error`] when a request that is not safe to repeat was sent but its
 /// answer never arrived: the change may or may not have been applied, and the caller must look
 /// before it acts again.
 pub const RESPONSE_LOST: &str = "mailreg.response_lost";
+
+/// Accepted range of `MAILREG_HTTP_TIMEOUT`, in seconds per request.
+pub const TIMEOUT_RANGE: (f64, f64) = (0.05, 600.0);
+
+/// Largest response body accepted, after decompression. Real answers (a Graph page of 999
+/// applications) stay under a few MiB; a server streaming without end is cut off here instead
+/// of growing mailreg's memory.
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// Most pages one listing may take. Real listings of mailreg's resources fit in a few pages;
+/// a server that keeps sending a next page (or the same one again) is stopped here.
+pub const MAX_PAGES: usize = 200;
+
+/// The error for a listing that did not end: a partial list could make a plan delete or
+/// recreate the wrong things, so the call fails rather than going on with what it has.
+pub fn paging_error(what: &str, pages: usize, repeated: bool) -> Error {
+    let why = if repeated {
+        "the server sent the same next page again".to_owned()
+    } else {
+        format!("stopped after {pages} pages, the most mailreg reads for one listing")
+    };
+    Error::api(format!("listing {what}: {why}"))
+        .with_hint("the listing does not end; check the server (or the URL override pointing at it)")
+}
 
 /// Whether repeating a request can apply it twice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +87,9 @@ pub struct Request {
     pub body: Body,
     pub safety: Safety,
     pub lag: Option<LagClassifier>,
+    /// Skips the https-only rule. Set only by the managed-identity transport for the Azure
+    /// metadata service, which is plain http on a link-local address by design.
+    pub plain_http_ok: bool,
 }
 
 impl Request {
@@ -76,6 +106,7 @@ impl Request {
             body: Body::Empty,
             safety,
             lag: None,
+            plain_http_ok: false,
         }
     }
     pub fn json(mut self, body: serde_json::Value) -> Self {
@@ -268,6 +299,9 @@ pub fn env_url(var: &str, default: &str) -> Result<Url> {
     let url = Url::parse(raw.trim_end_matches('/'))
         .map_err(|e| Error::bad_input(format!("{var}: {raw:?} is not a URL: {e}")))?;
     check_url(&url, var)?;
+    if raw != default {
+        origin::record(var, &url);
+    }
     Ok(url)
 }
 
@@ -293,12 +327,11 @@ pub struct Http {
 
 impl Http {
     pub fn new(clock: Clock) -> Result<Self> {
-        let timeout = std::env::var("MAILREG_HTTP_TIMEOUT")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(Duration::from_secs(30));
+        let timeout = crate::clock::secs_clamped(crate::clock::env_number(
+            "MAILREG_HTTP_TIMEOUT",
+            TIMEOUT_RANGE,
+            30.0,
+        )?);
         let client = reqwest::Client::builder()
             .user_agent(concat!("mailreg/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -350,7 +383,9 @@ impl Http {
     /// Like [`Http::send`], but a final error answer (after retries) is returned as a response,
     /// for callers that interpret error bodies themselves (the Azure credential transport).
     pub async fn send_raw(&self, req: Request) -> Result<Response> {
-        check_url(&req.url, "request URL")?;
+        if !req.plain_http_ok {
+            check_url(&req.url, "request URL")?;
+        }
         let policy = &self.policy;
         let mut attempt: u32 = 0;
         let mut waited = Duration::ZERO;
@@ -392,27 +427,55 @@ impl Http {
                     }
                     (verdict, failure.into_error())
                 }
-                Err(e) => {
+                Err(AttemptError::TooLarge(cap)) => {
+                    tracing::debug!(target: "mailreg::http", "{target} -> body over {} MiB ({elapsed} ms)", cap >> 20);
+                    return Err(Error::api(format!(
+                        "{target}: the answer is larger than {} MiB; no real answer is that large, so mailreg stopped reading it",
+                        cap >> 20
+                    )));
+                }
+                Err(AttemptError::Transport(e)) => {
                     let not_sent = e.is_connect();
-                    tracing::debug!(target: "mailreg::http", "{target} -> {} ({elapsed} ms)", describe_transport(&e));
+                    let what = describe_transport(&e);
+                    tracing::debug!(target: "mailreg::http", "{target} -> {what} ({elapsed} ms)");
+                    if not_sent {
+                        // Nothing listens there: on loopback that will not change in a second
+                        // (fail at once); elsewhere allow a few quick tries for a network blip.
+                        let quick = if is_loopback(&req.url) { 1 } else { CONNECT_ATTEMPTS };
+                        if attempt >= quick {
+                            return Err(connect_error(&req.url, &what, attempt));
+                        }
+                    }
                     let verdict = if req.safety == Safety::Idempotent || not_sent {
                         Verdict::Transient(policy.backoff(attempt - 1))
                     } else {
                         Verdict::Final
                     };
-                    let mut err = Error::api(format!("{target}: {}", describe_transport(&e)));
+                    let mut err = Error::api(what);
                     if !not_sent && req.safety == Safety::NotIdempotent {
                         err.code = Some(RESPONSE_LOST.into());
                         err.message.push_str(
                             " after the request was sent; it may or may not have been applied",
                         );
                     }
-                    (verdict, err)
+                    if verdict == Verdict::Final {
+                        return Err(err.context(&target));
+                    }
+                    (verdict, err.context(&target))
                 }
             };
             match verdict {
                 Verdict::Final => return Err(error),
                 Verdict::Transient(delay) => {
+                    if delay > policy.budget {
+                        // A Retry-After longer than the whole budget: waiting part of it
+                        // would only fail later, so say it now.
+                        return Err(error.context(format!(
+                            "the server asks to wait {}, longer than mailreg's retry budget of {}s",
+                            humantime::format_duration(Duration::from_secs(delay.as_secs())),
+                            policy.budget.as_secs()
+                        )));
+                    }
                     if attempt >= policy.max_attempts || waited + delay > policy.budget {
                         return Err(error.context(format!(
                             "giving up after {attempt} attempts over {:.0}s",
@@ -420,7 +483,8 @@ impl Http {
                         )));
                     }
                     waited += delay;
-                    tracing::info!(target: "mailreg::http", "{target}: {}; retrying in {:.1}s", error.message, delay.as_secs_f64());
+                    let shown = error.message.strip_prefix(&format!("{target}: ")).unwrap_or(&error.message).to_owned();
+                    tracing::info!(target: "mailreg::http", "{target}: {shown}; retrying in {:.1}s", delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     match self.pacer_for(&req) {
                         // The pacer owns throttled writes: it holds every paced write (this
@@ -474,7 +538,7 @@ impl Http {
         }
     }
 
-    async fn attempt(&self, req: &Request) -> std::result::Result<Response, reqwest::Error> {
+    async fn attempt(&self, req: &Request) -> std::result::Result<Response, AttemptError> {
         let mut builder = self
             .client
             .request(req.method.clone(), req.url.clone())
@@ -498,7 +562,7 @@ impl Http {
         let resp = builder.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await?.to_vec();
+        let body = body::read_capped(resp, MAX_BODY).await?;
         Ok(Response {
             status,
             headers,
@@ -508,13 +572,51 @@ impl Http {
     }
 }
 
+/// Tries for a refused connection to a non-loopback host (loopback fails at once).
+const CONNECT_ATTEMPTS: u32 = 3;
+
 fn describe_transport(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
-        "connection failed".into()
+        // The innermost cause says which: refused, no route, name not resolved.
+        let mut cause: Option<&dyn std::error::Error> = Some(e);
+        let mut last = None;
+        while let Some(c) = cause {
+            last = Some(c.to_string());
+            cause = c.source();
+        }
+        match last {
+            Some(l) if l.to_ascii_lowercase().contains("refused") => "connection refused".into(),
+            Some(l) if l.contains("dns error") || l.contains("failed to lookup") => {
+                "host name not found".into()
+            }
+            _ => "connection failed".into(),
+        }
     } else {
         "connection dropped".into()
+    }
+}
+
+/// A connection that could not be made: not an authentication problem (exit 1), and shown with
+/// the full origin and the variable that set it.
+fn connect_error(url: &Url, what: &str, attempts: u32) -> Error {
+    let origin = origin::origin(url);
+    let set_by = origin::variable_for(url)
+        .map(|v| format!(" (set by {v})"))
+        .unwrap_or_default();
+    let tries = if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    };
+    let err = Error::io(format!(
+        "cannot connect to {origin}{set_by}: {what}{tries}"
+    ));
+    if is_loopback(url) {
+        err.with_hint("nothing is listening there: is `mailreg emulator` running, and on that port?")
+    } else {
+        err.with_hint("check the address and the network (proxy, firewall)")
     }
 }
 

@@ -416,7 +416,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             "--device-code: Google does not offer the device flow for the mail scope; use the browser sign-in",
         ));
     }
-    let http = Http::new(Clock::from_env())?;
+    let http = Http::new(Clock::from_env()?)?;
 
     let stored = refresh_tokens(&mut record, provider)
         .get(&args.user)

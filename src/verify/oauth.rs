@@ -153,6 +153,23 @@ struct DeviceAnswer {
     expires_in: Option<u64>,
 }
 
+/// Longest poll interval and code lifetime accepted from a device endpoint.
+const DEVICE_MAX_INTERVAL: Duration = Duration::from_secs(60);
+const DEVICE_MAX_EXPIRY: Duration = Duration::from_secs(3600);
+
+/// The poll interval and the code's lifetime. Both come from the server, so they are bounded to
+/// what RFC 8628 servers use (Entra and Google send 5 s and 15-30 min): neither a huge nor a zero
+/// value is waited on as sent.
+fn device_timing(interval: Option<u64>, expires_in: Option<u64>) -> (Duration, Duration) {
+    let interval = interval
+        .unwrap_or(5)
+        .clamp(1, DEVICE_MAX_INTERVAL.as_secs());
+    let expiry = expires_in
+        .unwrap_or(900)
+        .clamp(1, DEVICE_MAX_EXPIRY.as_secs());
+    (Duration::from_secs(interval), Duration::from_secs(expiry))
+}
+
 /// The device endpoint beside the authorize endpoint (`…/oauth2/v2.0/devicecode`).
 pub fn devicecode_url(authorize_url: &Url) -> Result<Url> {
     let s = authorize_url.as_str();
@@ -185,8 +202,7 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
             answer.verification_uri, answer.user_code
         )
     }));
-    let mut interval = Duration::from_secs(answer.interval.unwrap_or(5).max(1));
-    let budget = Duration::from_secs(answer.expires_in.unwrap_or(900));
+    let (mut interval, budget) = device_timing(answer.interval, answer.expires_in);
     let mut waited = Duration::ZERO;
     let clock = http.clock();
     loop {
@@ -217,7 +233,7 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
             .unwrap_or_default();
         match error.as_str() {
             "authorization_pending" => {}
-            "slow_down" => interval += Duration::from_secs(5),
+            "slow_down" => interval = (interval + Duration::from_secs(5)).min(DEVICE_MAX_INTERVAL),
             "access_denied" | "authorization_declined" => {
                 return Err(Error::new(
                     ErrorKind::VerifyFailed,
@@ -337,5 +353,21 @@ mod tests {
         );
         let g = Url::parse("https://accounts.google.com/o/oauth2/v2/auth").unwrap();
         assert!(devicecode_url(&g).is_err());
+    }
+
+    #[test]
+    fn device_timing_from_the_server_is_bounded() {
+        assert_eq!(
+            device_timing(Some(u64::MAX), Some(u64::MAX)),
+            (Duration::from_secs(60), Duration::from_secs(3600))
+        );
+        assert_eq!(
+            device_timing(Some(0), Some(0)),
+            (Duration::from_secs(1), Duration::from_secs(1))
+        );
+        assert_eq!(
+            device_timing(None, None),
+            (Duration::from_secs(5), Duration::from_secs(900))
+        );
     }
 }
