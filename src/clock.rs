@@ -81,7 +81,9 @@ impl Default for Clock {
 impl Clock {
     pub fn new(scale: f64) -> Self {
         Clock {
-            scale: if scale.is_finite() && (TIME_SCALE_RANGE.0..=TIME_SCALE_RANGE.1).contains(&scale) {
+            scale: if scale.is_finite()
+                && (TIME_SCALE_RANGE.0..=TIME_SCALE_RANGE.1).contains(&scale)
+            {
                 scale
             } else {
                 1.0
@@ -131,6 +133,9 @@ mod tests {
         assert_eq!(secs_clamped(2.5), Duration::from_millis(2500));
         let c = Clock::new(1.0);
         assert_eq!(c.real(Duration::from_secs(u64::MAX)), MAX_WAIT);
-        assert_eq!(Clock::new(0.001).real(Duration::from_secs(10)), Duration::from_millis(10));
+        assert_eq!(
+            Clock::new(0.001).real(Duration::from_secs(10)),
+            Duration::from_millis(10)
+        );
     }
 }

@@ -39,6 +39,8 @@ pub enum ErrorKind {
     ManualStep,
     VerifyFailed,
     Internal,
+    /// Ctrl-C (SIGINT): the run stopped where it was.
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -49,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Refused => ExitCode::Refused,
             ErrorKind::ManualStep => ExitCode::ManualStepRequired,
             ErrorKind::VerifyFailed => ExitCode::VerifyFailed,
+            ErrorKind::Interrupted => ExitCode::Interrupted,
             ErrorKind::Api | ErrorKind::Io | ErrorKind::Internal => ExitCode::Error,
         }
     }
@@ -64,6 +67,7 @@ impl ErrorKind {
             ErrorKind::ManualStep => "manual_step_required",
             ErrorKind::VerifyFailed => "verify_failed",
             ErrorKind::Internal => "internal",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }
@@ -113,6 +117,11 @@ impl Error {
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
+    }
+    /// Ctrl-C: exit 130, with the reminder that a rerun converges.
+    pub fn interrupted() -> Self {
+        Self::new(ErrorKind::Interrupted, "interrupted")
+            .with_hint("run the same command again: mailreg converges from wherever it stopped")
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());

@@ -493,6 +493,10 @@ async fn emulator(
     };
     config.graph.replication_lag = replication_lag;
     let emu = mailreg_emulator::Emulator::start(config).await?;
+    // Listen for Ctrl-C before the address is printed: a script that reads it and stops the
+    // emulator at once must get a clean stop, not the default kill.
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     if global.output == OutputFormat::Json {
         let env: serde_json::Map<String, serde_json::Value> =
             emu.env().into_iter().map(|(k, v)| (k, json!(v))).collect();
@@ -507,6 +511,9 @@ async fn emulator(
     }
     // Scripts read the address from a pipe: make sure it is out before waiting.
     std::io::stdout().flush()?;
+    #[cfg(unix)]
+    interrupt.recv().await;
+    #[cfg(not(unix))]
     tokio::signal::ctrl_c().await?;
     Ok(ExitCode::Success)
 }

@@ -19,10 +19,7 @@ impl From<reqwest::Error> for AttemptError {
 }
 
 /// The whole body, or [`AttemptError::TooLarge`] as soon as it passes `cap` bytes.
-pub async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: usize,
-) -> Result<Vec<u8>, AttemptError> {
+pub async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, AttemptError> {
     // A declared length over the cap needs no reading (it may be a lie, so it is not trusted
     // the other way round).
     if resp.content_length().is_some_and(|n| n > cap as u64) {

@@ -22,8 +22,8 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
-pub use retry::RetryPolicy;
 use body::AttemptError;
+pub use retry::RetryPolicy;
 use retry::{Verdict, parse_retry_after};
 
 /// Error code set on an [`Error`] when a request that is not safe to repeat was sent but its
@@ -51,8 +51,9 @@ pub fn paging_error(what: &str, pages: usize, repeated: bool) -> Error {
     } else {
         format!("stopped after {pages} pages, the most mailreg reads for one listing")
     };
-    Error::api(format!("listing {what}: {why}"))
-        .with_hint("the listing does not end; check the server (or the URL override pointing at it)")
+    Error::api(format!("listing {what}: {why}")).with_hint(
+        "the listing does not end; check the server (or the URL override pointing at it)",
+    )
 }
 
 /// Whether repeating a request can apply it twice.
@@ -441,7 +442,11 @@ impl Http {
                     if not_sent {
                         // Nothing listens there: on loopback that will not change in a second
                         // (fail at once); elsewhere allow a few quick tries for a network blip.
-                        let quick = if is_loopback(&req.url) { 1 } else { CONNECT_ATTEMPTS };
+                        let quick = if is_loopback(&req.url) {
+                            1
+                        } else {
+                            CONNECT_ATTEMPTS
+                        };
                         if attempt >= quick {
                             return Err(connect_error(&req.url, &what, attempt));
                         }
@@ -483,7 +488,11 @@ impl Http {
                         )));
                     }
                     waited += delay;
-                    let shown = error.message.strip_prefix(&format!("{target}: ")).unwrap_or(&error.message).to_owned();
+                    let shown = error
+                        .message
+                        .strip_prefix(&format!("{target}: "))
+                        .unwrap_or(&error.message)
+                        .to_owned();
                     tracing::info!(target: "mailreg::http", "{target}: {shown}; retrying in {:.1}s", delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     match self.pacer_for(&req) {
@@ -610,11 +619,11 @@ fn connect_error(url: &Url, what: &str, attempts: u32) -> Error {
     } else {
         String::new()
     };
-    let err = Error::io(format!(
-        "cannot connect to {origin}{set_by}: {what}{tries}"
-    ));
+    let err = Error::io(format!("cannot connect to {origin}{set_by}: {what}{tries}"));
     if is_loopback(url) {
-        err.with_hint("nothing is listening there: is `mailreg emulator` running, and on that port?")
+        err.with_hint(
+            "nothing is listening there: is `mailreg emulator` running, and on that port?",
+        )
     } else {
         err.with_hint("check the address and the network (proxy, firewall)")
     }

@@ -53,7 +53,10 @@ mod tests {
         assert_eq!(origin(&u), "https://graph.microsoft.com:443");
         let l = Url::parse("http://127.0.0.1:9/t/oauth2/v2.0/token").unwrap();
         assert_eq!(origin(&l), "http://127.0.0.1:9");
-        record("MAILREG_LOGIN_URL", &Url::parse("http://127.0.0.1:9").unwrap());
+        record(
+            "MAILREG_LOGIN_URL",
+            &Url::parse("http://127.0.0.1:9").unwrap(),
+        );
         assert_eq!(variable_for(&l).as_deref(), Some("MAILREG_LOGIN_URL"));
         assert_eq!(variable_for(&u), None);
     }

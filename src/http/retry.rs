@@ -99,7 +99,10 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
         // Numbers from a hostile server: clamped, not a panic.
-        assert_eq!(parse_retry_after("1e300", now), Some(crate::clock::MAX_WAIT));
+        assert_eq!(
+            parse_retry_after("1e300", now),
+            Some(crate::clock::MAX_WAIT)
+        );
         assert_eq!(parse_retry_after("inf", now), Some(crate::clock::MAX_WAIT));
         assert_eq!(parse_retry_after("NaN", now), None);
         assert_eq!(

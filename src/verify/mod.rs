@@ -22,7 +22,6 @@ pub mod sasl;
 pub mod smtp;
 pub mod tls;
 
-use std::io::BufRead as _;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -391,12 +390,7 @@ async fn code_flow(
             "Sign in as {} at this URL, then paste the full URL the browser was sent to:\n  {url}",
             args.user
         );
-        let line = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).map(|_| line)
-        })
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+        let line = crate::interrupt::read_line().await?;
         (loopback::parse_pasted(&line, &state)?, chosen)
     };
     oauth::exchange_code(http, client, &code, &redirect_uri, &verifier).await
