@@ -98,6 +98,12 @@ impl Case {
     fn new(p: &Peers, provider: &str) -> Case {
         let dir = tempfile::tempdir().unwrap();
         let idp = p.get("IDP_URL");
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let google_redirect = format!(
+            "http://127.0.0.1:{}/oauth2callback",
+            free.local_addr().unwrap().port()
+        );
+        drop(free);
         let (spec, record) = match provider {
             "microsoft" => (
                 r#"name = "agileapps-mail"
@@ -107,7 +113,8 @@ tenant = "contoso.onmicrosoft.com"
 display_name = "AgileApps mailbox ({env})"
 redirect_uris = ["http://127.0.0.1/callback"]
 permissions = ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"]
-"#,
+"#
+                .to_owned(),
                 serde_json::json!({"version": 1, "name": "agileapps-mail", "env": "test", "microsoft": {
                     "tenant": "contoso.onmicrosoft.com", "object_id": "o", "client_id": p.get("CLIENT_ID"),
                     "audience": "AzureADandPersonalMicrosoftAccount",
@@ -120,21 +127,24 @@ permissions = ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "of
                                "expires": "2099-01-01T00:00:00Z", "created": "2024-01-01T00:00:00Z"}}}),
             ),
             _ => (
-                r#"name = "agileapps-mail"
+                // Google matches a loopback redirect exactly, port included: a free one.
+                format!(
+                    r#"name = "agileapps-mail"
 
 [google]
-project_id = "agileapps-mail-{env}"
-redirect_uris = ["http://127.0.0.1/oauth2callback"]
+project_id = "agileapps-mail-{{env}}"
+redirect_uris = ["{google_redirect}"]
 support_email = "ops@example.com"
-"#,
+"#
+                ),
                 serde_json::json!({"version": 1, "name": "agileapps-mail", "env": "test", "google": {
                     "project_id": "agileapps-mail-test",
                     "authorize_url": format!("{idp}/o/oauth2/v2/auth"),
                     "token_url": format!("{idp}/token"),
                     "scopes": ["https://mail.google.com/"],
-                    "redirect_uris": ["http://127.0.0.1/oauth2callback"],
+                    "redirect_uris": [google_redirect],
                     "client": {"client_id": p.get("CLIENT_ID"), "client_secret": p.get("CLIENT_SECRET"),
-                               "redirect_uris": ["http://127.0.0.1/oauth2callback"],
+                               "redirect_uris": [google_redirect],
                                "imported": "2024-01-01T00:00:00Z"}}}),
             ),
         };

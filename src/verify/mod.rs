@@ -187,11 +187,13 @@ pub struct Login<'a> {
     pub port: u16,
     pub security: Security,
     pub tls: &'a TlsConnector,
+    /// The whole check's deadline (`MAILREG_VERIFY_TIMEOUT`).
+    pub limit: Duration,
 }
 
 impl Login<'_> {
     async fn open(&self, proto: &'static str) -> Result<Conn> {
-        let c = Conn::connect(proto, self.host, self.port).await?;
+        let c = Conn::connect(proto, self.host, self.port, self.limit).await?;
         if self.security == Security::Tls {
             c.start_tls(self.tls).await
         } else {
@@ -347,6 +349,7 @@ async fn code_flow(
     client: &Client,
     redirects: &[String],
     args: &VerifyArgs,
+    provider: Provider,
 ) -> Result<Tokens> {
     let chosen = match &args.redirect_uri {
         Some(r) => {
@@ -371,7 +374,11 @@ async fn code_flow(
     let state = oauth::random_string(16)?;
     let challenge = oauth::pkce_challenge(&verifier);
     let (code, redirect_uri) = if loopback::is_loopback(&redirect) {
-        let listener = loopback::bind(&redirect).await?;
+        let rule = match provider {
+            Provider::Microsoft => loopback::PortRule::AnyPort,
+            Provider::Google => loopback::PortRule::Exact,
+        };
+        let listener = loopback::bind(&redirect, rule).await?;
         let redirect_uri = listener.redirect_uri.clone();
         let url = oauth::authorize_url(client, &redirect_uri, &state, &challenge, &args.user);
         eprintln!("Sign in as {} to continue:\n  {url}", args.user);
@@ -405,6 +412,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
     // Everything that can be wrong in the flags is found before anyone is asked to sign in.
     let targets = targets(args, provider)?;
     let connector = tls::connector(args.ca_file.as_deref())?;
+    let limit = conn::deadline_from_env()?;
     if args.device_code && provider == Provider::Google {
         return Err(Error::bad_input(
             "--device-code: Google does not offer the device flow for the mail scope; use the browser sign-in",
@@ -431,7 +439,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             source = "device";
             oauth::device(&http, &client, |m| eprintln!("{m}")).await?
         }
-        None => code_flow(&http, &client, &redirects, args).await?,
+        None => code_flow(&http, &client, &redirects, args, provider).await?,
     };
     if args.keep_refresh_token || stored.is_some() {
         let map = refresh_tokens(&mut record, provider);
@@ -464,11 +472,13 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             port: t.port,
             security: t.security,
             tls: &connector,
+            limit,
         };
+        let name = t.protocol.as_str();
         let result = match t.protocol {
-            Protocol::Imap => imap::login(&login).await,
-            Protocol::Pop3 => pop3::login(&login).await,
-            Protocol::Smtp => smtp::login(&login).await,
+            Protocol::Imap => conn::deadline(name, limit, imap::login(&login)).await,
+            Protocol::Pop3 => conn::deadline(name, limit, pop3::login(&login)).await,
+            Protocol::Smtp => conn::deadline(name, limit, smtp::login(&login)).await,
         };
         let error = result.err().map(|mut e| {
             if e.code.as_deref() == Some(explain::REJECTED)
@@ -493,7 +503,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
                         "mechanism": args.mech.name(),
                         "security": o.target.security,
                         "ok": o.error.is_none(),
-                        "reason": o.error.as_ref().map(|e| e.message.clone()),
+                        "reason": o.error.as_ref().map(|e| conn::printable(&e.message)),
                     })
                 })
                 .collect();
@@ -520,7 +530,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
                 match &o.error {
                     None if !global.quiet => println!("{head}"),
                     None => {}
-                    Some(e) => println!("{head}: {}", e.message),
+                    Some(e) => println!("{head}: {}", conn::printable(&e.message)),
                 }
             }
         }
