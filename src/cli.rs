@@ -251,6 +251,36 @@ pub struct VerifyArgs {
     pub timeout: u64,
 }
 
+impl VerifyArgs {
+    /// The flags as `verify`'s own options (it does not depend on the command line).
+    pub fn options(&self, global: &Global) -> crate::verify::Options {
+        crate::verify::Options {
+            file: self.target.file.clone(),
+            env: self.target.env.clone(),
+            provider: self.provider,
+            user: self.user.clone(),
+            imap: self.imap,
+            pop: self.pop,
+            smtp: self.smtp,
+            mech: self.mech,
+            imap_server: self.imap_server.clone(),
+            pop_server: self.pop_server.clone(),
+            smtp_server: self.smtp_server.clone(),
+            tls: self.tls,
+            starttls: self.starttls,
+            plain: self.plain,
+            ca_file: self.ca_file.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            no_browser: self.no_browser,
+            device_code: self.device_code,
+            keep_refresh_token: self.keep_refresh_token,
+            timeout: self.timeout,
+            json: global.output == OutputFormat::Json,
+            quiet: global.quiet,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct GcArgs {
     /// The spec file (its name, tenant and Google credentials select what is looked at).

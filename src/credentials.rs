@@ -253,7 +253,7 @@ impl Store {
     pub fn ensure_dir(&self) -> Result<()> {
         if !self.dir.exists() {
             std::fs::create_dir_all(&self.dir)
-                .map_err(|e| Error::io(format!("{}: {e}", self.dir.display())))?;
+                .map_err(|e| Error::io(format!("{}: {e}", self.dir.display())).with_source(e))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;

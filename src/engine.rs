@@ -33,19 +33,85 @@ pub struct ProviderStatus {
 }
 
 /// One cloud's resources for a spec.
+///
+/// `plan` reads the cloud (read-only) and decides; the value it returns is the *only* input of
+/// the apply that follows. Nothing is kept on the provider between the two, so an apply cannot
+/// run without its plan, nor carry out a plan other than the one that was shown.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
-    /// Reads the cloud (read-only) and returns the changes that would converge it to the spec.
-    async fn plan(&self, ctx: &Ctx) -> Result<Vec<Change>>;
-    /// Carries out the changes of the last [`Provider::plan`].
-    async fn apply(&self, ctx: &Ctx) -> Result<()>;
-    /// Reads the cloud and returns what `destroy` would delete.
-    async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>>;
-    /// Carries out the last [`Provider::plan_destroy`].
-    async fn destroy(&self, ctx: &Ctx) -> Result<()>;
-    /// Describes what the last [`Provider::plan`] observed (no further request).
+    /// The changes that would converge the cloud to the spec, and the work to carry them out.
+    async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>>;
+    /// What `destroy` would delete, and the work to delete it.
+    async fn plan_destroy<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ProviderPlan + 'a>>;
+}
+
+/// A provider's decided plan: the changes it shows, carried out by consuming it.
+#[async_trait::async_trait]
+pub trait ProviderPlan: Send + Sync {
+    fn changes(&self) -> &[Change];
+    async fn carry_out(self: Box<Self>, ctx: &Ctx) -> Result<()>;
+}
+
+/// An apply plan also describes what its reads observed (`status`, no further request).
+#[async_trait::async_trait]
+pub trait ApplyPlan: ProviderPlan {
     async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus>;
+}
+
+/// How a provider carries out one kind of typed work (`W`: what its plan decided).
+#[async_trait::async_trait]
+pub trait Carries<W: Send + Sync + 'static>: Send + Sync {
+    async fn carry_out(&self, ctx: &Ctx, work: W) -> Result<()>;
+}
+
+/// How a provider describes what the reads behind its apply work observed.
+#[async_trait::async_trait]
+pub trait Observes<W: Send + Sync + 'static>: Send + Sync {
+    async fn status(&self, ctx: &Ctx, work: &W) -> Result<ProviderStatus>;
+}
+
+/// The one implementation of [`ProviderPlan`]: a provider, the changes shown, and the typed work
+/// that the provider's [`Carries`] implementation carries out.
+pub struct Planned<'a, P: ?Sized, W> {
+    provider: &'a P,
+    changes: Vec<Change>,
+    work: W,
+}
+
+impl<'a, P: ?Sized, W> Planned<'a, P, W> {
+    pub fn new(provider: &'a P, changes: Vec<Change>, work: W) -> Box<Self> {
+        Box::new(Planned {
+            provider,
+            changes,
+            work,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl<P, W> ProviderPlan for Planned<'_, P, W>
+where
+    P: Carries<W> + ?Sized,
+    W: Send + Sync + 'static,
+{
+    fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+    async fn carry_out(self: Box<Self>, ctx: &Ctx) -> Result<()> {
+        self.provider.carry_out(ctx, self.work).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<P, W> ApplyPlan for Planned<'_, P, W>
+where
+    P: Carries<W> + Observes<W> + ?Sized,
+    W: Send + Sync + 'static,
+{
+    async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus> {
+        self.provider.status(ctx, &self.work).await
+    }
 }
 
 /// Progress on a terminal (one spinner line per provider); `tracing` lines otherwise, which
@@ -169,23 +235,45 @@ impl Ctx {
 
 pub type Providers = Vec<Arc<dyn Provider>>;
 
+/// Every provider's plan, and the assembled [`Plan`] that is shown and confirmed.
+pub struct Staged<'a, P: ?Sized> {
+    pub plan: Plan,
+    parts: Vec<Box<P>>,
+    _providers: std::marker::PhantomData<&'a ()>,
+}
+
+/// What `apply` carries out.
+pub type ApplyStaged<'a> = Staged<'a, dyn ApplyPlan + 'a>;
+/// What `destroy` carries out.
+pub type DestroyStaged<'a> = Staged<'a, dyn ProviderPlan + 'a>;
+
 /// Reads every provider concurrently and assembles the plan, in provider order.
-pub async fn plan(ctx: &Ctx, providers: &Providers) -> Result<Plan> {
+pub async fn plan<'a>(ctx: &Ctx, providers: &'a Providers) -> Result<ApplyStaged<'a>> {
     let results = futures::future::join_all(providers.iter().map(|p| p.plan(ctx))).await;
     collect(ctx, results)
 }
 
-pub async fn plan_destroy(ctx: &Ctx, providers: &Providers) -> Result<Plan> {
+pub async fn plan_destroy<'a>(ctx: &Ctx, providers: &'a Providers) -> Result<DestroyStaged<'a>> {
     let results = futures::future::join_all(providers.iter().map(|p| p.plan_destroy(ctx))).await;
     collect(ctx, results)
 }
 
-fn collect(ctx: &Ctx, results: Vec<Result<Vec<Change>>>) -> Result<Plan> {
+fn collect<'a, P: ProviderPlan + ?Sized>(
+    ctx: &Ctx,
+    results: Vec<Result<Box<P>>>,
+) -> Result<Staged<'a, P>> {
     let mut plan = Plan::new(&ctx.name, &ctx.env);
+    let mut parts = Vec::new();
     for r in results {
-        plan.changes.extend(r?);
+        let part = r?;
+        plan.changes.extend(part.changes().iter().cloned());
+        parts.push(part);
     }
-    Ok(plan)
+    Ok(Staged {
+        plan,
+        parts,
+        _providers: std::marker::PhantomData,
+    })
 }
 
 /// Refuses replacements unless `--replace` was given: a replacement changes the client ID.
@@ -203,25 +291,29 @@ pub fn check_replacements(ctx: &Ctx, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Plans (read-only), then asks each provider what it observed.
+/// Plans (read-only), then asks each provider's plan what its reads observed.
 pub async fn status(ctx: &Ctx, providers: &Providers) -> Result<(Plan, Vec<ProviderStatus>)> {
-    let plan = plan(ctx, providers).await?;
+    let staged = plan(ctx, providers).await?;
     let mut out = Vec::new();
-    for p in providers {
+    for p in &staged.parts {
         out.push(p.status(ctx).await?);
     }
     ctx.progress.finish();
-    Ok((plan, out))
+    Ok((staged.plan, out))
 }
 
-pub async fn apply(ctx: &Ctx, providers: &Providers) -> Result<()> {
-    let results = futures::future::join_all(providers.iter().map(|p| p.apply(ctx))).await;
-    ctx.progress.finish();
-    results.into_iter().collect()
+/// Carries out every provider's plan concurrently.
+pub async fn apply(ctx: &Ctx, staged: ApplyStaged<'_>) -> Result<()> {
+    carry_out(ctx, staged.parts).await
 }
 
-pub async fn destroy(ctx: &Ctx, providers: &Providers) -> Result<()> {
-    let results = futures::future::join_all(providers.iter().map(|p| p.destroy(ctx))).await;
+/// Carries out every provider's destroy plan concurrently.
+pub async fn destroy(ctx: &Ctx, staged: DestroyStaged<'_>) -> Result<()> {
+    carry_out(ctx, staged.parts).await
+}
+
+async fn carry_out<P: ProviderPlan + ?Sized>(ctx: &Ctx, parts: Vec<Box<P>>) -> Result<()> {
+    let results = futures::future::join_all(parts.into_iter().map(|p| p.carry_out(ctx))).await;
     ctx.progress.finish();
     results.into_iter().collect()
 }

@@ -85,6 +85,10 @@ pub struct Error {
     /// The command already printed this error in its own output (`--output json` documents
     /// carry it), so `main` only sets the exit code.
     pub reported: bool,
+    /// The lower-level error this one was made from (an I/O or transport error), kept for
+    /// [`std::error::Error::source`]: the message says what failed in plain words, the chain
+    /// keeps the detail for `-vv` and for callers that inspect it.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -98,6 +102,7 @@ impl Error {
             code: None,
             status: None,
             reported: false,
+            source: None,
         }
     }
     pub fn bad_input(message: impl Into<String>) -> Self {
@@ -125,6 +130,11 @@ impl Error {
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    /// Keeps the error this one was made from (see [`Error::source`](Error#structfield.source)).
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
         self
     }
     /// Prefixes the message with what was being done (`creating the application: …`).
@@ -155,7 +165,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// serde_json's message without its trailing ` at line L column C`, for callers that print
 /// the position themselves as `file:L:C:`.
@@ -169,6 +185,23 @@ pub fn json_message(e: &serde_json::Error) -> String {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::io(e.to_string())
+        Error::io(e.to_string()).with_source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        let e: Error = std::io::Error::new(std::io::ErrorKind::NotFound, "gone").into();
+        assert_eq!(e.kind, ErrorKind::Io);
+        let source = e.source().expect("the io error is kept");
+        assert_eq!(source.to_string(), "gone");
+        let e = Error::api("listing applications").with_source(std::fmt::Error);
+        assert!(e.source().unwrap().is::<std::fmt::Error>());
+        assert!(Error::api("no cause").source().is_none());
     }
 }

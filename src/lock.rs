@@ -28,7 +28,7 @@ impl Lock {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| Error::io(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::io(format!("{}: {e}", path.display())).with_source(e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

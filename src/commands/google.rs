@@ -189,7 +189,7 @@ fn read_secret(prompt: &str) -> Result<String> {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 Error::interrupted()
             } else {
-                Error::io(format!("reading the secret: {e}"))
+                Error::io(format!("reading the secret: {e}")).with_source(e)
             }
         })
     } else {

@@ -71,11 +71,11 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             use clap::CommandFactory;
             clap_mangen::Man::new(crate::cli::Cli::command())
                 .render(&mut std::io::stdout())
-                .map_err(|e| Error::io(format!("writing the man page: {e}")))?;
+                .map_err(|e| Error::io(format!("writing the man page: {e}")).with_source(e))?;
             Ok(ExitCode::Success)
         }
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
-        Command::Verify(args) => crate::verify::run(&args, global).await,
+        Command::Verify(args) => crate::verify::run(&args.options(global)).await,
     }
 }
 
@@ -210,9 +210,9 @@ fn header(verb: &str, spec: &Spec) -> String {
 
 async fn plan(target: &Target, global: &Global, detailed: bool) -> Result<ExitCode> {
     let s = session(target, global)?;
-    let plan = engine::plan(&s.ctx, &s.providers).await;
+    let staged = engine::plan(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
-    let plan = plan?;
+    let plan = staged?.plan;
     match global.output {
         OutputFormat::Json => println!(
             "{}",
@@ -237,15 +237,16 @@ async fn apply(
     let mut s = locked_session(target, global, "apply")?;
     s.ctx.replace = replace;
     s.ctx.ttl = ttl;
-    let plan = engine::plan(&s.ctx, &s.providers).await;
+    let staged = engine::plan(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
-    let plan = plan?;
+    let staged = staged?;
+    let plan = staged.plan.clone();
     engine::check_replacements(&s.ctx, &plan)?;
     crate::output::check_writable(&s.spec)?;
     print_plan(global, &header("apply", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(global, yes, "Do you want to perform these actions?")?;
-        engine::apply(&s.ctx, &s.providers).await?;
+        engine::apply(&s.ctx, staged).await?;
     }
     let steps = s.ctx.manual_steps();
     let completed = google::handle_manual_steps(&s.spec, global, &steps)?;
@@ -391,9 +392,10 @@ async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
 async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {
     let mut s = locked_session(target, global, "destroy")?;
     s.ctx.purge = purge;
-    let plan = engine::plan_destroy(&s.ctx, &s.providers).await;
+    let staged = engine::plan_destroy(&s.ctx, &s.providers).await;
     s.ctx.progress.finish();
-    let plan = plan?;
+    let staged = staged?;
+    let plan = staged.plan.clone();
     print_plan(global, &header("destroy", &s.spec), &plan);
     if !plan.is_empty() {
         confirm(
@@ -403,7 +405,7 @@ async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Re
         )?;
     }
     // Runs even for an empty plan: it also clears a stale credentials record.
-    engine::destroy(&s.ctx, &s.providers).await?;
+    engine::destroy(&s.ctx, staged).await?;
     match global.output {
         OutputFormat::Json => println!(
             "{}",

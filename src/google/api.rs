@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::auth::GoogleAuth;
 use super::endpoints::Endpoints;
 use crate::clock::Clock;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::http::{Failure, Http, Request, Safety};
 
 /// google.rpc.Status, as an operation's `error`.
@@ -298,14 +298,11 @@ pub fn poll_times() -> impl Iterator<Item = Duration> {
 
 /// An operation's error, with what people need to know about the common ones.
 pub fn operation_error(status: &Status) -> Error {
-    let mut e = Error {
-        kind: ErrorKind::Api,
-        message: format!("operation failed: code {}: {}", status.code, status.message),
-        hint: None,
-        code: Some(status.code.to_string()),
-        status: None,
-        reported: false,
-    };
+    let mut e = Error::api(format!(
+        "operation failed: code {}: {}",
+        status.code, status.message
+    ));
+    e.code = Some(status.code.to_string());
     e.hint = match status.code {
         8 => Some("the project quota is exhausted; projects pending deletion count against it for 30 days. Delete unused projects, or ask for more quota".into()),
         7 => Some("the identity lacks resourcemanager.projects.create on the parent (Project Creator role)".into()),

@@ -9,10 +9,12 @@ pub mod endpoints;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 
 use crate::credentials::GoogleCredentials;
-use crate::engine::{Ctx, ManualStep, Provider, ProviderStatus, ResourceStatus};
+use crate::engine::{
+    ApplyPlan, Carries, Ctx, ManualStep, Observes, Planned, Provider, ProviderPlan, ProviderStatus,
+    ResourceStatus,
+};
 use crate::error::{Error, Result};
 use crate::http::{Http, RESPONSE_LOST};
 use crate::plan::{Action, Change};
@@ -40,15 +42,25 @@ pub fn is_ours(p: &Project, name: &str, env: &str) -> bool {
         .all(|(k, v)| p.labels.get(k) == Some(v))
 }
 
+/// What `plan` found and decided; the apply that follows carries out exactly this.
 #[derive(Default)]
-struct Pending {
+pub struct ApplyWork {
+    /// `None`: a random suffix, chosen (and recorded) by the apply.
     project_id: Option<String>,
     project: Option<Project>,
     create: bool,
     undelete: bool,
+    /// The masked PATCH body and its update mask.
     patch: Option<(Value, String)>,
     enable: bool,
+    /// Why the console step is needed, if it is.
     client: Option<String>,
+}
+
+/// What `plan_destroy` found.
+#[derive(Default)]
+pub struct DestroyWork {
+    project_id: Option<String>,
     delete: bool,
 }
 
@@ -56,7 +68,6 @@ pub struct GoogleProvider {
     spec: Spec,
     g: GoogleSpec,
     gcp: Gcp,
-    pending: Mutex<Pending>,
 }
 
 impl GoogleProvider {
@@ -81,7 +92,6 @@ impl GoogleProvider {
             gcp: Gcp::new(http.clone(), endpoints, auth),
             spec: spec.clone(),
             g,
-            pending: Mutex::new(Pending::default()),
         })
     }
 
@@ -108,6 +118,31 @@ impl GoogleProvider {
             l.insert(LABEL_EXPIRES.to_owned(), e);
         }
         l
+    }
+
+    /// Reads the project and, when a previous apply recorded it, the Gmail API's state at the
+    /// same time: Service Usage takes the project ID as well as the number, so a no-op is one
+    /// round trip. Without a record (a first apply) the service is not read speculatively: it
+    /// would only fail for a project that does not exist yet. The service answer counts only for
+    /// a live project of ours; any other outcome leaves it unread (`None`).
+    async fn read_project(&self, ctx: &Ctx, id: &str) -> Result<(Option<Project>, Option<bool>)> {
+        let recorded = ctx
+            .record()
+            .await
+            .google
+            .is_some_and(|g| g.project_id == id);
+        if !recorded {
+            return Ok((self.gcp.get_project(id).await?, None));
+        }
+        let (project, enabled) = tokio::join!(
+            self.gcp.get_project(id),
+            self.gcp.service_enabled(id, GMAIL_SERVICE)
+        );
+        let project = project?;
+        let live = project
+            .as_ref()
+            .is_some_and(|p| !p.is_deleted() && is_ours(p, self.name(), &self.spec.env));
+        Ok((project, if live { enabled.ok() } else { None }))
     }
 
     fn display_name(&self) -> String {
@@ -270,14 +305,14 @@ impl Provider for GoogleProvider {
         PROVIDER
     }
 
-    async fn plan(&self, ctx: &Ctx) -> Result<Vec<Change>> {
+    async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>> {
         ctx.progress.step(PROVIDER, "reading the project");
         let id = self.resolve_project_id(ctx).await?;
-        let project = match &id {
-            Some(id) => self.gcp.get_project(id).await?,
-            None => None,
+        let (project, gmail_enabled) = match &id {
+            Some(id) => self.read_project(ctx, id).await?,
+            None => (None, None),
         };
-        let mut p = Pending {
+        let mut p = ApplyWork {
             project_id: id.clone(),
             ..Default::default()
         };
@@ -327,8 +362,14 @@ impl Provider for GoogleProvider {
                     changes.push(change);
                     p.patch = Some((body, mask.join(",")));
                 }
-                let key = found.number().unwrap_or_else(|| found.project_id.clone());
-                p.enable = !self.gcp.service_enabled(&key, GMAIL_SERVICE).await?;
+                p.enable = !match gmail_enabled {
+                    Some(enabled) => enabled,
+                    None => {
+                        self.gcp
+                            .service_enabled(&found.project_id, GMAIL_SERVICE)
+                            .await?
+                    }
+                };
             }
             None => {
                 let mut c = Change::new(PROVIDER, "project", Action::Create)
@@ -361,12 +402,18 @@ impl Provider for GoogleProvider {
             );
         }
         p.project = project;
-        *self.pending.lock().await = p;
-        Ok(changes)
+        Ok(Planned::new(self, changes, p))
     }
 
-    async fn apply(&self, ctx: &Ctx) -> Result<()> {
-        let p = std::mem::take(&mut *self.pending.lock().await);
+    async fn plan_destroy<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ProviderPlan + 'a>> {
+        let (changes, work) = self.plan_destroy_work(ctx).await?;
+        Ok(Planned::new(self, changes, work))
+    }
+}
+
+#[async_trait::async_trait]
+impl Carries<ApplyWork> for GoogleProvider {
+    async fn carry_out(&self, ctx: &Ctx, p: ApplyWork) -> Result<()> {
         let id = match p.project_id.clone() {
             Some(id) => id,
             None => {
@@ -444,10 +491,12 @@ impl Provider for GoogleProvider {
         }
         Ok(())
     }
+}
 
-    async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>> {
+impl GoogleProvider {
+    async fn plan_destroy_work(&self, ctx: &Ctx) -> Result<(Vec<Change>, DestroyWork)> {
         ctx.progress.step(PROVIDER, "reading the project");
-        let mut p = Pending::default();
+        let mut p = DestroyWork::default();
         let mut changes = Vec::new();
         if let Some(id) = self.resolve_project_id(ctx).await? {
             match self.gcp.get_project(&id).await? {
@@ -471,12 +520,13 @@ impl Provider for GoogleProvider {
             }
             p.project_id = Some(id);
         }
-        *self.pending.lock().await = p;
-        Ok(changes)
+        Ok((changes, p))
     }
+}
 
-    async fn destroy(&self, ctx: &Ctx) -> Result<()> {
-        let p = std::mem::take(&mut *self.pending.lock().await);
+#[async_trait::async_trait]
+impl Carries<DestroyWork> for GoogleProvider {
+    async fn carry_out(&self, ctx: &Ctx, p: DestroyWork) -> Result<()> {
         if p.delete
             && let Some(id) = &p.project_id
         {
@@ -487,9 +537,11 @@ impl Provider for GoogleProvider {
         }
         ctx.update_record(|r| r.google = None).await
     }
+}
 
-    async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus> {
-        let p = self.pending.lock().await;
+#[async_trait::async_trait]
+impl Observes<ApplyWork> for GoogleProvider {
+    async fn status(&self, ctx: &Ctx, p: &ApplyWork) -> Result<ProviderStatus> {
         let mut resources = Vec::new();
         let mut warnings = Vec::new();
         let status =

@@ -251,14 +251,10 @@ impl Failure {
         if let Some(id) = &self.request_id {
             text.push_str(&format!(" (request-id {id})"));
         }
-        Error {
-            kind,
-            message: text,
-            hint: None,
-            code: self.code,
-            status: Some(self.status),
-            reported: false,
-        }
+        let mut e = Error::new(kind, text);
+        e.code = self.code;
+        e.status = Some(self.status);
+        e
     }
 }
 
@@ -306,13 +302,19 @@ pub fn env_url(var: &str, default: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// Whether a URL's host is this machine (`localhost`, 127.0.0.0/8, `[::1]`): the one place
+/// where plain text is allowed (endpoints, redirect URIs, mail servers).
 pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    url.host_str().is_some_and(is_loopback_host)
+}
+
+/// [`is_loopback`] for a bare host name or address (IPv6 with or without brackets).
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Clone)]
@@ -339,7 +341,9 @@ impl Http {
             // Graph's nextLink and Google's URLs are followed explicitly; a redirect is a surprise.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::internal(format!("building the HTTP client: {e}")))?;
+            .map_err(|e| {
+                Error::internal(format!("building the HTTP client: {e}")).with_source(e)
+            })?;
         Ok(Http {
             client,
             clock,

@@ -12,10 +12,11 @@ pub mod secret;
 
 use std::time::Duration;
 
-use tokio::sync::Mutex;
-
 use crate::credentials::{MicrosoftCredentials, SecretRecord, SecretValue};
-use crate::engine::{Ctx, Provider, ProviderStatus, ResourceStatus};
+use crate::engine::{
+    ApplyPlan, Carries, Ctx, Observes, Planned, Provider, ProviderPlan, ProviderStatus,
+    ResourceStatus,
+};
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::plan::{Action, Change};
@@ -28,17 +29,21 @@ use secret::SecretPlan;
 
 const PROVIDER: &str = "microsoft";
 
-/// What the last plan found and decided; apply carries it out.
-#[derive(Default)]
-struct Pending {
-    desired: Option<DesiredApp>,
+/// What `plan` found and decided; the apply that follows carries out exactly this.
+pub struct ApplyWork {
+    desired: DesiredApp,
     app: Option<Application>,
     patch: serde_json::Map<String, serde_json::Value>,
     replace: bool,
     secret: SecretPlan,
     graph_sp_id: Option<String>,
     consent: Option<ConsentState>,
-    /// destroy: live apps to delete, soft-deleted apps to purge.
+}
+
+/// What `plan_destroy` found: consent to remove, live apps to delete, soft-deleted apps to purge.
+#[derive(Default)]
+pub struct DestroyWork {
+    consent: Option<ConsentState>,
     delete: Vec<Application>,
     purge: Vec<String>,
 }
@@ -49,7 +54,6 @@ pub struct MicrosoftProvider {
     endpoints: Endpoints,
     graph: Graph,
     clock: crate::clock::Clock,
-    pending: Mutex<Pending>,
 }
 
 impl MicrosoftProvider {
@@ -67,7 +71,6 @@ impl MicrosoftProvider {
             ms,
             endpoints,
             clock: http.clock(),
-            pending: Mutex::new(Pending::default()),
         })
     }
 
@@ -148,6 +151,14 @@ impl MicrosoftProvider {
             }
         }
         Ok(out)
+    }
+
+    /// Graph's service principal when admin consent needs it.
+    async fn read_graph_sp(&self) -> Result<Option<graph::ServicePrincipal>> {
+        if !self.ms.admin_consent {
+            return Ok(None);
+        }
+        self.graph.graph_service_principal().await.map(Some)
     }
 
     fn grant_scope(&self) -> String {
@@ -432,12 +443,26 @@ impl Provider for MicrosoftProvider {
         PROVIDER
     }
 
-    async fn plan(&self, ctx: &Ctx) -> Result<Vec<Change>> {
+    async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>> {
         ctx.progress.step(PROVIDER, "reading the directory");
-        // Permission names first: a misspelt one is a spec error, found before anything else.
+        // Permission names first: a misspelt one is a spec error, found before anything else
+        // is read. With only built-in names (the usual case) nothing needs resolving, and the
+        // app and Graph's service principal (admin consent) are read together.
         let mut graph_sp = None;
-        let perms = self.resolve_permissions(&mut graph_sp).await?;
-        let app = self.find_app().await.map_err(hint_graph)?;
+        let builtin_only = self
+            .ms
+            .permissions
+            .iter()
+            .all(|n| permissions::known_id(n).is_some());
+        let (perms, app) = if builtin_only {
+            let (sp, app) = tokio::join!(self.read_graph_sp(), self.find_app());
+            graph_sp = sp?;
+            (self.resolve_permissions(&mut graph_sp).await?, app)
+        } else {
+            let perms = self.resolve_permissions(&mut graph_sp).await?;
+            (perms, self.find_app().await)
+        };
+        let app = app.map_err(hint_graph)?;
         // An expiry mark, once set, is kept; `--ttl` sets one where there is none.
         let expires = app
             .as_ref()
@@ -452,9 +477,14 @@ impl Provider for MicrosoftProvider {
                     .map(|d| format!("{}{}", app::TAG_EXPIRES, secret::rfc3339(ctx.now + d)))
             });
         let desired = DesiredApp::new(&self.ms, self.name(), &self.spec.env, perms, expires);
-        let mut pending = Pending {
-            desired: Some(desired.clone()),
-            ..Default::default()
+        let mut pending = ApplyWork {
+            desired: desired.clone(),
+            app: None,
+            patch: Default::default(),
+            replace: false,
+            secret: SecretPlan::default(),
+            graph_sp_id: None,
+            consent: None,
         };
         let mut changes = Vec::new();
         let personal = self.ms.audience.is_personal();
@@ -506,16 +536,19 @@ impl Provider for MicrosoftProvider {
             pending.consent = Some(state);
         }
         pending.app = app;
-        *self.pending.lock().await = pending;
-        Ok(changes)
+        Ok(Planned::new(self, changes, pending))
     }
 
-    async fn apply(&self, ctx: &Ctx) -> Result<()> {
-        let pending = std::mem::take(&mut *self.pending.lock().await);
-        let desired = pending
-            .desired
-            .clone()
-            .ok_or_else(|| Error::internal("apply without plan"))?;
+    async fn plan_destroy<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ProviderPlan + 'a>> {
+        let (changes, work) = self.plan_destroy_work(ctx).await?;
+        Ok(Planned::new(self, changes, work))
+    }
+}
+
+#[async_trait::async_trait]
+impl Carries<ApplyWork> for MicrosoftProvider {
+    async fn carry_out(&self, ctx: &Ctx, pending: ApplyWork) -> Result<()> {
+        let desired = pending.desired.clone();
         let mut app = pending.app.clone();
         let mut secret_plan = pending.secret.clone();
         if pending.replace {
@@ -598,15 +631,33 @@ impl Provider for MicrosoftProvider {
         ctx.update_record(|r| r.microsoft = Some(creds.carrying_tokens(r.microsoft.as_ref())))
             .await
     }
+}
 
-    async fn plan_destroy(&self, ctx: &Ctx) -> Result<Vec<Change>> {
+impl MicrosoftProvider {
+    async fn plan_destroy_work(&self, ctx: &Ctx) -> Result<(Vec<Change>, DestroyWork)> {
         ctx.progress.step(PROVIDER, "reading the directory");
-        let mut pending = Pending::default();
+        let mut pending = DestroyWork::default();
         let mut changes = Vec::new();
-        let app = self.find_app().await.map_err(hint_graph)?;
+        let tag = app::id_tag(self.name(), &self.spec.env);
+        // Independent reads together: the live app, the soft-deleted ones (--purge), and
+        // Graph's service principal (admin consent).
+        let deleted = async {
+            match ctx.purge {
+                true => self.graph.deleted_apps_by_tag(&tag).await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let graph_sp = async {
+            match self.ms.admin_consent {
+                true => self.graph.graph_service_principal().await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (app, deleted, graph_sp) = tokio::join!(self.find_app(), deleted, graph_sp);
+        let app = app.map_err(hint_graph)?;
+        let deleted = deleted.map_err(hint_graph)?;
         if let Some(a) = &app {
-            if self.ms.admin_consent {
-                let sp = self.graph.graph_service_principal().await?;
+            if let Some(sp) = graph_sp? {
                 let state = consent::observe(&self.graph, &a.app_id, &sp.id).await?;
                 changes.extend(consent::destroy_changes(&state));
                 pending.consent = Some(state);
@@ -623,35 +674,28 @@ impl Provider for MicrosoftProvider {
             );
             pending.delete.push(a.clone());
         }
-        if ctx.purge {
-            let tag = app::id_tag(self.name(), &self.spec.env);
-            for d in self
-                .graph
-                .deleted_apps_by_tag(&tag)
-                .await
-                .map_err(hint_graph)?
-            {
-                if pending.delete.iter().any(|a| a.id == d.id) {
-                    continue;
-                }
-                if !app::is_ours(&d, self.name(), &self.spec.env) {
-                    continue;
-                }
-                changes.push(
-                    Change::new(PROVIDER, "deleted_application", Action::Delete)
-                        .address(format!("microsoft.deleted_application[{}]", d.app_id))
-                        .id(d.app_id.clone())
-                        .reason("purge from deleted items"),
-                );
-                pending.purge.push(d.id.clone());
+        for d in deleted.unwrap_or_default() {
+            if pending.delete.iter().any(|a| a.id == d.id) {
+                continue;
             }
+            if !app::is_ours(&d, self.name(), &self.spec.env) {
+                continue;
+            }
+            changes.push(
+                Change::new(PROVIDER, "deleted_application", Action::Delete)
+                    .address(format!("microsoft.deleted_application[{}]", d.app_id))
+                    .id(d.app_id.clone())
+                    .reason("purge from deleted items"),
+            );
+            pending.purge.push(d.id.clone());
         }
-        *self.pending.lock().await = pending;
-        Ok(changes)
+        Ok((changes, pending))
     }
+}
 
-    async fn destroy(&self, ctx: &Ctx) -> Result<()> {
-        let pending = std::mem::take(&mut *self.pending.lock().await);
+#[async_trait::async_trait]
+impl Carries<DestroyWork> for MicrosoftProvider {
+    async fn carry_out(&self, ctx: &Ctx, pending: DestroyWork) -> Result<()> {
         if let Some(state) = &pending.consent {
             ctx.progress.step(PROVIDER, "removing admin consent");
             consent::destroy(&self.graph, state)
@@ -672,9 +716,11 @@ impl Provider for MicrosoftProvider {
         }
         ctx.update_record(|r| r.microsoft = None).await
     }
+}
 
-    async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus> {
-        let pending = self.pending.lock().await;
+#[async_trait::async_trait]
+impl Observes<ApplyWork> for MicrosoftProvider {
+    async fn status(&self, ctx: &Ctx, pending: &ApplyWork) -> Result<ProviderStatus> {
         let mut resources = Vec::new();
         let mut warnings = Vec::new();
         let Some(app) = &pending.app else {

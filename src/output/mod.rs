@@ -168,8 +168,9 @@ pub fn write_all(spec: &Spec, record: &Record) -> Result<Vec<Written>> {
                     "unchanged"
                 } else {
                     if let Some(dir) = path.parent() {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|e| Error::io(format!("{}: {e}", dir.display())))?;
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            Error::io(format!("{}: {e}", dir.display())).with_source(e)
+                        })?;
                     }
                     write_private(&path, text.as_bytes())?;
                     "written"

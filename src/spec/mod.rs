@@ -753,13 +753,7 @@ fn check_redirect_uri(uri: &str, personal: bool) -> std::result::Result<(), Stri
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
+            if !crate::http::is_loopback(&url) {
                 return Err(format!(
                     "{uri:?} uses plain http; only https is allowed, except for localhost"
                 ));

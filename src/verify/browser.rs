@@ -27,7 +27,9 @@ pub fn open(url: &str) -> Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| Error::io(format!("starting the browser ({}): {e}", argv[0])))?;
+        .map_err(|e| {
+            Error::io(format!("starting the browser ({}): {e}", argv[0])).with_source(e)
+        })?;
     std::thread::spawn(move || child.wait());
     Ok(())
 }

@@ -83,7 +83,7 @@ impl Conn {
         let tcp = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
             .await
             .map_err(|_| Error::io(format!("connecting to {host}:{port}: timed out")))?
-            .map_err(|e| Error::io(format!("connecting to {host}:{port}: {e}")))?;
+            .map_err(|e| Error::io(format!("connecting to {host}:{port}: {e}")).with_source(e))?;
         let _ = tcp.set_nodelay(true);
         Ok(Conn {
             stream: BufReader::new(Box::new(tcp)),
@@ -127,7 +127,7 @@ impl Conn {
                         "{proto}: port {port} of {host} speaks plain text first, not implicit TLS: use --starttls"
                     ))
                 } else {
-                    Error::io(format!("TLS handshake with {host}: {text}"))
+                    Error::io(format!("TLS handshake with {host}: {text}")).with_source(e)
                 }
             })?;
         Ok(Conn {
@@ -199,7 +199,7 @@ impl Conn {
                 ))
             }
         })?
-        .map_err(|e| Error::io(format!("{proto}: reading from the server: {e}")))?;
+        .map_err(|e| Error::io(format!("{proto}: reading from the server: {e}")).with_source(e))?;
         if !read && buf.is_empty() {
             return Err(Error::io(format!(
                 "{proto}: the server closed the connection"
@@ -248,7 +248,9 @@ impl Conn {
         tokio::time::timeout(timeout, fut)
             .await
             .map_err(|_| Error::io(format!("{}: writing timed out", self.proto)))?
-            .map_err(|e| Error::io(format!("{}: writing to the server: {e}", self.proto)))
+            .map_err(|e| {
+                Error::io(format!("{}: writing to the server: {e}", self.proto)).with_source(e)
+            })
     }
 }
 

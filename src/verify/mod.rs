@@ -17,6 +17,8 @@ pub mod explain;
 pub mod imap;
 pub mod loopback;
 pub mod oauth;
+mod options;
+pub use options::Options;
 pub mod pop3;
 pub mod sasl;
 pub mod smtp;
@@ -29,7 +31,6 @@ use serde_json::json;
 use tokio_rustls::TlsConnector;
 use url::Url;
 
-use crate::cli::{Global, OutputFormat, VerifyArgs};
 use crate::clock::Clock;
 use crate::credentials::{Record, SecretValue, Store};
 use crate::error::{Error, ErrorKind, ExitCode, Result};
@@ -128,15 +129,8 @@ fn security_for_port(port: u16) -> Option<Security> {
     }
 }
 
-fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Resolves the servers to check from the flags, refusing plain text off loopback.
-pub fn targets(args: &VerifyArgs, provider: Provider) -> Result<Vec<Target>> {
+pub fn targets(args: &Options, provider: Provider) -> Result<Vec<Target>> {
     let all = !(args.imap || args.pop || args.smtp);
     let mut out = Vec::new();
     for (proto, wanted, server) in [
@@ -163,7 +157,7 @@ pub fn targets(args: &VerifyArgs, provider: Provider) -> Result<Vec<Target>> {
         } else {
             security_for_port(port).unwrap_or(proto.default_security())
         };
-        if security == Security::Plain && !is_loopback_host(&host) {
+        if security == Security::Plain && !crate::http::is_loopback_host(&host) {
             return Err(Error::bad_input(format!(
                 "--plain: {host} is not a loopback address; a token is only sent without TLS to 127.0.0.1, ::1 or localhost"
             )));
@@ -255,7 +249,7 @@ struct Outcome {
     error: Option<Error>,
 }
 
-fn pick_provider(args: &VerifyArgs, record: &Record) -> Result<Provider> {
+fn pick_provider(args: &Options, record: &Record) -> Result<Provider> {
     match args.provider {
         Some(p) => Ok(p),
         None => match (&record.microsoft, &record.google) {
@@ -348,7 +342,7 @@ async fn code_flow(
     http: &Http,
     client: &Client,
     redirects: &[String],
-    args: &VerifyArgs,
+    args: &Options,
     provider: Provider,
 ) -> Result<Tokens> {
     let chosen = match &args.redirect_uri {
@@ -403,8 +397,8 @@ async fn code_flow(
     oauth::exchange_code(http, client, &code, &redirect_uri, &verifier).await
 }
 
-pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
-    let spec = Spec::load(&args.target.file, &args.target.env)?;
+pub async fn run(args: &Options) -> Result<ExitCode> {
+    let spec = Spec::load(&args.file, &args.env)?;
     let store = Store::for_spec(&spec.file);
     let mut record = store.load_required(&spec.name, &spec.env)?;
     let provider = pick_provider(args, &record)?;
@@ -492,8 +486,8 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
     }
 
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
-    match global.output {
-        OutputFormat::Json => {
+    match args.json {
+        true => {
             let results: Vec<_> = outcomes
                 .iter()
                 .map(|o| {
@@ -515,7 +509,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
             });
             println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
         }
-        OutputFormat::Text => {
+        false => {
             for o in &outcomes {
                 let t = &o.target;
                 let head = format!(
@@ -528,7 +522,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
                     t.security.label()
                 );
                 match &o.error {
-                    None if !global.quiet => println!("{head}"),
+                    None if !args.quiet => println!("{head}"),
                     None => {}
                     Some(e) => println!("{head}: {}", conn::printable(&e.message)),
                 }
@@ -544,7 +538,7 @@ pub async fn run(args: &VerifyArgs, global: &Global) -> Result<ExitCode> {
                 args.user
             ),
         );
-        e.reported = global.output == OutputFormat::Json;
+        e.reported = args.json;
         return Err(e);
     }
     Ok(ExitCode::Success)
@@ -573,11 +567,11 @@ mod tests {
         assert!(parse_server("imap.example.com").is_err());
         assert!(parse_server("h:0").is_err());
         assert!(
-            is_loopback_host("127.0.0.1")
-                && is_loopback_host("::1")
-                && is_loopback_host("LOCALHOST")
+            crate::http::is_loopback_host("127.0.0.1")
+                && crate::http::is_loopback_host("::1")
+                && crate::http::is_loopback_host("LOCALHOST")
         );
-        assert!(!is_loopback_host("10.0.0.1"));
+        assert!(!crate::http::is_loopback_host("10.0.0.1"));
         assert_eq!(security_for_port(465), Some(Security::Tls));
         assert_eq!(security_for_port(587), Some(Security::Starttls));
         assert_eq!(security_for_port(10143), None);

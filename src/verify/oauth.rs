@@ -45,8 +45,9 @@ struct TokenAnswer {
 /// `len` bytes from the operating system's CSPRNG, base64url: PKCE verifiers and `state`.
 pub fn random_string(len: usize) -> Result<String> {
     let mut buf = vec![0u8; len];
-    getrandom::fill(&mut buf)
-        .map_err(|e| Error::internal(format!("no randomness from the system: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| {
+        Error::internal(format!("no randomness from the system: {e}")).with_source(e)
+    })?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 

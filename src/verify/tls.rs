@@ -63,7 +63,7 @@ pub fn connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::internal(format!("TLS setup: {e}")))?
+        .map_err(|e| Error::internal(format!("TLS setup: {e}")).with_source(e))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(config)))
