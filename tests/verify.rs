@@ -493,6 +493,39 @@ fn a_revoked_refresh_token_falls_back_to_the_browser() {
     assert_ne!(now, rt);
 }
 
+/// Revoked, then the new sign-in fails too: the notice is printed once, and the dead token is
+/// gone from the record (the next run does not try it again).
+#[test]
+fn a_revoked_refresh_token_is_reported_once_and_forgotten() {
+    let p = peers_or_skip!();
+    let mut case = Case::new(p, "microsoft");
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    let r = case.run(
+        p,
+        &args(&s, &["--user", USER, "--imap", "--keep-refresh-token"]),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let rt = case.record()["microsoft"]["refresh_tokens"][USER]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    http_post(p, "/revoke", &format!("token={rt}"));
+    case.browser_params = "mock_deny=1".into();
+    let r = case.run(p, &args(&s, &["--user", USER, "--imap"]));
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stderr.matches("refresh token was rejected").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("WARN"), "{}", r.stderr);
+    assert_eq!(
+        case.record()["microsoft"]["refresh_tokens"][USER],
+        serde_json::Value::Null
+    );
+}
+
 #[test]
 fn declined_consent_exits_6() {
     let p = peers_or_skip!();

@@ -398,6 +398,9 @@ async fn code_flow(
 }
 
 pub async fn run(args: &Options) -> Result<ExitCode> {
+    // Settings from the environment first: a bad one is bad input whatever else is wrong.
+    let limit = conn::deadline_from_env()?;
+    let clock = Clock::from_env()?;
     let spec = Spec::load(&args.file, &args.env)?;
     let store = Store::for_spec(&spec.file);
     let mut record = store.load_required(&spec.name, &spec.env)?;
@@ -406,13 +409,12 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
     // Everything that can be wrong in the flags is found before anyone is asked to sign in.
     let targets = targets(args, provider)?;
     let connector = tls::connector(args.ca_file.as_deref())?;
-    let limit = conn::deadline_from_env()?;
     if args.device_code && provider == Provider::Google {
         return Err(Error::bad_input(
             "--device-code: Google does not offer the device flow for the mail scope; use the browser sign-in",
         ));
     }
-    let http = Http::new(Clock::from_env()?)?;
+    let http = Http::new(clock)?;
 
     let stored = refresh_tokens(&mut record, provider)
         .get(&args.user)
@@ -424,6 +426,10 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
             tokens = Some(t);
             source = "refresh";
         } else {
+            // Revoked or expired: forget it now, so a failed sign-in below does not leave it to
+            // be tried (and reported) again on every run.
+            refresh_tokens(&mut record, provider).remove(&args.user);
+            store.save(&record)?;
             eprintln!("The stored refresh token was rejected; signing in again.");
         }
     }

@@ -133,7 +133,8 @@ pub async fn refresh(
     match token_call(http, client, form).await {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.code.as_deref() == Some("invalid_grant") => {
-            tracing::warn!(target: "mailreg::verify", "the stored refresh token was rejected ({}); signing in again", e.message);
+            // Said once, by the caller, which also forgets the token.
+            tracing::debug!(target: "mailreg::verify", "refresh token rejected: {}", e.message);
             Ok(None)
         }
         Err(e) => Err(e),
@@ -271,7 +272,11 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
 /// A token-endpoint failure as a verify failure, with what to do for the well-known causes.
 fn sign_in_error(mut e: Error) -> Error {
     if e.status.is_none() {
-        return e; // transport: keep its kind
+        // Transport: the sign-in cannot reach its server. For `verify` that is a failed
+        // verification (6), with the connection's own message and hint.
+        e.kind = ErrorKind::VerifyFailed;
+        e.message = format!("the sign-in cannot reach its server: {}", e.message);
+        return e;
     }
     e.kind = ErrorKind::VerifyFailed;
     let m = e.message.clone();
