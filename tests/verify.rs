@@ -442,6 +442,7 @@ fn a_token_for_another_user_names_that_user() {
             reason.starts_with("the token was issued to carol@example.test, not bob@example.test"),
             "{reason}"
         );
+        assert!(!reason.contains("scope"), "not a scope problem: {reason}");
     }
 }
 

@@ -179,7 +179,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn parse(status: u16, headers: &HeaderMap, body: &[u8]) -> Failure {
+    pub fn parse(status: u16, headers: &HeaderMap, body: &[u8]) -> Failure {
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())

@@ -196,7 +196,7 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
     let answer: DeviceAnswer = http
         .send(Request::new(Method::POST, url).form(form))
         .await
-        .map_err(sign_in_error)?
+        .map_err(|e| device_error(sign_in_error(e), client))?
         .json()?;
     show(&answer.message.clone().unwrap_or_else(|| {
         format!(
@@ -210,18 +210,15 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
     loop {
         clock.sleep(interval).await;
         waited += interval;
-        let form = vec![
-            (
-                "grant_type".to_owned(),
-                "urn:ietf:params:oauth:grant-type:device_code".to_owned(),
-            ),
-            ("client_id".to_owned(), client.client_id.clone()),
-            ("device_code".to_owned(), answer.device_code.clone()),
-        ];
+        // The client secret goes along when there is one: mailreg's Entra apps are confidential
+        // (web) clients, and Entra accepts the device grant from them with their secret
+        // (without it: AADSTS7000218), so no public-client switch has to be opened on the app.
+        let mut form = base_form(client, "urn:ietf:params:oauth:grant-type:device_code");
+        form.push(("device_code".to_owned(), answer.device_code.clone()));
         let resp = http
             .send_raw(Request::new(Method::POST, client.token_url.clone()).form(form))
             .await
-            .map_err(sign_in_error)?;
+            .map_err(|e| device_error(sign_in_error(e), client))?;
         if resp.status < 400 {
             let t: TokenAnswer = resp.json()?;
             return Ok(Tokens {
@@ -249,15 +246,8 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
                 ));
             }
             _ => {
-                let f = String::from_utf8_lossy(&resp.body);
-                return Err(Error::new(
-                    ErrorKind::VerifyFailed,
-                    format!(
-                        "device sign-in failed: HTTP {} {}",
-                        resp.status,
-                        f.chars().take(300).collect::<String>()
-                    ),
-                ));
+                let f = crate::http::Failure::parse(resp.status, &resp.headers, &resp.body);
+                return Err(device_error(sign_in_error(f.into_error()), client));
             }
         }
         if waited > budget {
@@ -267,6 +257,29 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
             ));
         }
     }
+}
+
+/// A device-flow failure: says it was the device flow, and the fix that fits it.
+fn device_error(mut e: Error, client: &Client) -> Error {
+    let m = e.message.clone();
+    let code = e.code.clone().unwrap_or_default();
+    e.message = format!("device sign-in (--device-code): {m}");
+    if m.contains("AADSTS7000218") {
+        e.hint = Some(
+            "the app wants a client secret for the device flow and none is on record: run `mailreg apply` (it stores a new secret), or allow public client flows on the app (Authentication, `isFallbackPublicClient`)".into(),
+        );
+    } else if code == "invalid_client" || m.contains("AADSTS7000215") {
+        e.hint = Some(if client.client_secret.is_some() {
+            "the token endpoint refused the client secret on record: run `mailreg apply` to store a new one, or sign in without --device-code".into()
+        } else {
+            "the app is a confidential client and no secret is on record: run `mailreg apply`, or sign in without --device-code".into()
+        });
+    } else if code == "unauthorized_client" || m.contains("AADSTS70002") {
+        e.hint = Some(
+            "the app may not use the device flow: allow public client flows on the app (Authentication, `isFallbackPublicClient`), or sign in without --device-code".into(),
+        );
+    }
+    e
 }
 
 /// A token-endpoint failure as a verify failure, with what to do for the well-known causes.
@@ -374,6 +387,43 @@ mod tests {
         assert_eq!(
             device_timing(None, None),
             (Duration::from_secs(5), Duration::from_secs(900))
+        );
+    }
+
+    #[test]
+    fn device_flow_errors_name_the_flow_and_the_fix() {
+        let client = |secret: Option<&str>| Client {
+            client_id: "c".into(),
+            client_secret: secret.map(SecretValue::new),
+            authorize_url: Url::parse("https://login.example/t/oauth2/v2.0/authorize").unwrap(),
+            token_url: Url::parse("https://login.example/t/oauth2/v2.0/token").unwrap(),
+            scopes: vec![],
+            extra: vec![],
+        };
+        let failure = |body: &str| {
+            sign_in_error(
+                crate::http::Failure::parse(401, &Default::default(), body.as_bytes()).into_error(),
+            )
+        };
+        let e = device_error(
+            failure(
+                r#"{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."}"#,
+            ),
+            &client(None),
+        );
+        assert!(e.message.starts_with("device sign-in (--device-code): sign-in failed at the token endpoint: HTTP 401 invalid_client: AADSTS7000218"), "{}", e.message);
+        assert!(e.hint.unwrap().contains("allow public client flows"));
+        let e = device_error(
+            failure(
+                r#"{"error":"invalid_client","error_description":"client authentication failed"}"#,
+            ),
+            &client(Some("s")),
+        );
+        assert_eq!(e.kind, ErrorKind::VerifyFailed);
+        assert!(
+            e.hint
+                .unwrap()
+                .starts_with("the token endpoint refused the client secret on record")
         );
     }
 }
