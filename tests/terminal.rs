@@ -342,3 +342,24 @@ fn the_emulator_stops_cleanly_on_ctrl_c() {
     assert_eq!(done.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("interrupted"), "{stderr}");
 }
+
+/// A long Retry-After is announced on a terminal (what, how long) and not in a pipe.
+#[test]
+fn long_waits_are_announced_on_a_terminal_only() {
+    let h = Harness::new(SPEC);
+    let throttle = || {
+        h.emu
+            .inject(Fault::new(FaultKind::Throttle(Some(60))).on("GET", "/v1.0/applications"))
+    };
+    throttle();
+    let (code, screen) = finish(h.tty(&["plan", "--env", "test"]), "");
+    assert_eq!(code, 0, "{screen}");
+    assert!(
+        screen.contains("waiting 1m: the server asked to retry later (HTTP 429) (GET 127.0.0.1/v1.0/applications)"),
+        "{screen}"
+    );
+    throttle();
+    let piped = h.run(&["plan", "--env", "test"]);
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert!(!piped.stderr.contains("waiting"), "{}", piped.stderr);
+}

@@ -246,6 +246,11 @@ impl Gcp {
                 ))
                 .with_hint("Google sometimes takes longer: run the command again, it picks up where it stopped"));
             };
+            crate::http::notice::long_wait(
+                "Google is still working on an operation",
+                &op.name,
+                at.saturating_sub(waited),
+            );
             self.clock.sleep_until(started, at).await;
             waited = at;
             polls += 1;

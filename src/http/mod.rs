@@ -7,6 +7,7 @@
 //! repeat or not, which answers mean replication lag); this module decides *how* to get it done.
 
 mod body;
+pub mod notice;
 pub mod origin;
 pub mod pace;
 pub mod retry;
@@ -492,6 +493,12 @@ impl Http {
                         )));
                     }
                     waited += delay;
+                    let why = match error.status {
+                        Some(429) => "the server asked to retry later (HTTP 429)".to_owned(),
+                        Some(s) => format!("retrying after HTTP {s}"),
+                        None => "retrying after a connection failure".to_owned(),
+                    };
+                    notice::long_wait(&why, &target, delay);
                     let shown = error
                         .message
                         .strip_prefix(&format!("{target}: "))
@@ -518,6 +525,7 @@ impl Http {
                             .with_hint("Entra ID can take minutes to replicate a new object; run the command again"));
                     }
                     lag_waited += delay;
+                    notice::long_wait("waiting for a new object to replicate", &target, delay);
                     tracing::info!(target: "mailreg::http", "{target}: waiting for replication ({}), retrying in {:.1}s", error.message, delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     self.clock.sleep(delay).await;
