@@ -35,6 +35,8 @@ fn measured(mut cmd: Command) -> Outcome {
         .stderr(std::fs::File::create(&err).unwrap())
         .stdin(Stdio::null());
     let started = Instant::now();
+    // Reaped below with wait4 (which also reports its peak memory), not Child::wait.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap();
     let pid = child.id() as libc::pid_t;
     let (status, usage) = loop {
@@ -151,13 +153,10 @@ fn read_request(sock: &mut TcpStream) {
 fn http_server(respond: impl Fn(&mut TcpStream) + Send + Sync + 'static) -> u16 {
     fake_server(move |mut sock| {
         let _ = sock.set_nodelay(true);
-        loop {
-            read_request(&mut sock);
-            respond(&mut sock);
-            // One answer per connection: mailreg's client opens a new one.
-            let _ = sock.shutdown(std::net::Shutdown::Both);
-            return;
-        }
+        read_request(&mut sock);
+        respond(&mut sock);
+        // One answer per connection: mailreg's client opens a new one.
+        let _ = sock.shutdown(std::net::Shutdown::Both);
     })
 }
 
