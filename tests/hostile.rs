@@ -115,6 +115,17 @@ fn survived(kind: &'static str, what: &str, o: &Outcome) {
     );
 }
 
+/// The run failed with `code`, and its output (stdout or stderr) says `text`.
+fn failed_with(o: &Outcome, code: i32, text: &str, what: &str) {
+    assert_eq!(o.code, code, "{what}\n{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains(text) || o.stderr.contains(text),
+        "{what}: expected {text:?}\n{}\n{}",
+        o.stdout,
+        o.stderr
+    );
+}
+
 /// A fake server on 127.0.0.1: every connection is handed to `behave` on a thread of its own.
 fn fake_server(behave: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -250,12 +261,7 @@ fn oversized_and_decompression_bombs_are_cut_off() {
     for (what, port) in cases {
         let o = plan_against_graph(&h, port, &[]);
         survived("oversized", what, &o);
-        assert_eq!(o.code, 1, "{what}: {}", o.stderr);
-        assert!(
-            o.stderr.contains("the answer is larger than 32 MiB"),
-            "{what}: {}",
-            o.stderr
-        );
+        failed_with(&o, 1, "the answer is larger than 32 MiB", what);
     }
     // The token endpoint too (the Azure credential's transport is the same client).
     let port = http_server({
@@ -274,8 +280,7 @@ fn oversized_and_decompression_bombs_are_cut_off() {
     });
     let o = plan_against_login(&h, port);
     survived("oversized", "token endpoint gzip bomb", &o);
-    assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("larger than 32 MiB"), "{}", o.stderr);
+    failed_with(&o, 1, "larger than 32 MiB", "token endpoint gzip bomb");
 }
 
 #[test]
@@ -319,8 +324,7 @@ fn slow_and_endless_answers_end_at_the_timeout() {
     for (what, kind, port) in cases {
         let o = plan_against_graph(&h, port, &[]);
         survived(kind, what, &o);
-        assert_eq!(o.code, 1, "{what}: {}", o.stderr);
-        assert!(o.stderr.contains("timed out"), "{what}: {}", o.stderr);
+        failed_with(&o, 1, "timed out", what);
     }
 }
 
@@ -375,13 +379,7 @@ fn huge_numbers_from_a_server_are_bounded() {
         });
         let o = plan_against_graph(&h, port, &[]);
         survived("huge numbers", what, &o);
-        assert_eq!(o.code, 1, "{what}: {}", o.stderr);
-        assert!(
-            o.stderr
-                .contains("longer than mailreg's retry budget of 180s"),
-            "{what}: {}",
-            o.stderr
-        );
+        failed_with(&o, 1, "longer than mailreg's retry budget of 180s", what);
     }
     // A listing that never ends: the same next page again, or a new one each time.
     for (what, same) in [("nextLink to itself", true), ("endless new pages", false)] {
@@ -406,13 +404,12 @@ fn huge_numbers_from_a_server_are_bounded() {
         });
         let o = plan_against_graph(&h, port, &[]);
         survived("huge numbers", what, &o);
-        assert_eq!(o.code, 1, "{what}: {}", o.stderr);
         let expected = if same {
             "the server sent the same next page again"
         } else {
             "stopped after 200 pages"
         };
-        assert!(o.stderr.contains(expected), "{what}: {}", o.stderr);
+        failed_with(&o, 1, expected, what);
     }
 }
 
@@ -451,20 +448,18 @@ fn bad_environment_variables_are_refused_before_anything_is_sent() {
         cmd.env(var, value);
         let o = measured(cmd);
         survived("malformed", var, &o);
-        assert_eq!(o.code, 3, "{var}={value}: {}", o.stderr);
-        assert!(o.stderr.contains(expected), "{var}={value}: {}", o.stderr);
+        failed_with(&o, 3, expected, var);
         assert!(h.emu.requests().is_empty(), "{var}={value}: nothing sent");
     }
     // verify's own deadline is checked the same way.
     let mut cmd = h.command(&["verify", "--env", "test", "--user", "a@example.com"]);
     cmd.env("MAILREG_VERIFY_TIMEOUT", "-1");
     let o = measured(cmd);
-    assert_eq!(o.code, 3, "{}", o.stderr);
-    assert!(
-        o.stderr
-            .contains("MAILREG_VERIFY_TIMEOUT=\"-1\": expected a number from 0.1 to 3600"),
-        "{}",
-        o.stderr
+    failed_with(
+        &o,
+        3,
+        "MAILREG_VERIFY_TIMEOUT=\"-1\": expected a number from 0.1 to 3600",
+        "verify",
     );
 }
 
@@ -480,13 +475,13 @@ fn a_refused_connection_fails_at_once_and_names_its_setting() {
     let mut cmd = h.command(&["plan", "--env", "test", "-vv"]);
     cmd.env("MAILREG_LOGIN_URL", format!("http://127.0.0.1:{closed}"));
     let o = measured(cmd);
-    assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(
-        o.stderr.contains(&format!(
+    failed_with(
+        &o,
+        1,
+        &format!(
             "error: cannot connect to http://127.0.0.1:{closed} (set by MAILREG_LOGIN_URL): connection refused\n  hint: nothing is listening there: is `mailreg emulator` running, and on that port?"
-        )),
-        "{}",
-        o.stderr
+        ),
+        "refused",
     );
     assert_eq!(
         o.stderr.matches("-> connection refused").count(),
@@ -561,12 +556,11 @@ fn aadsts_errors_carry_code_sentence_and_hint() {
     let mut cmd = h.command(&["plan", "--env", "test"]);
     cmd.env("AZURE_CLIENT_SECRET", "wrong");
     let o = measured(cmd);
-    assert_eq!(o.code, 4);
-    assert!(
-        o.stderr
-            .contains("AADSTS7000215: Invalid client secret provided.\n  hint: AZURE_CLIENT_SECRET must be the secret's Value"),
-        "{}",
-        o.stderr
+    failed_with(
+        &o,
+        4,
+        "AADSTS7000215: Invalid client secret provided.\n  hint: AZURE_CLIENT_SECRET must be the secret's Value",
+        "wrong secret",
     );
     assert!(
         !o.stderr.contains("expected a borrowed string"),
@@ -589,12 +583,11 @@ fn an_adc_file_with_a_plain_http_token_uri_is_refused() {
     let mut cmd = h.command(&["plan", "--env", "test"]);
     cmd.env("GOOGLE_APPLICATION_CREDENTIALS", &adc);
     let o = measured(cmd);
-    assert_eq!(o.code, 3, "{}", o.stderr);
-    assert!(
-        o.stderr
-            .contains("token_uri: http://oauth.example.com/token uses plain http"),
-        "{}",
-        o.stderr
+    failed_with(
+        &o,
+        3,
+        "token_uri: http://oauth.example.com/token uses plain http",
+        "ADC token_uri",
     );
     assert!(!o.stderr.contains("canary"), "{}", o.stderr);
     assert!(h.emu.requests().is_empty());
@@ -609,11 +602,11 @@ fn managed_identity_reaches_imds_and_msi_endpoint_is_named() {
     cmd.env("AZURE_CLIENT_SECRET", "")
         .env("MSI_ENDPOINT", "http://127.0.0.1:1/msi/token");
     let o = measured(cmd);
-    assert_eq!(o.code, 4, "{}", o.stderr);
-    assert!(
-        o.stderr.contains("MSI_ENDPOINT is set (Azure Cloud Shell's managed identity), which the Azure identity library mailreg uses does not support"),
-        "{}",
-        o.stderr
+    failed_with(
+        &o,
+        4,
+        "MSI_ENDPOINT is set (Azure Cloud Shell's managed identity), which the Azure identity library mailreg uses does not support",
+        "MSI_ENDPOINT",
     );
     let mut cmd = h.command(&["plan", "--env", "test", "-vv"]);
     cmd.env("AZURE_CLIENT_SECRET", "")
@@ -745,8 +738,7 @@ fn mail_servers_that_never_stop_talking_are_cut_off() {
     for (what, kind, proto, port, expected) in cases {
         let o = verify_against(&h, proto, port, "--plain");
         survived(kind, what, &o);
-        assert_eq!(o.code, 6, "{what}: {}\n{}", o.stdout, o.stderr);
-        assert!(o.stdout.contains(expected), "{what}: {}", o.stdout);
+        failed_with(&o, 6, expected, what);
     }
 }
 
@@ -755,33 +747,37 @@ fn mail_servers_that_never_stop_talking_are_cut_off() {
 fn tls_and_starttls_mixups_are_named() {
     let h = Harness::new(SPEC);
     verify_case(&h);
-    // An implicit-TLS port says nothing until the ClientHello.
+    // An implicit-TLS port says nothing until the ClientHello; a STARTTLS port greets in plain
+    // text.
     let silent = fake_server(|_s| std::thread::sleep(Duration::from_secs(30)));
-    let o = verify_against(&h, "imap", silent, "--starttls");
-    survived("endless", "--starttls on an implicit-TLS port", &o);
-    assert_eq!(o.code, 6, "{}", o.stderr);
-    assert!(
-        o.stdout.contains(&format!(
-            "imap: port {silent} of 127.0.0.1 sent no greeting within 3s; if it speaks implicit TLS, use --tls"
-        )),
-        "{}",
-        o.stdout
-    );
-    // A STARTTLS port greets in plain text.
     let plain = fake_server(|mut s| {
         write_all(&mut s, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n");
         std::thread::sleep(Duration::from_secs(5));
     });
-    let o = verify_against(&h, "imap", plain, "--tls");
-    survived("malformed", "--tls on a STARTTLS port", &o);
-    assert_eq!(o.code, 6, "{}", o.stderr);
-    assert!(
-        o.stdout.contains(&format!(
-            "imap: port {plain} of 127.0.0.1 speaks plain text first, not implicit TLS: use --starttls"
-        )),
-        "{}",
-        o.stdout
-    );
+    for (what, kind, port, flag, expected) in [
+        (
+            "--starttls on an implicit-TLS port",
+            "endless",
+            silent,
+            "--starttls",
+            format!(
+                "imap: port {silent} of 127.0.0.1 sent no greeting within 3s; if it speaks implicit TLS, use --tls"
+            ),
+        ),
+        (
+            "--tls on a STARTTLS port",
+            "malformed",
+            plain,
+            "--tls",
+            format!(
+                "imap: port {plain} of 127.0.0.1 speaks plain text first, not implicit TLS: use --starttls"
+            ),
+        ),
+    ] {
+        let o = verify_against(&h, "imap", port, flag);
+        survived(kind, what, &o);
+        failed_with(&o, 6, &expected, what);
+    }
 }
 
 /// An OAuth server that cannot be reached is a failed verification (6), at once on loopback.
@@ -801,12 +797,12 @@ fn an_unreachable_token_endpoint_fails_verify_at_once() {
     std::fs::write(h.store_file("test"), text).unwrap();
     let o = verify_against(&h, "imap", closed, "--plain");
     survived("endless", "token endpoint refused", &o);
-    assert_eq!(o.code, 6, "{}", o.stderr);
-    assert!(
-        o.stderr.contains(&format!(
+    failed_with(
+        &o,
+        6,
+        &format!(
             "error: the sign-in cannot reach its server: cannot connect to http://127.0.0.1:{closed}: connection refused"
-        )),
-        "{}",
-        o.stderr
+        ),
+        "token endpoint refused",
     );
 }

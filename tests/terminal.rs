@@ -67,7 +67,7 @@ fn init_asks_its_questions_with_defaults() {
 fn the_google_console_step_waits_on_a_terminal() {
     for paste in [false, true] {
         let h = Harness::new(GOOGLE_SPEC);
-        let mut child = h.tty(&["apply", "--env", "test", "--yes"]);
+        let mut s = Screen::new(h.tty(&["apply", "--env", "test", "--yes"]));
         // The person works in the console once the project is ready.
         let deadline = Instant::now() + Duration::from_secs(20);
         while h
@@ -85,51 +85,17 @@ fn the_google_console_step_waits_on_a_terminal() {
             client["web"]["client_id"].as_str().unwrap().to_owned(),
             client["web"]["client_secret"].as_str().unwrap().to_owned(),
         );
-        // Read the screen as it comes, to type only after each prompt (as a person would:
-        // typing ahead of the password prompt would echo the secret before echo is off).
-        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let mut out = child.stdout.take().unwrap();
-        let reader = {
-            let screen = screen.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    screen
-                        .lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            })
-        };
-        let wait_for = |text: &str| {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while !screen.lock().unwrap().contains(text) {
-                assert!(
-                    Instant::now() < deadline,
-                    "never saw {text:?}: {}",
-                    screen.lock().unwrap()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        };
-        wait_for("When done: path of the downloaded client JSON");
-        let stdin = child.stdin.as_mut().unwrap();
+        // Type only after each prompt, as a person would: typing ahead of the password prompt
+        // would echo the secret before echo is off.
+        s.wait_for("When done: path of the downloaded client JSON");
         if paste {
-            stdin.write_all(format!("{id}\n").as_bytes()).unwrap();
-            wait_for("Client secret: ");
-            stdin.write_all(format!("{secret}\n").as_bytes()).unwrap();
+            s.type_text(&format!("{id}\n"));
+            s.wait_for("Client secret: ");
+            s.type_text(&format!("{secret}\n"));
         } else {
-            stdin
-                .write_all(format!("{}\n", file.display()).as_bytes())
-                .unwrap();
+            s.type_text(&format!("{}\n", file.display()));
         }
-        drop(child.stdin.take());
-        let code = child.wait().unwrap().code().unwrap_or(-1);
-        reader.join().unwrap();
-        let screen = screen.lock().unwrap().replace('\r', "");
+        let (code, screen) = s.finish_with_code();
         assert_eq!(code, 0, "paste={paste}\n{screen}");
         assert!(
             screen.contains(
@@ -202,13 +168,30 @@ impl Screen {
         stdin.flush().unwrap();
     }
 
+    /// Like [`Screen::finish`], with the exit code.
+    fn finish_with_code(mut self) -> (i32, String) {
+        let code = self.wait_exit();
+        (code, self.screen())
+    }
+
     /// Ends the session (the terminal stays open: Ctrl-C, not end of input, must end mailreg)
     /// and returns the whole screen. A process still alive after the deadline is a failure.
     fn finish(mut self) -> String {
+        self.wait_exit();
+        self.screen()
+    }
+
+    fn screen(&mut self) -> String {
+        drop(self.child.stdin.take());
+        self.reader.take().unwrap().join().unwrap();
+        self.text.lock().unwrap().replace('\r', "")
+    }
+
+    fn wait_exit(&mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if self.child.try_wait().unwrap().is_some() {
-                break;
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
@@ -216,9 +199,6 @@ impl Screen {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        drop(self.child.stdin.take());
-        self.reader.take().unwrap().join().unwrap();
-        self.text.lock().unwrap().replace('\r', "")
     }
 }
 

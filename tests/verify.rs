@@ -464,14 +464,11 @@ fn an_expired_token_is_reported_as_expired() {
     }
 }
 
-#[test]
-fn a_revoked_refresh_token_falls_back_to_the_browser() {
-    let p = peers_or_skip!();
-    let case = Case::new(p, "microsoft");
-    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+/// Signs in keeping the refresh token, then revokes it at the IdP; returns the token.
+fn stored_then_revoked(case: &Case, p: &Peers, s: &[String]) -> String {
     let r = case.run(
         p,
-        &args(&s, &["--user", USER, "--imap", "--keep-refresh-token"]),
+        &args(s, &["--user", USER, "--imap", "--keep-refresh-token"]),
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let rt = case.record()["microsoft"]["refresh_tokens"][USER]
@@ -479,6 +476,15 @@ fn a_revoked_refresh_token_falls_back_to_the_browser() {
         .unwrap()
         .to_owned();
     http_post(p, "/revoke", &format!("token={rt}"));
+    rt
+}
+
+#[test]
+fn a_revoked_refresh_token_falls_back_to_the_browser() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "microsoft");
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    let rt = stored_then_revoked(&case, p, &s);
     let r = case.run(p, &args(&s, &["--user", USER, "--imap", "-o", "json"]));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(json(&r)["token"]["source"], "code");
@@ -501,16 +507,7 @@ fn a_revoked_refresh_token_is_reported_once_and_forgotten() {
     let p = peers_or_skip!();
     let mut case = Case::new(p, "microsoft");
     let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
-    let r = case.run(
-        p,
-        &args(&s, &["--user", USER, "--imap", "--keep-refresh-token"]),
-    );
-    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let rt = case.record()["microsoft"]["refresh_tokens"][USER]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    http_post(p, "/revoke", &format!("token={rt}"));
+    stored_then_revoked(&case, p, &s);
     case.browser_params = "mock_deny=1".into();
     let r = case.run(p, &args(&s, &["--user", USER, "--imap"]));
     assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
