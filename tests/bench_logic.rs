@@ -36,7 +36,7 @@ fn requests_are_attributed_to_their_cloud() {
 
 #[test]
 fn polls_are_classified_and_only_the_done_one_is_on_the_critical_path() {
-    let s = steps(&google_fresh_apply());
+    let s = steps(&google_fresh_apply(), 0.0);
     assert_eq!(
         s,
         [
@@ -67,7 +67,7 @@ fn the_run_bound_is_the_longer_of_the_concurrent_clouds() {
         Req::new("PATCH", "/v1.0/applications(uniqueName='x')", 0.2),
         Req::new("POST", "/v1.0/applications/1/addPassword", 0.3),
     ]);
-    let ms = chain_bound(&steps(&of_cloud(&reqs, Cloud::Microsoft)), 0.1, 5.0);
+    let ms = chain_bound(&steps(&of_cloud(&reqs, Cloud::Microsoft), 0.1), 0.1, 5.0);
     assert!(
         (ms - 0.4).abs() < 1e-9,
         "Graph writes start no operation: {ms}"
@@ -101,4 +101,39 @@ fn poll_target_and_median() {
     assert!((poll_target(32.0, 1.0) - 8.0).abs() < 1e-9);
     assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
     assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+}
+
+#[test]
+fn requests_sent_together_share_a_round_trip_and_add_nothing_to_the_bound() {
+    // destroy --purge at 100 ms: token, two reads together, then two deletes in a chain.
+    let reqs = vec![
+        Req::new("POST", "/contoso/oauth2/v2.0/token", 0.0),
+        Req::new("GET", "/v1.0/applications", 0.1),
+        Req::new(
+            "GET",
+            "/v1.0/directory/deletedItems/microsoft.graph.application",
+            0.102,
+        ),
+        Req::new("DELETE", "/v1.0/applications/x", 0.2),
+        Req::new("DELETE", "/v1.0/directory/deletedItems/x", 0.3),
+    ];
+    assert_eq!(
+        steps(&reqs, 0.1),
+        vec![
+            Step::Plain,
+            Step::Plain,
+            Step::Concurrent,
+            Step::Plain,
+            Step::Plain
+        ]
+    );
+    assert_eq!(round_trips(&reqs, 0.1), 3);
+    assert!((chain_bound(&steps(&reqs, 0.1), 0.1, 0.0) - 0.4).abs() < 1e-9);
+    assert!((run_bound_recorded(&reqs, 0.1, 0.0) - 0.4).abs() < 1e-9);
+    assert!(
+        (run_bound(&reqs, 0.1, 0.0) - 0.5).abs() < 1e-9,
+        "the sequential model"
+    );
+    // Without latency nothing is concurrent: every request is its own round trip.
+    assert_eq!(round_trips(&reqs, 0.0), 4);
 }

@@ -396,6 +396,7 @@ impl Http {
         let mut attempt: u32 = 0;
         let mut waited = Duration::ZERO;
         let mut lag_waited = Duration::ZERO;
+        let mut lag_polls: u32 = 0;
         let target = format!(
             "{} {}{}",
             req.method,
@@ -427,7 +428,7 @@ impl Http {
                         resp.status,
                         failure.code.as_deref().unwrap_or("")
                     );
-                    let verdict = self.classify(&req, &failure, attempt);
+                    let verdict = self.classify(&req, &failure, attempt, lag_polls);
                     if verdict == Verdict::Final {
                         return Ok(resp);
                     }
@@ -526,6 +527,7 @@ impl Http {
                     }
                     lag_waited += delay;
                     notice::long_wait("waiting for a new object to replicate", &target, delay);
+                    lag_polls += 1;
                     tracing::info!(target: "mailreg::http", "{target}: waiting for replication ({}), retrying in {:.1}s", error.message, delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     self.clock.sleep(delay).await;
@@ -534,14 +536,16 @@ impl Http {
         }
     }
 
-    fn classify(&self, req: &Request, failure: &Failure, attempt: u32) -> Verdict {
+    /// `lag_polls`: how many replication-lag answers this call has had so far.
+    fn classify(&self, req: &Request, failure: &Failure, attempt: u32, lag_polls: u32) -> Verdict {
         let policy = &self.policy;
         if let Some(is_lag) = req.lag
             && is_lag(failure)
         {
-            // Lag clears in seconds; poll at 1-2 s up to 8 s rather than the throttle schedule.
-            let d = Duration::from_secs(1u64 << (attempt - 1).min(3));
-            return Verdict::Lag(d.mul_f64(0.75 + fastrand::f64() * 0.25));
+            // Lag clears in seconds: poll on the linear lag schedule (retry::lag_delay), with a
+            // little jitter, rather than the throttle schedule.
+            let d = retry::lag_delay(lag_polls);
+            return Verdict::Lag(d.mul_f64(0.9 + fastrand::f64() * 0.1));
         }
         match failure.status {
             // Throttled requests were not processed: safe to repeat even when not idempotent.

@@ -48,6 +48,18 @@ impl RetryPolicy {
     }
 }
 
+/// The nominal wait before replication-lag poll `n` (0-based): 1 s, 2 s, 3 s, … up to 10 s.
+///
+/// Linear rather than doubling: an object appears at some unknown moment within seconds to a
+/// couple of minutes, and the overshoot past that moment is at most the current step. Doubling
+/// (1, 2, 4, 8, 8, …) overshot by up to 8 s per wait, which adds up when a run waits on several
+/// new objects in a chain (app, service principal, grant). Linear steps reach 20 s of lag with at
+/// most 1 s of overshoot and 40 s with at most 5 s, while the request count over the whole
+/// two-minute lag budget stays what doubling cost (about 17 polls).
+pub fn lag_delay(poll: u32) -> Duration {
+    Duration::from_secs(u64::from(poll.saturating_add(1).min(10)))
+}
+
 /// Parses `Retry-After`: delta-seconds (what Graph and Google send) or an HTTP date. The value
 /// comes from a server, so it is clamped ([`crate::clock::secs_clamped`]): `1e300` is a very
 /// long wait, which the retry budget then refuses, never a panic.
@@ -109,6 +121,24 @@ mod tests {
             parse_retry_after("Fri, 31 Dec 9999 23:59:59 +0000", now),
             Some(crate::clock::MAX_WAIT)
         );
+    }
+
+    #[test]
+    fn lag_polls_come_close_to_the_moment_an_object_appears() {
+        // Poll times (nominal, from the first answer) for a given number of polls.
+        let times: Vec<u64> = (0..40)
+            .scan(0, |t, n| {
+                *t += lag_delay(n).as_secs();
+                Some(*t)
+            })
+            .collect();
+        let first_after = |lag: u64| times.iter().copied().find(|t| *t >= lag).unwrap();
+        assert_eq!(first_after(20), 21);
+        assert!(first_after(40) - 40 <= 5);
+        assert!(first_after(5) - 5 <= 1);
+        // The whole lag budget costs no more polls than the doubling schedule did (17).
+        let polls_in_budget = times.iter().take_while(|t| **t <= 120).count();
+        assert!(polls_in_budget <= 17, "{polls_in_budget}");
     }
 
     #[test]

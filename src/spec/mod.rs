@@ -776,8 +776,14 @@ fn check_redirect_uri(uri: &str, personal: bool) -> std::result::Result<(), Stri
     Ok(())
 }
 
+/// A GUID in its hyphenated form (8-4-4-4-12 hex digits), as Entra writes tenant IDs.
 pub fn is_guid(s: &str) -> bool {
-    uuid::Uuid::parse_str(s).is_ok() && s.len() == 36
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn is_domain(s: &str) -> bool {
@@ -794,6 +800,17 @@ fn is_domain(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn guids_are_hyphenated_hex_of_the_right_lengths() {
+        assert!(is_guid("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+        assert!(is_guid("72F988BF-86F1-41AF-91AB-2D7CD011DB47"));
+        assert!(!is_guid("72f988bf86f141af91ab2d7cd011db47"));
+        assert!(!is_guid("72f988bf-86f1-41af-91ab-2d7cd011db4"));
+        assert!(!is_guid("72f988bg-86f1-41af-91ab-2d7cd011db47"));
+        assert!(!is_guid("{72f988bf-86f1-41af-91ab-2d7cd011db47}"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+    }
+
     use super::*;
 
     const BASE: &str = r#"name = "agileapps-mail"

@@ -155,13 +155,13 @@ impl Listener {
     }
 }
 
-fn page_response(status: u16, text: &str) -> hyper::Response<axum::body::Body> {
+fn page_response(status: u16, text: &str) -> hyper::Response<String> {
     let body = format!("<!doctype html><title>mailreg</title><p>{text}</p>\n");
     hyper::Response::builder()
         .status(status)
         .header("content-type", "text/html; charset=utf-8")
         .header("connection", "close")
-        .body(axum::body::Body::from(body))
+        .body(body)
         .unwrap_or_default()
 }
 

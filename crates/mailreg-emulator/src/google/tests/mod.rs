@@ -751,4 +751,4 @@ fn patch_repairs_labels_and_display_name() {
     );
 }
 
-mod part1;
+mod services_and_clients;

@@ -759,5 +759,5 @@ fn filter_by_tag_with_select() {
     assert_eq!(r.status, 400);
 }
 
-mod part1;
-mod part2;
+mod resources;
+mod throttling_and_parsing;

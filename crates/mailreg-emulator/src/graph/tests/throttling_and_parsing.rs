@@ -1,4 +1,4 @@
-//! More unit tests of the fake.
+//! Unit tests of the Graph fake: write throttling, deterministic ids, the $filter parser.
 
 use super::*;
 

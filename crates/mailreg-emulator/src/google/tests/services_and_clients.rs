@@ -1,4 +1,4 @@
-//! More unit tests of the fake.
+//! Unit tests of the Google fake: Service Usage, OAuth clients, determinism, routing.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! More unit tests of the fake.
+//! Unit tests of the Graph fake: paging, secrets, deleted items, replication lag, service principals and grants.
 
 use super::*;
 
