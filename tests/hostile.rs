@@ -761,7 +761,7 @@ fn tls_and_starttls_mixups_are_named() {
             silent,
             "--starttls",
             format!(
-                "imap: port {silent} of 127.0.0.1 sent no greeting within 3s; if it speaks implicit TLS, use --tls"
+                "imap: port {silent} of 127.0.0.1 sent no greeting within 1.5s; if it speaks implicit TLS, use --tls"
             ),
         ),
         (
@@ -805,4 +805,22 @@ fn an_unreachable_token_endpoint_fails_verify_at_once() {
         ),
         "token endpoint refused",
     );
+}
+
+/// Access tokens are not kept for the whole run: a call after the first token expired signs in
+/// again (the credential library renews a token before it runs out) instead of failing with 401.
+#[test]
+fn a_run_longer_than_a_token_s_life_renews_it() {
+    let mut config = EmulatorConfig::default();
+    config.graph.token_lifetime_secs = 1;
+    let h = Harness::with_config(SPEC, config);
+    // The first answer takes longer than the token lives; the calls after it need a new one.
+    h.emu.inject(
+        Fault::new(FaultKind::Delay(Duration::from_millis(1500))).on("GET", "/v1.0/applications"),
+    );
+    let o = measured(h.command(&["apply", "--env", "test", "--yes"]));
+    survived("slow-loris", "token expires mid-run", &o);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let tokens = h.emu.requests().iter().filter(|r| r.is_token()).count();
+    assert!(tokens >= 2, "signed in again: {tokens} token requests");
 }

@@ -153,7 +153,8 @@ impl Conn {
         }
         let greeting = !self.greeted;
         let wait = if greeting {
-            GREETING_TIMEOUT.min(self.timeout)
+            // Well inside the whole check's deadline, so the greeting's message wins the race.
+            GREETING_TIMEOUT.min(self.timeout / 2)
         } else {
             self.timeout
         };
