@@ -397,10 +397,13 @@ impl Http {
         let mut waited = Duration::ZERO;
         let mut lag_waited = Duration::ZERO;
         let mut lag_polls: u32 = 0;
+        // `host[:port]/path`: the port shows when the URL names one (an override such as the
+        // emulator's), so a wrong port is visible in `-vv` too.
         let target = format!(
-            "{} {}{}",
+            "{} {}{}{}",
             req.method,
             req.url.host_str().unwrap_or_default(),
+            req.url.port().map(|p| format!(":{p}")).unwrap_or_default(),
             req.url.path()
         );
         loop {
