@@ -226,6 +226,19 @@ fn ctrl_c_at_the_confirmation_prompt_exits_130() {
     assert!(h.api_requests().iter().all(|r| !r.is_write()));
 }
 
+#[test]
+fn ctrl_c_at_init_s_questions_exits_130_and_writes_nothing() {
+    let h = Harness::new(SPEC);
+    let mut s = Screen::new(h.tty_shell(&then_report(&["init", "-f", "new.toml"])));
+    s.wait_for("Name of this spec");
+    std::thread::sleep(Duration::from_millis(200));
+    s.type_text(CTRL_C);
+    let screen = s.finish();
+    assert!(screen.contains("[exit=130]"), "{screen}");
+    assert!(screen.ends_with("\necho\n"), "echo on again: {screen}");
+    assert!(!h.dir.path().join("new.toml").exists());
+}
+
 /// The console step's prompts: `~` is expanded, a missing path is "no such file", a client ID
 /// is checked before the secret is asked for (naming no flag), and Ctrl-C at the path prompt or
 /// at the secret prompt (echo off) ends the run with 130 and echo back on.
