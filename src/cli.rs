@@ -180,6 +180,12 @@ pub enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Check (and fix) what a mailbox needs besides the registration.
+    ///
+    /// Before an OAuth login works, a Microsoft mailbox needs a licence with Exchange Online and
+    /// IMAP/POP/SMTP AUTH allowed; a Google one must be a test user while the app is in Testing.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
     /// Prove that the stored credentials let a mailbox sign in: OAuth sign-in with the stored
     /// client, then an IMAP, POP3 and SMTP login with SASL XOAUTH2 (or OAUTHBEARER). Exit 6 when
     /// any step fails. Tokens are never printed.
@@ -249,6 +255,40 @@ pub struct VerifyArgs {
     /// Seconds to wait for the browser's redirect.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Retry the failed logins with backoff until they pass or this much time is up (e.g.
+    /// `45m`): Exchange takes 30 minutes or more to apply a mailbox change. The sign-in is
+    /// done once; JSON gives each protocol's time of first success.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Check the mailboxes (--user, or the spec's `mailboxes`) with read-only calls: Microsoft:
+    /// the user, its Exchange Online licence, IMAP/POP/SMTP AUTH for the mailbox and the
+    /// organisation (only the protocols the spec's permissions use); Google: the test users.
+    /// Exit 0 when every mailbox is ready, 6 when one is not.
+    Check(MailboxCheckArgs),
+}
+
+/// `mailreg mailbox check`'s flags.
+#[derive(Debug, Args)]
+pub struct MailboxCheckArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// A mailbox to check (repeat for more). Default: the spec's `mailboxes` lists.
+    #[arg(long, short = 'u', value_name = "ADDRESS")]
+    pub user: Vec<String>,
+    /// Only this provider's mailboxes; needed with --user when the spec has both.
+    #[arg(long, value_parser = ["microsoft", "google"])]
+    pub provider: Option<String>,
+    /// Turn on what is off (Set-CASMailbox: IMAP, POP, SMTP AUTH), after a plan and a
+    /// confirmation. Never touches a licence: that costs money, so it only says which is missing.
+    #[arg(long)]
+    pub fix: bool,
+    /// Do not ask for confirmation (with --fix).
+    #[arg(long, short = 'y', requires = "fix")]
+    pub yes: bool,
 }
 
 impl VerifyArgs {
@@ -275,6 +315,7 @@ impl VerifyArgs {
             device_code: self.device_code,
             keep_refresh_token: self.keep_refresh_token,
             timeout: self.timeout,
+            wait: self.wait,
             json: global.output == OutputFormat::Json,
             quiet: global.quiet,
         }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod interrupt;
 pub mod lock;
 pub mod logging;
+pub mod mailbox;
 pub mod microsoft;
 pub mod output;
 pub mod plan;

@@ -211,6 +211,12 @@ fn the_emulator_prints_one_json_line_for_scripts() {
     let url = v["url"].as_str().unwrap();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert_eq!(v["env"]["MAILREG_GRAPH_URL"], url);
+    assert_eq!(v["env"]["MAILREG_EXCHANGE_URL"], url);
+    assert_eq!(v["env"]["MAILREG_GMAIL_URL"], url);
+    assert_eq!(
+        v["mailboxes"],
+        serde_json::json!(["mailbox@contoso.onmicrosoft.com"])
+    );
     assert!(
         v["env"]["GOOGLE_APPLICATION_CREDENTIALS"]
             .as_str()

@@ -610,13 +610,7 @@ fn the_request_log_shows_calls_but_never_secrets() {
     let r = h.ok(&["apply", "--env", "test", "--yes", "-vv"]);
     let rec = h.record("test");
     let secret = rec["microsoft"]["secret"]["value"].as_str().unwrap();
-    let operator_secret = h
-        .emu
-        .env()
-        .into_iter()
-        .find(|(k, _)| k == "AZURE_CLIENT_SECRET")
-        .unwrap()
-        .1;
+    let operator_secret = h.operator_secret();
     for text in [&r.stdout, &r.stderr] {
         assert!(!text.contains(secret));
         assert!(!text.contains(&operator_secret));

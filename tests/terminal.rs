@@ -8,19 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn finish(mut child: std::process::Child, input: &str) -> (i32, String) {
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
-    )
-}
+use common::finish_tty as finish;
 
 #[test]
 fn apply_asks_before_changing_anything() {

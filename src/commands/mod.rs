@@ -4,6 +4,7 @@ mod demo;
 mod gc;
 mod google;
 mod init;
+mod mailbox;
 mod show;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -76,6 +77,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
         }
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
         Command::Verify(args) => crate::verify::run(&args.options(global)).await,
+        Command::Mailbox(cmd) => mailbox::run(cmd, global).await,
     }
 }
 
@@ -122,6 +124,7 @@ fn session_for(
     let spec = Spec::load(&target.file, &target.env)?;
     // Templates are part of the input: a broken one stops the run before any request.
     crate::output::check_templates(&spec)?;
+    crate::mailbox::logo::check(&spec)?;
     let clock = Clock::from_env()?;
     let mut http = Http::new(clock)?;
     if let Some(n) = pace {
@@ -258,9 +261,10 @@ async fn apply(
         .unwrap_or(s.ctx.record().await);
     let store_path = s.ctx.store.path(&s.spec.name, &s.spec.env);
     let written = crate::output::write_all(&s.spec, &record)?;
+    let mailboxes = mailbox_readiness(&s.spec).await;
     match global.output {
         OutputFormat::Json => {
-            let doc = json!({
+            let mut doc = json!({
                 "plan": plan.to_json(),
                 "applied": !plan.is_empty(),
                 "manual_steps": steps,
@@ -269,6 +273,9 @@ async fn apply(
                 "credentials_file": store_path.display().to_string(),
                 "error": pending.as_ref().map(Error::to_json),
             });
+            if let Some(m) = &mailboxes {
+                doc["mailboxes"] = mailbox_json(m);
+            }
             println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
         }
         OutputFormat::Text if !global.quiet => {
@@ -296,6 +303,9 @@ async fn apply(
                     w.template,
                     w.provider.as_str()
                 );
+            }
+            if let Some(m) = &mailboxes {
+                print!("\nMailboxes:\n{}", mailbox_text(m));
             }
         }
         OutputFormat::Text => {}
@@ -374,19 +384,57 @@ async fn rotate(target: &Target, global: &Global, yes: bool, keep_old: bool) -> 
 async fn status(target: &Target, global: &Global) -> Result<ExitCode> {
     let s = session(target, global)?;
     let (plan, providers) = engine::status(&s.ctx, &s.providers).await?;
+    let mailboxes = mailbox_readiness(&s.spec).await;
     match global.output {
         OutputFormat::Json => {
-            let doc = json!({
+            let mut doc = json!({
                 "name": s.spec.name,
                 "env": s.spec.env,
                 "providers": providers,
                 "pending_changes": plan.summary(),
             });
+            if let Some(m) = &mailboxes {
+                doc["mailboxes"] = mailbox_json(m);
+            }
             println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
         }
-        OutputFormat::Text => print!("{}", show::status_text(&s.spec, &plan, &providers)),
+        OutputFormat::Text => {
+            print!("{}", show::status_text(&s.spec, &plan, &providers));
+            if let Some(m) = &mailboxes {
+                print!("\nMailboxes:\n{}", mailbox_text(m));
+            }
+        }
     }
     Ok(ExitCode::Success)
+}
+
+/// The readiness of the spec's `mailboxes` (None when it lists none), for `status` and the end
+/// of `apply`. It never fails the command: `apply` has done its job (the registration) and the
+/// rest depends on an administrator and on Exchange's propagation; `status` only reports.
+/// `mailreg mailbox check` is the command whose exit code gates on readiness.
+async fn mailbox_readiness(spec: &Spec) -> Option<Result<Vec<crate::mailbox::Report>>> {
+    if !crate::mailbox::spec_has_mailboxes(spec) {
+        return None;
+    }
+    Some(match Clock::from_env().and_then(Http::new) {
+        Ok(http) => crate::mailbox::check_spec(spec, &http).await,
+        Err(e) => Err(e),
+    })
+}
+
+/// `mailboxes` in JSON: the reports, or `{"error": …}` when the checks could not run.
+fn mailbox_json(m: &Result<Vec<crate::mailbox::Report>>) -> serde_json::Value {
+    match m {
+        Ok(reports) => crate::mailbox::to_json(reports),
+        Err(e) => json!({"error": e.to_json()}),
+    }
+}
+
+fn mailbox_text(m: &Result<Vec<crate::mailbox::Report>>) -> String {
+    match m {
+        Ok(reports) => crate::mailbox::render(reports),
+        Err(e) => format!("  the mailbox checks could not run: {}\n", e.message),
+    }
 }
 
 async fn destroy(target: &Target, global: &Global, yes: bool, purge: bool) -> Result<ExitCode> {
@@ -495,6 +543,9 @@ async fn emulator(
     };
     config.graph.replication_lag = replication_lag;
     let emu = mailreg_emulator::Emulator::start(config).await?;
+    // A ready mailbox to rehearse `mailreg mailbox check` and `--fix` with.
+    let mailbox = "mailbox@contoso.onmicrosoft.com";
+    emu.with_state(|s| s.add_mailbox(mailreg_emulator::MailboxSeed::ready(mailbox)));
     // Listen for Ctrl-C before the address is printed: a script that reads it and stops the
     // emulator at once must get a clean stop, not the default kill.
     #[cfg(unix)]
@@ -502,13 +553,17 @@ async fn emulator(
     if global.output == OutputFormat::Json {
         let env: serde_json::Map<String, serde_json::Value> =
             emu.env().into_iter().map(|(k, v)| (k, json!(v))).collect();
-        println!("{}", json!({"url": emu.url(), "env": env}));
+        println!(
+            "{}",
+            json!({"url": emu.url(), "env": env, "mailboxes": [mailbox]})
+        );
     } else {
         println!("mailreg emulator listening on {}", emu.url());
         println!("Point mailreg at it:\n");
         for (k, v) in emu.env() {
             println!("  export {k}={v}");
         }
+        println!("\nA ready mailbox is seeded for `mailreg mailbox check`: {mailbox}");
         println!("\nCtrl-C stops it; state is kept in memory only.");
     }
     // Scripts read the address from a pipe: make sure it is out before waiting.

@@ -33,6 +33,8 @@ pub struct ConsoleSteps<'a> {
     pub test_users: &'a [String],
     pub redirect_uris: &'a [String],
     pub client_name: &'a str,
+    /// `[google] logo`: the file to upload and what mailreg found (already checked).
+    pub logo: Option<String>,
     /// The command that completes the step.
     pub import_command: String,
 }
@@ -61,6 +63,9 @@ impl ConsoleSteps<'_> {
             "      Developer contact email    {}",
             self.developer_emails.join(", ")
         );
+        if let Some(logo) = &self.logo {
+            let _ = writeln!(out, "      App logo                   {logo}");
+        }
         let _ = writeln!(out, " 2. Audience: {CONSOLE}/auth/audience?project={p}");
         let _ = writeln!(out, "      User type                  External");
         let _ = writeln!(out, "      Publishing status          Testing");

@@ -193,6 +193,11 @@ impl GoogleProvider {
             test_users: &self.g.test_users,
             redirect_uris: &self.g.redirect_uris,
             client_name: &client_name,
+            // Checked when the run started; a bad logo stopped it there.
+            logo: crate::mailbox::logo::check(&self.spec)
+                .ok()
+                .flatten()
+                .map(|l| l.checklist()),
             import_command: command.clone(),
         };
         ManualStep {

@@ -257,10 +257,13 @@ impl GraphAuth {
     /// A Graph access token, cached by azure_identity and refreshed by it before it expires
     /// (so a paced run longer than a token's life keeps working).
     pub async fn token(&self) -> Result<String> {
-        let result = self
-            .credential
-            .get_token(&[self.scope.as_str()], None)
-            .await;
+        self.token_for(&self.scope).await
+    }
+
+    /// A token for another resource of the same cloud through the same credential, e.g.
+    /// Exchange Online's admin endpoint (`https://outlook.office365.com/.default`).
+    pub async fn token_for(&self, scope: &str) -> Result<String> {
+        let result = self.credential.get_token(&[scope], None).await;
         let stash = self.stash.lock().ok().and_then(|mut s| s.take());
         let token = result.map_err(|e| match stash {
             Some(Stash::Transport(err)) => err,

@@ -200,7 +200,7 @@ impl Graph {
         self.auth.token().await
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+    pub(super) fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
         let mut url = self.endpoints.graph_url(path);
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -208,7 +208,7 @@ impl Graph {
         url
     }
 
-    async fn call(&self, req: Request) -> Result<crate::http::Response> {
+    pub(super) async fn call(&self, req: Request) -> Result<crate::http::Response> {
         let token = self.token().await?;
         self.http.send(req.bearer(&token)).await
     }

@@ -6,9 +6,11 @@ pub mod app;
 pub mod auth;
 pub mod cloud;
 pub mod consent;
+pub mod exchange;
 pub mod graph;
 pub mod permissions;
 pub mod secret;
+pub mod users;
 
 use std::time::Duration;
 

@@ -11,6 +11,7 @@
 //! ever sent to a cloud for a spec that does not load.
 
 pub mod locate;
+mod mailboxes;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use locate::Locator;
+pub use mailboxes::MAX_MAILBOXES;
+use mailboxes::check_mailboxes;
 
 /// Rules for `name` and environment names: they end up in Entra tags, Google labels (lowercase,
 /// digits, hyphens, ≤63) and the Graph `uniqueName`.
@@ -123,6 +126,10 @@ pub struct MicrosoftSpec {
     /// Free text for the registration's notes field.
     #[serde(default)]
     pub notes: Option<String>,
+    /// Mailboxes that sign in with the registration: `mailbox check`, `status` and the end of
+    /// `apply` check their readiness (licence, IMAP/POP/SMTP AUTH).
+    #[serde(default)]
+    pub mailboxes: Vec<String>,
 }
 
 impl MicrosoftSpec {
@@ -176,6 +183,13 @@ pub struct GoogleSpec {
     /// Extra labels on the project; mailreg adds its own.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Mailboxes that sign in with the client: `mailbox check` warns about test users.
+    #[serde(default)]
+    pub mailboxes: Vec<String>,
+    /// The consent screen's logo (JPG, PNG or BMP, at most 1 MB, square), relative to the
+    /// spec; checked before anything is sent and named in the console checklist.
+    #[serde(default)]
+    pub logo: Option<String>,
 }
 
 impl GoogleSpec {
@@ -482,7 +496,7 @@ pub fn valid_label(s: &str, key: bool) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn valid_email(s: &str) -> bool {
+pub fn valid_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty() && is_domain(domain) && !s.chars().any(char::is_whitespace)
@@ -566,6 +580,7 @@ fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) 
             ));
         }
     }
+    check_mailboxes("google", &g.mailboxes, p);
     if g.redirect_uris.is_empty() {
         p.push(Problem::new(
             "google.redirect_uris",
@@ -603,6 +618,7 @@ fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) 
 }
 
 fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Problem>) {
+    check_mailboxes("microsoft", &ms.mailboxes, p);
     let t = ms.tenant.trim();
     if ["common", "organizations", "consumers"].contains(&t.to_ascii_lowercase().as_str()) {
         p.push(Problem::new(

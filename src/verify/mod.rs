@@ -23,6 +23,7 @@ pub mod pop3;
 pub mod sasl;
 pub mod smtp;
 pub mod tls;
+mod wait;
 
 use std::time::Duration;
 
@@ -247,6 +248,10 @@ pub fn diagnose_token(token: &str, user: &str, now: i64) -> Option<String> {
 struct Outcome {
     target: Target,
     error: Option<Error>,
+    /// Logins tried (more than one with `--wait`).
+    attempts: u32,
+    /// When the login first passed.
+    passed_at: Option<time::OffsetDateTime>,
 }
 
 fn pick_provider(args: &Options, record: &Record) -> Result<Provider> {
@@ -408,6 +413,9 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
     let (client, redirects) = client(&record, provider)?;
     // Everything that can be wrong in the flags is found before anyone is asked to sign in.
     let targets = targets(args, provider)?;
+    if let Some(w) = args.wait {
+        wait::check_limit(w)?;
+    }
     let connector = tls::connector(args.ca_file.as_deref())?;
     if args.device_code && provider == Provider::Google {
         return Err(Error::bad_input(
@@ -461,34 +469,71 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
         }
     }
 
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let started = std::time::Instant::now();
+    // Gmail says itself when the account has IMAP or POP switched off: a clearer reason than
+    // the login's failure, and no login is tried for it.
+    let blocked = if provider == Provider::Google {
+        let protocols: Vec<Protocol> = targets.iter().map(|t| t.protocol).collect();
+        crate::mailbox::google::gmail_blocks(&http, &tokens.access, &protocols).await
+    } else {
+        Vec::new()
+    };
+    let login_once = |t: Target| {
+        let (user, token, connector) = (&args.user, &tokens.access, &connector);
+        async move {
+            let login = Login {
+                user,
+                token,
+                mech: args.mech,
+                host: &t.host,
+                port: t.port,
+                security: t.security,
+                tls: connector,
+                limit,
+            };
+            let name = t.protocol.as_str();
+            let result = match t.protocol {
+                Protocol::Imap => conn::deadline(name, limit, imap::login(&login)).await,
+                Protocol::Pop3 => conn::deadline(name, limit, pop3::login(&login)).await,
+                Protocol::Smtp => conn::deadline(name, limit, smtp::login(&login)).await,
+            };
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            result.err().map(|mut e| {
+                if e.code.as_deref() == Some(explain::REJECTED)
+                    && let Some(d) = diagnose_token(token.expose(), user, now)
+                {
+                    e.message = format!("{d}; {}", e.message);
+                }
+                e
+            })
+        }
+    };
     let mut outcomes = Vec::new();
     for t in targets {
-        let login = Login {
-            user: &args.user,
-            token: &tokens.access,
-            mech: args.mech,
-            host: &t.host,
-            port: t.port,
-            security: t.security,
-            tls: &connector,
-            limit,
+        let error = match blocked.iter().find(|(p, _)| *p == t.protocol) {
+            Some((_, why)) => Some(fail(why.clone())),
+            None => login_once(t.clone()).await,
         };
-        let name = t.protocol.as_str();
-        let result = match t.protocol {
-            Protocol::Imap => conn::deadline(name, limit, imap::login(&login)).await,
-            Protocol::Pop3 => conn::deadline(name, limit, pop3::login(&login)).await,
-            Protocol::Smtp => conn::deadline(name, limit, smtp::login(&login)).await,
-        };
-        let error = result.err().map(|mut e| {
-            if e.code.as_deref() == Some(explain::REJECTED)
-                && let Some(d) = diagnose_token(tokens.access.expose(), &args.user, now)
-            {
-                e.message = format!("{d}; {}", e.message);
-            }
-            e
+        let passed_at = error.is_none().then(time::OffsetDateTime::now_utc);
+        outcomes.push(Outcome {
+            target: t,
+            error,
+            attempts: 1,
+            passed_at,
         });
-        outcomes.push(Outcome { target: t, error });
+    }
+    if let Some(limit) = args.wait {
+        let interactive =
+            !args.json && !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        wait::retry(
+            &mut outcomes,
+            limit,
+            http.clock(),
+            started,
+            interactive,
+            login_once,
+        )
+        .await;
     }
 
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
@@ -497,14 +542,19 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
             let results: Vec<_> = outcomes
                 .iter()
                 .map(|o| {
-                    json!({
+                    let mut r = json!({
                         "protocol": o.target.protocol.as_str(),
                         "server": format!("{}:{}", o.target.host, o.target.port),
                         "mechanism": args.mech.name(),
                         "security": o.target.security,
                         "ok": o.error.is_none(),
                         "reason": o.error.as_ref().map(|e| conn::printable(&e.message)),
-                    })
+                    });
+                    if args.wait.is_some() {
+                        r["attempts"] = json!(o.attempts);
+                        r["first_success"] = json!(o.passed_at.map(crate::clock::rfc3339));
+                    }
+                    r
                 })
                 .collect();
             let doc = json!({
@@ -528,6 +578,9 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
                     t.security.label()
                 );
                 match &o.error {
+                    None if !args.quiet && o.attempts > 1 => {
+                        println!("{head}: passed on try {}", o.attempts)
+                    }
                     None if !args.quiet => println!("{head}"),
                     None => {}
                     Some(e) => println!("{head}: {}", conn::printable(&e.message)),

@@ -32,6 +32,8 @@ pub struct Options {
     pub keep_refresh_token: bool,
     /// Seconds to wait for the browser's redirect.
     pub timeout: u64,
+    /// `--wait`: retry failed logins until they pass or this much (nominal) time is up.
+    pub wait: Option<std::time::Duration>,
     /// Print one JSON document instead of text.
     pub json: bool,
     /// Text output: only what went wrong.

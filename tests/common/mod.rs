@@ -142,6 +142,32 @@ impl Harness {
     pub fn clear(&self) {
         self.emu.clear_log();
     }
+
+    /// The emulator operator's client secret (what mailreg signs in with): never to be printed.
+    pub fn operator_secret(&self) -> String {
+        self.emu
+            .env()
+            .into_iter()
+            .find(|(k, _)| k == "AZURE_CLIENT_SECRET")
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+}
+
+/// Types `input` into a [`Harness::tty`] run and waits: its exit code and the terminal's text.
+pub fn finish_tty(mut child: std::process::Child, input: &str) -> (i32, String) {
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+    )
 }
 
 /// `METHOD path` lines of API requests, for compact order assertions.

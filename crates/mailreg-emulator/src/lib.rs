@@ -5,6 +5,8 @@
 //!   secrets, service principals and grants, deleted items, query options, validation).
 //! - [`google`]: Google's OAuth token endpoint and metadata server, Resource Manager v3 projects,
 //!   long-running operations and Service Usage v1.
+//! - [`exchange`]: Exchange Online's admin endpoint for the mailbox readiness cmdlets; Graph
+//!   users and licence details live in [`graph`], Gmail's settings in [`google`].
 //! - [`server`]: the HTTP server that routes to both fakes, with faults (429, 5xx, dropped
 //!   connections, latency, rate limits) and a request log.
 //!
@@ -14,9 +16,11 @@
 //! exercise mailreg against it exactly as they would against the clouds, and `mailreg emulator`
 //! and `mailreg demo` serve it to users who rehearse their pipelines offline.
 
+pub mod exchange;
 pub mod google;
 pub mod graph;
 pub mod server;
 pub mod wire;
 
+pub use exchange::{Cas, ExchangeAccess, MailboxSeed};
 pub use server::{Emulator, EmulatorConfig, Fault, FaultKind, LoggedRequest};

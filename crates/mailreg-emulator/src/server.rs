@@ -8,7 +8,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 
-use super::google::{GoogleConfig, GoogleState};
+use super::exchange::ExchangeState;
+use super::google::{GmailState, GoogleConfig, GoogleState};
 use super::graph::{GraphConfig, GraphState};
 use super::wire::{EmuRequest, EmuResponse};
 
@@ -136,6 +137,10 @@ pub type Hook = Box<dyn FnMut(usize, &LoggedRequest) + Send>;
 pub struct EmuState {
     pub graph: GraphState,
     pub google: GoogleState,
+    /// Exchange Online's admin endpoint (mailbox readiness).
+    pub exchange: ExchangeState,
+    /// Gmail's IMAP/POP settings of the mailbox.
+    pub gmail: GmailState,
     pub faults: Vec<Fault>,
     pub random: Option<RandomFaults>,
     pub hook: Option<Hook>,
@@ -205,8 +210,10 @@ impl EmuState {
     }
 
     fn route(&mut self, req: &EmuRequest, now: time::OffsetDateTime) -> EmuResponse {
-        self.graph
-            .handle(req, now)
+        self.exchange
+            .handle(req, now, &self.graph)
+            .or_else(|| self.gmail.handle(req))
+            .or_else(|| self.graph.handle(req, now))
             .or_else(|| self.google.handle(req, now))
             .unwrap_or_else(|| {
                 EmuResponse::json(404, &serde_json::json!({"error": {"code": "NotFound", "message": format!("the emulator does not serve {} {}", req.method, req.path)}}))
@@ -404,6 +411,8 @@ impl Emulator {
         Arc::new(Mutex::new(EmuState {
             graph: GraphState::new(config.graph),
             google: GoogleState::new(config.google),
+            exchange: ExchangeState::default(),
+            gmail: GmailState::default(),
             faults: Vec::new(),
             random: None,
             hook: None,
@@ -450,7 +459,9 @@ impl Emulator {
             ("AZURE_CLIENT_ID".into(), client_id),
             ("AZURE_CLIENT_SECRET".into(), secret),
             ("MAILREG_RESOURCE_MANAGER_URL".into(), url.clone()),
-            ("MAILREG_SERVICE_USAGE_URL".into(), url),
+            ("MAILREG_SERVICE_USAGE_URL".into(), url.clone()),
+            ("MAILREG_EXCHANGE_URL".into(), url.clone()),
+            ("MAILREG_GMAIL_URL".into(), url),
             (
                 "GOOGLE_APPLICATION_CREDENTIALS".into(),
                 self.files.path().join("adc.json").display().to_string(),

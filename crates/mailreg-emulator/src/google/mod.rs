@@ -30,6 +30,8 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 use super::wire::{EmuRequest, EmuResponse};
 
 mod auth;
+mod gmail;
+pub use gmail::GmailState;
 mod operations;
 mod projects;
 mod query;

@@ -41,12 +41,14 @@ mod routing;
 #[cfg(test)]
 mod tests;
 mod token;
+mod users;
 mod validation;
 
 #[allow(unused_imports)]
 use self::{
     applications::*, deleted::*, principals::*, query::*, routing::*, token::*, validation::*,
 };
+pub use users::{Licence, UserSeed};
 
 /// The Microsoft Graph application id (ref §2).
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -250,6 +252,7 @@ pub struct GraphState {
     grants: Vec<GrantRec>,
     writes: VecDeque<OffsetDateTime>,
     policy_id: String,
+    users: users::Users,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,6 +418,7 @@ impl GraphState {
             grants: Vec::new(),
             writes: VecDeque::new(),
             policy_id: String::new(),
+            users: Default::default(),
         };
         let graph_sp_id = st.uuid();
         st.policy_id = st.uuid();

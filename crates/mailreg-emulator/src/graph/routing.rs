@@ -126,6 +126,9 @@ impl GraphState {
         {
             segs.remove(0);
         }
+        if let Some(answer) = self.users_route(req, &segs) {
+            return answer;
+        }
         let Some(first) = segs.first().copied() else {
             return Err(unknown_segment("v1.0"));
         };
