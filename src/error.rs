@@ -39,6 +39,8 @@ pub enum ErrorKind {
     ManualStep,
     VerifyFailed,
     Internal,
+    /// Ctrl-C (SIGINT): the run stopped where it was.
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -49,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Refused => ExitCode::Refused,
             ErrorKind::ManualStep => ExitCode::ManualStepRequired,
             ErrorKind::VerifyFailed => ExitCode::VerifyFailed,
+            ErrorKind::Interrupted => ExitCode::Interrupted,
             ErrorKind::Api | ErrorKind::Io | ErrorKind::Internal => ExitCode::Error,
         }
     }
@@ -64,6 +67,7 @@ impl ErrorKind {
             ErrorKind::ManualStep => "manual_step_required",
             ErrorKind::VerifyFailed => "verify_failed",
             ErrorKind::Internal => "internal",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }
@@ -119,6 +123,11 @@ impl Error {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
+    /// Ctrl-C: exit 130, with the reminder that a rerun converges.
+    pub fn interrupted() -> Self {
+        Self::new(ErrorKind::Interrupted, "interrupted")
+            .with_hint("run the same command again: mailreg converges from wherever it stopped")
+    }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -127,6 +136,15 @@ impl Error {
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
         self
+    }
+    /// The same error for another caller (kind, message, hint, code, status; the source chain
+    /// stays with the original), e.g. a sign-in failure shared by requests that waited on it.
+    pub fn duplicate(&self) -> Self {
+        let mut e = Error::new(self.kind, self.message.clone());
+        e.hint = self.hint.clone();
+        e.code = self.code.clone();
+        e.status = self.status;
+        e
     }
     /// Prefixes the message with what was being done (`creating the application: …`).
     pub fn context(mut self, what: impl fmt::Display) -> Self {

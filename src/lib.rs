@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod google;
 pub mod http;
+pub mod interrupt;
 pub mod lock;
 pub mod logging;
 pub mod mailbox;

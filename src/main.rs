@@ -3,7 +3,7 @@
 use std::process::ExitCode as ProcessExit;
 
 use clap::Parser;
-use mailreg::cli::{Cli, OutputFormat};
+use mailreg::cli::{Cli, Command, OutputFormat};
 use mailreg::error::{Error, ErrorKind, ExitCode};
 
 fn main() -> ProcessExit {
@@ -49,20 +49,35 @@ fn main() -> ProcessExit {
         Ok(rt) => rt,
         Err(e) => return report(Error::internal(format!("starting the runtime: {e}")), json),
     };
+    // `mailreg emulator` runs until Ctrl-C by design: there the signal is its normal end.
+    let stops_on_ctrl_c = matches!(cli.command, Command::Emulator { .. });
+    let terminal = mailreg::interrupt::Terminal::save();
     let result = runtime.block_on(async {
+        if stops_on_ctrl_c {
+            return mailreg::commands::run(cli.command, &cli.global).await;
+        }
+        mailreg::interrupt::watch(terminal, if json { report_json } else { report_text });
         tokio::select! {
             r = mailreg::commands::run(cli.command, &cli.global) => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::new(ErrorKind::Internal, "interrupted").with_hint("run the same command again: mailreg converges from wherever it stopped")),
+            _ = tokio::signal::ctrl_c() => Err(Error::interrupted()),
         }
     });
+    if !mailreg::interrupt::claim_report() {
+        // The interrupt watcher has reported and is ending the process.
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
     match result {
         Ok(code) => ProcessExit::from(code as u8),
-        Err(e) if e.message == "interrupted" => {
-            report(e, json);
-            ProcessExit::from(ExitCode::Interrupted as u8)
-        }
         Err(e) => report(e, json),
     }
+}
+
+fn report_json(e: Error) {
+    let _ = report(e, true);
+}
+
+fn report_text(e: Error) {
+    let _ = report(e, false);
 }
 
 fn report(e: Error, json: bool) -> ProcessExit {

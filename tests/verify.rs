@@ -98,6 +98,12 @@ impl Case {
     fn new(p: &Peers, provider: &str) -> Case {
         let dir = tempfile::tempdir().unwrap();
         let idp = p.get("IDP_URL");
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let google_redirect = format!(
+            "http://127.0.0.1:{}/oauth2callback",
+            free.local_addr().unwrap().port()
+        );
+        drop(free);
         let (spec, record) = match provider {
             "microsoft" => (
                 r#"name = "agileapps-mail"
@@ -107,7 +113,8 @@ tenant = "contoso.onmicrosoft.com"
 display_name = "AgileApps mailbox ({env})"
 redirect_uris = ["http://127.0.0.1/callback"]
 permissions = ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "offline_access"]
-"#,
+"#
+                .to_owned(),
                 serde_json::json!({"version": 1, "name": "agileapps-mail", "env": "test", "microsoft": {
                     "tenant": "contoso.onmicrosoft.com", "object_id": "o", "client_id": p.get("CLIENT_ID"),
                     "audience": "AzureADandPersonalMicrosoftAccount",
@@ -120,21 +127,24 @@ permissions = ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send", "of
                                "expires": "2099-01-01T00:00:00Z", "created": "2024-01-01T00:00:00Z"}}}),
             ),
             _ => (
-                r#"name = "agileapps-mail"
+                // Google matches a loopback redirect exactly, port included: a free one.
+                format!(
+                    r#"name = "agileapps-mail"
 
 [google]
-project_id = "agileapps-mail-{env}"
-redirect_uris = ["http://127.0.0.1/oauth2callback"]
+project_id = "agileapps-mail-{{env}}"
+redirect_uris = ["{google_redirect}"]
 support_email = "ops@example.com"
-"#,
+"#
+                ),
                 serde_json::json!({"version": 1, "name": "agileapps-mail", "env": "test", "google": {
                     "project_id": "agileapps-mail-test",
                     "authorize_url": format!("{idp}/o/oauth2/v2/auth"),
                     "token_url": format!("{idp}/token"),
                     "scopes": ["https://mail.google.com/"],
-                    "redirect_uris": ["http://127.0.0.1/oauth2callback"],
+                    "redirect_uris": [google_redirect],
                     "client": {"client_id": p.get("CLIENT_ID"), "client_secret": p.get("CLIENT_SECRET"),
-                               "redirect_uris": ["http://127.0.0.1/oauth2callback"],
+                               "redirect_uris": [google_redirect],
                                "imported": "2024-01-01T00:00:00Z"}}}),
             ),
         };
@@ -435,6 +445,7 @@ fn a_token_for_another_user_names_that_user() {
             reason.starts_with("the token was issued to carol@example.test, not bob@example.test"),
             "{reason}"
         );
+        assert!(!reason.contains("scope"), "not a scope problem: {reason}");
     }
 }
 
@@ -456,14 +467,11 @@ fn an_expired_token_is_reported_as_expired() {
     }
 }
 
-#[test]
-fn a_revoked_refresh_token_falls_back_to_the_browser() {
-    let p = peers_or_skip!();
-    let case = Case::new(p, "microsoft");
-    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+/// Signs in keeping the refresh token, then revokes it at the IdP; returns the token.
+fn stored_then_revoked(case: &Case, p: &Peers, s: &[String]) -> String {
     let r = case.run(
         p,
-        &args(&s, &["--user", USER, "--imap", "--keep-refresh-token"]),
+        &args(s, &["--user", USER, "--imap", "--keep-refresh-token"]),
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let rt = case.record()["microsoft"]["refresh_tokens"][USER]
@@ -471,6 +479,15 @@ fn a_revoked_refresh_token_falls_back_to_the_browser() {
         .unwrap()
         .to_owned();
     http_post(p, "/revoke", &format!("token={rt}"));
+    rt
+}
+
+#[test]
+fn a_revoked_refresh_token_falls_back_to_the_browser() {
+    let p = peers_or_skip!();
+    let case = Case::new(p, "microsoft");
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    let rt = stored_then_revoked(&case, p, &s);
     let r = case.run(p, &args(&s, &["--user", USER, "--imap", "-o", "json"]));
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(json(&r)["token"]["source"], "code");
@@ -484,6 +501,30 @@ fn a_revoked_refresh_token_falls_back_to_the_browser() {
         .unwrap()
         .to_owned();
     assert_ne!(now, rt);
+}
+
+/// Revoked, then the new sign-in fails too: the notice is printed once, and the dead token is
+/// gone from the record (the next run does not try it again).
+#[test]
+fn a_revoked_refresh_token_is_reported_once_and_forgotten() {
+    let p = peers_or_skip!();
+    let mut case = Case::new(p, "microsoft");
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSION_PORT");
+    stored_then_revoked(&case, p, &s);
+    case.browser_params = "mock_deny=1".into();
+    let r = case.run(p, &args(&s, &["--user", USER, "--imap"]));
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stderr.matches("refresh token was rejected").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("WARN"), "{}", r.stderr);
+    assert_eq!(
+        case.record()["microsoft"]["refresh_tokens"][USER],
+        serde_json::Value::Null
+    );
 }
 
 #[test]

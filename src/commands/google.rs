@@ -7,7 +7,7 @@ use crate::cli::{Global, GoogleCommand, OutputFormat};
 use crate::credentials::{GoogleClient, GoogleCredentials, Store};
 use crate::engine::ManualStep;
 use crate::error::{Error, ErrorKind, ExitCode, Result};
-use crate::google::client::{parse_client_json, pasted_client};
+use crate::google::client::{check_client_id, parse_client_json, pasted_client};
 use crate::google::endpoints::{Endpoints, GMAIL_SCOPE};
 use crate::spec::{GoogleSpec, ProjectIdSuffix, Spec};
 
@@ -22,6 +22,8 @@ pub async fn run(cmd: GoogleCommand, global: &Global) -> Result<ExitCode> {
             let client = match (&client_json, &client_id) {
                 (Some(f), _) => read_client_file(&spec, f)?,
                 (None, Some(id)) => {
+                    check_client_id(id.trim())
+                        .map_err(|m| Error::bad_input(format!("--client-id: {m}")))?;
                     let secret = read_secret("Client secret: ")?;
                     pasted_client(
                         id,
@@ -155,11 +157,47 @@ fn store_client(spec: &Spec, client: GoogleClient) -> Result<(String, std::path:
     Ok((project, store.path(&spec.name, &spec.env)))
 }
 
+/// What the person answered at the console step's prompt.
+#[derive(Debug, PartialEq)]
+enum ConsoleAnswer<'a> {
+    File(std::path::PathBuf),
+    /// Looks like a path (a `/`, a leading `~` or `.`, or `.json`), but nothing is there.
+    Missing(std::path::PathBuf),
+    ClientId(&'a str),
+}
+
+/// Tells a path (with `~` expanded, as the checklist prints `~/Downloads/…`) from a client ID.
+fn console_answer(answer: &str) -> ConsoleAnswer<'_> {
+    let path = match answer.strip_prefix("~/") {
+        Some(rest) => match std::env::var_os("HOME") {
+            Some(home) => Path::new(&home).join(rest),
+            None => Path::new(answer).to_path_buf(),
+        },
+        None => Path::new(answer).to_path_buf(),
+    };
+    if path.is_file() {
+        ConsoleAnswer::File(path)
+    } else if answer.contains('/')
+        || answer.starts_with(['~', '.'])
+        || answer.to_ascii_lowercase().ends_with(".json")
+    {
+        ConsoleAnswer::Missing(path)
+    } else {
+        ConsoleAnswer::ClientId(answer)
+    }
+}
+
 /// Reads a secret: without echo on a terminal, else one line of standard input.
 fn read_secret(prompt: &str) -> Result<String> {
     if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(prompt)
-            .map_err(|e| Error::io(format!("reading the secret: {e}")).with_source(e))
+        rpassword::prompt_password(prompt).map_err(|e| {
+            // Ctrl-C interrupts the read: that ends the run, it does not ask again.
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Error::interrupted()
+            } else {
+                Error::io(format!("reading the secret: {e}")).with_source(e)
+            }
+        })
     } else {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -197,23 +235,34 @@ pub fn handle_manual_steps(spec: &Spec, global: &Global, steps: &[ManualStep]) -
             if answer.is_empty() {
                 return Ok(false);
             }
-            let result = if Path::new(answer).is_file() {
-                read_client_file(spec, Path::new(answer))
-            } else {
-                read_secret("Client secret: ").and_then(|secret| {
-                    pasted_client(
-                        answer,
-                        &secret,
-                        &google(spec)?.redirect_uris,
-                        time::OffsetDateTime::now_utc(),
-                    )
-                })
+            let result = match console_answer(answer) {
+                ConsoleAnswer::File(path) => read_client_file(spec, &path),
+                ConsoleAnswer::Missing(path) => Err(Error::bad_input(format!(
+                    "{}: no such file",
+                    path.display()
+                ))),
+                ConsoleAnswer::ClientId(id) => check_client_id(id)
+                    .map_err(|m| {
+                        Error::bad_input(format!(
+                            "{m}: give the downloaded JSON file's path, or the client ID"
+                        ))
+                    })
+                    .and_then(|()| read_secret("Client secret: "))
+                    .and_then(|secret| {
+                        pasted_client(
+                            id,
+                            &secret,
+                            &google(spec)?.redirect_uris,
+                            time::OffsetDateTime::now_utc(),
+                        )
+                    }),
             };
             match result.and_then(|c| store_client(spec, c)) {
                 Ok(_) => {
                     println!("Client stored.");
                     break;
                 }
+                Err(e) if e.kind == ErrorKind::Interrupted => return Err(e),
                 Err(e) => eprintln!("error: {e}"),
             }
         }
@@ -269,5 +318,33 @@ pub fn rotate_steps(spec: &Spec) -> ManualStep {
         resource: "google.oauth_client.secret".into(),
         instructions,
         complete_with: command,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_answers_tell_paths_from_client_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("client_secret_1.json");
+        std::fs::write(&file, "{}").unwrap();
+        let shown = file.to_str().unwrap();
+        assert_eq!(console_answer(shown), ConsoleAnswer::File(file.clone()));
+        // The checklist's own form: `~` is the home directory.
+        let home = std::env::var("HOME").unwrap();
+        assert_eq!(
+            console_answer("~/Downloads/client_secret_x.json"),
+            ConsoleAnswer::Missing(Path::new(&home).join("Downloads/client_secret_x.json"))
+        );
+        assert_eq!(
+            console_answer("client_secret_x.json"),
+            ConsoleAnswer::Missing("client_secret_x.json".into())
+        );
+        assert_eq!(
+            console_answer("123-abc.apps.googleusercontent.com"),
+            ConsoleAnswer::ClientId("123-abc.apps.googleusercontent.com")
+        );
     }
 }

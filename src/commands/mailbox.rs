@@ -66,7 +66,7 @@ async fn check(args: &MailboxCheckArgs, global: &Global) -> Result<ExitCode> {
     let spec = Spec::load(&args.target.file, &args.target.env)?;
     mailbox::logo::check(&spec)?;
     let (ms_users, g_users) = selection(&spec, args)?;
-    let http = Http::new(Clock::from_env())?;
+    let http = Http::new(Clock::from_env()?)?;
     let text = global.output == OutputFormat::Text && !global.quiet;
 
     let mut reports: Vec<Report> = Vec::new();

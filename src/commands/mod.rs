@@ -143,7 +143,7 @@ fn session_for(
     // Templates are part of the input: a broken one stops the run before any request.
     crate::output::check_templates(&spec)?;
     crate::mailbox::logo::check(&spec)?;
-    let clock = Clock::from_env();
+    let clock = Clock::from_env()?;
     let mut http = Http::new(clock)?;
     if let Some((n, deadline)) = pace {
         http =
@@ -528,7 +528,7 @@ async fn mailbox_readiness(spec: &Spec) -> Option<Result<Vec<crate::mailbox::Rep
     if !crate::mailbox::spec_has_mailboxes(spec) {
         return None;
     }
-    Some(match Http::new(Clock::from_env()) {
+    Some(match Clock::from_env().and_then(Http::new) {
         Ok(http) => crate::mailbox::check_spec(spec, &http).await,
         Err(e) => Err(e),
     })
@@ -738,6 +738,9 @@ async fn emulator(
     // A ready mailbox to rehearse `mailreg mailbox check` and `--fix` with.
     let mailbox = "mailbox@contoso.onmicrosoft.com";
     emu.with_state(|s| s.add_mailbox(mailreg_emulator::MailboxSeed::ready(mailbox)));
+    // Listen for Ctrl-C before the address is printed: a script that reads it and stops the
+    // emulator at once must get a clean stop, not the default kill.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     if global.output == OutputFormat::Json {
         let env: serde_json::Map<String, serde_json::Value> =
             emu.env().into_iter().map(|(k, v)| (k, json!(v))).collect();
@@ -756,10 +759,11 @@ async fn emulator(
     }
     // Scripts read the address from a pipe: make sure it is out before waiting.
     std::io::stdout().flush()?;
-    // `kill` (SIGTERM, as for a detached emulator) stops it as Ctrl-C does: its files go too.
+    // Ctrl-C is its documented way to stop (exit 0); `kill` (SIGTERM, as for a detached
+    // emulator) stops it the same way, and its files go too.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
+        _ = interrupt.recv() => {}
         _ = term.recv() => {}
     }
     Ok(ExitCode::Success)

@@ -138,7 +138,7 @@ impl Gcp {
     pub async fn search_projects(&self, query: &str) -> Result<Vec<Project>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        for _ in 0..crate::http::MAX_PAGES {
             let mut url = self.endpoints.crm("v3/projects:search");
             url.query_pairs_mut().append_pair("query", query);
             if let Some(t) = &token {
@@ -147,10 +147,18 @@ impl Gcp {
             let page: SearchPage = self.call(Request::new(Method::GET, url)).await?.json()?;
             out.extend(page.projects);
             match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) if token.as_ref() == Some(&t) => {
+                    return Err(crate::http::paging_error("projects", out.len(), true));
+                }
                 Some(t) => token = Some(t),
                 None => return Ok(out),
             }
         }
+        Err(crate::http::paging_error(
+            "projects",
+            crate::http::MAX_PAGES,
+            false,
+        ))
     }
 
     pub async fn create_project(&self, body: Value) -> Result<Operation> {
@@ -238,6 +246,11 @@ impl Gcp {
                 ))
                 .with_hint("Google sometimes takes longer: run the command again, it picks up where it stopped"));
             };
+            crate::http::notice::long_wait(
+                "Google is still working on an operation",
+                &op.name,
+                at.saturating_sub(waited),
+            );
             self.clock.sleep_until(started, at).await;
             waited = at;
             polls += 1;

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use google_cloud_auth::credentials::{AccessTokenCredentials, Builder};
-use tokio::sync::OnceCell;
 
 use crate::error::{Error, Result};
 
@@ -16,7 +15,6 @@ pub struct GoogleAuth {
     credentials: AccessTokenCredentials,
     pub source: String,
     pub service_account: bool,
-    token: OnceCell<String>,
 }
 
 /// The ADC file that `google-cloud-auth` will use, if any.
@@ -48,6 +46,17 @@ pub fn detect() -> Result<(String, bool)> {
                     e
                 ))
             })?;
+            // google-cloud-auth sends the refresh token or the signed assertion to this URL,
+            // outside mailreg's HTTP layer: hold it to the same https rule first.
+            if let Some(uri) = v.get("token_uri").and_then(|u| u.as_str()) {
+                let url = url::Url::parse(uri).map_err(|e| {
+                    Error::bad_input(format!(
+                        "{}: token_uri {uri:?} is not a URL ({origin}): {e}",
+                        path.display()
+                    ))
+                })?;
+                crate::http::check_url(&url, &format!("{}: token_uri", path.display()))?;
+            }
             let kind = v
                 .get("type")
                 .and_then(|t| t.as_str())
@@ -83,27 +92,22 @@ impl GoogleAuth {
             credentials,
             source,
             service_account,
-            token: OnceCell::new(),
         })
     }
 
-    /// An access token for the Cloud APIs (once per run).
+    /// An access token for the Cloud APIs. google-cloud-auth caches it and refreshes it before
+    /// it expires, so no copy is kept here: a long run never sends an expired token.
     pub async fn token(&self) -> Result<String> {
-        self.token
-            .get_or_try_init(|| async {
-                self.credentials
-                    .access_token()
-                    .await
-                    .map(|t| t.token)
-                    .map_err(|e| {
-                        Error::auth(format!(
-                            "signing in to Google Cloud with {} failed: {e}",
-                            self.source
-                        ))
-                        .with_hint("check the credentials file, or run `gcloud auth application-default login` again")
-                    })
-            })
+        self.credentials
+            .access_token()
             .await
-            .cloned()
+            .map(|t| t.token)
+            .map_err(|e| {
+                Error::auth(format!(
+                    "signing in to Google Cloud with {} failed: {e}",
+                    self.source
+                ))
+                .with_hint("check the credentials file, or run `gcloud auth application-default login` again")
+            })
     }
 }

@@ -247,6 +247,18 @@ pub fn parse_client_json(
 }
 
 /// A pasted client ID and secret (the console's download button does not always work).
+/// Whether a pasted text has the shape of a Google OAuth client ID; the reason when not. Checked
+/// before the secret is asked for, so a typo costs no second paste.
+pub fn check_client_id(client_id: &str) -> std::result::Result<(), String> {
+    if client_id.ends_with(CLIENT_ID_SUFFIX) && client_id.len() > CLIENT_ID_SUFFIX.len() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{client_id:?} does not end with {CLIENT_ID_SUFFIX}"
+        ))
+    }
+}
+
 pub fn pasted_client(
     client_id: &str,
     secret: &str,
@@ -254,11 +266,7 @@ pub fn pasted_client(
     now: time::OffsetDateTime,
 ) -> Result<GoogleClient> {
     let client_id = client_id.trim();
-    if !client_id.ends_with(CLIENT_ID_SUFFIX) || client_id.len() <= CLIENT_ID_SUFFIX.len() {
-        return Err(Error::bad_input(format!(
-            "--client-id: {client_id:?} does not end with {CLIENT_ID_SUFFIX}"
-        )));
-    }
+    check_client_id(client_id).map_err(|m| Error::bad_input(format!("--client-id: {m}")))?;
     let secret = secret.trim();
     if secret.is_empty() {
         return Err(Error::bad_input(

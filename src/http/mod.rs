@@ -6,6 +6,9 @@
 //! secret), and request counters for benchmarks. Providers describe *what* a call is (safe to
 //! repeat or not, which answers mean replication lag); this module decides *how* to get it done.
 
+mod body;
+pub mod notice;
+pub mod origin;
 pub mod pace;
 pub mod retry;
 
@@ -20,6 +23,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::error::{Error, ErrorKind, Result};
+use body::AttemptError;
 pub use retry::RetryPolicy;
 use retry::{Verdict, parse_retry_after};
 
@@ -27,6 +31,31 @@ use retry::{Verdict, parse_retry_after};
 /// answer never arrived: the change may or may not have been applied, and the caller must look
 /// before it acts again.
 pub const RESPONSE_LOST: &str = "mailreg.response_lost";
+
+/// Accepted range of `MAILREG_HTTP_TIMEOUT`, in seconds per request.
+pub const TIMEOUT_RANGE: (f64, f64) = (0.05, 600.0);
+
+/// Largest response body accepted, after decompression. Real answers (a Graph page of 999
+/// applications) stay under a few MiB; a server streaming without end is cut off here instead
+/// of growing mailreg's memory.
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// Most pages one listing may take. Real listings of mailreg's resources fit in a few pages;
+/// a server that keeps sending a next page (or the same one again) is stopped here.
+pub const MAX_PAGES: usize = 200;
+
+/// The error for a listing that did not end: a partial list could make a plan delete or
+/// recreate the wrong things, so the call fails rather than going on with what it has.
+pub fn paging_error(what: &str, pages: usize, repeated: bool) -> Error {
+    let why = if repeated {
+        "the server sent the same next page again".to_owned()
+    } else {
+        format!("stopped after {pages} pages, the most mailreg reads for one listing")
+    };
+    Error::api(format!("listing {what}: {why}")).with_hint(
+        "the listing does not end; check the server (or the URL override pointing at it)",
+    )
+}
 
 /// Whether repeating a request can apply it twice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +101,9 @@ pub struct Request {
     /// been carried out (its answer was lost, or a 5xx), that answer on the retry means the
     /// delete is done; mistaking it for replication lag would wait for minutes and then fail.
     pub gone: Option<GoneClassifier>,
+    /// Skips the https-only rule. Set only by the managed-identity transport for the Azure
+    /// metadata service, which is plain http on a link-local address by design.
+    pub plain_http_ok: bool,
 }
 
 impl Request {
@@ -90,6 +122,7 @@ impl Request {
             safety,
             lag: None,
             gone,
+            plain_http_ok: false,
         }
     }
     pub fn json(mut self, body: serde_json::Value) -> Self {
@@ -167,7 +200,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn parse(status: u16, headers: &HeaderMap, body: &[u8]) -> Failure {
+    pub fn parse(status: u16, headers: &HeaderMap, body: &[u8]) -> Failure {
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
@@ -284,6 +317,9 @@ pub fn env_url(var: &str, default: &str) -> Result<Url> {
     let url = Url::parse(raw.trim_end_matches('/'))
         .map_err(|e| Error::bad_input(format!("{var}: {raw:?} is not a URL: {e}")))?;
     check_url(&url, var)?;
+    if raw != default {
+        origin::record(var, &url);
+    }
     Ok(url)
 }
 
@@ -315,12 +351,11 @@ pub struct Http {
 
 impl Http {
     pub fn new(clock: Clock) -> Result<Self> {
-        let timeout = std::env::var("MAILREG_HTTP_TIMEOUT")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(Duration::from_secs(30));
+        let timeout = crate::clock::secs_clamped(crate::clock::env_number(
+            "MAILREG_HTTP_TIMEOUT",
+            TIMEOUT_RANGE,
+            30.0,
+        )?);
         let client = Self::builder(timeout).build().map_err(|e| {
             Error::internal(format!("building the HTTP client: {e}")).with_source(e)
         })?;
@@ -398,7 +433,9 @@ impl Http {
     /// Like [`Http::send`], but a final error answer (after retries) is returned as a response,
     /// for callers that interpret error bodies themselves (the Azure credential transport).
     pub async fn send_raw(&self, req: Request) -> Result<Response> {
-        check_url(&req.url, "request URL")?;
+        if !req.plain_http_ok {
+            check_url(&req.url, "request URL")?;
+        }
         let policy = &self.policy;
         let mut attempt: u32 = 0;
         let mut waited = Duration::ZERO;
@@ -407,10 +444,13 @@ impl Http {
         // Whether an earlier attempt may have been carried out by the server.
         let mut maybe_acted = false;
         let begun = Instant::now();
+        // `host[:port]/path`: the port shows when the URL names one (an override such as the
+        // emulator's), so a wrong port is visible in `-vv` too.
         let target = format!(
-            "{} {}{}",
+            "{} {}{}{}",
             req.method,
             req.url.host_str().unwrap_or_default(),
+            req.url.port().map(|p| format!(":{p}")).unwrap_or_default(),
             req.url.path()
         );
         loop {
@@ -463,23 +503,46 @@ impl Http {
                     }
                     (verdict, failure.into_error())
                 }
-                Err(e) => {
+                Err(AttemptError::TooLarge(cap)) => {
+                    tracing::debug!(target: "mailreg::http", "{target} -> body over {} MiB ({elapsed} ms)", cap >> 20);
+                    return Err(Error::api(format!(
+                        "{target}: the answer is larger than {} MiB; no real answer is that large, so mailreg stopped reading it",
+                        cap >> 20
+                    )));
+                }
+                Err(AttemptError::Transport(e)) => {
                     let not_sent = e.is_connect();
                     maybe_acted |= !not_sent;
-                    tracing::debug!(target: "mailreg::http", "{target} -> {} ({elapsed} ms)", describe_transport(&e));
+                    let what = describe_transport(&e);
+                    tracing::debug!(target: "mailreg::http", "{target} -> {what} ({elapsed} ms)");
+                    if not_sent {
+                        // Nothing listens there: on loopback that will not change in a second
+                        // (fail at once); elsewhere allow a few quick tries for a network blip.
+                        let quick = if is_loopback(&req.url) {
+                            1
+                        } else {
+                            CONNECT_ATTEMPTS
+                        };
+                        if attempt >= quick {
+                            return Err(connect_error(&req.url, &what, attempt));
+                        }
+                    }
                     let verdict = if req.safety == Safety::Idempotent || not_sent {
                         Verdict::Transient(policy.backoff(attempt - 1))
                     } else {
                         Verdict::Final
                     };
-                    let mut err = Error::api(format!("{target}: {}", describe_transport(&e)));
+                    let mut err = Error::api(what);
                     if !not_sent && req.safety == Safety::NotIdempotent {
                         err.code = Some(RESPONSE_LOST.into());
                         err.message.push_str(
                             " after the request was sent; it may or may not have been applied",
                         );
                     }
-                    (verdict, err)
+                    if verdict == Verdict::Final {
+                        return Err(err.context(&target));
+                    }
+                    (verdict, err.context(&target))
                 }
             };
             match verdict {
@@ -488,6 +551,15 @@ impl Http {
                     // A throttled paced write is the pacer's: it slows down and retries until
                     // the run's deadline, whatever the per-call limits.
                     let paced = self.pacer_for(&req).filter(|_| throttled);
+                    if paced.is_none() && delay > policy.budget {
+                        // A Retry-After longer than the whole budget: waiting part of it
+                        // would only fail later, so say it now.
+                        return Err(error.context(format!(
+                            "the server asks to wait {}, longer than mailreg's retry budget of {}s",
+                            humantime::format_duration(Duration::from_secs(delay.as_secs())),
+                            policy.budget.as_secs()
+                        )));
+                    }
                     let exhausted = match paced {
                         Some(pacer) => !pacer.before_deadline(self.clock.real(delay)),
                         None => attempt >= policy.max_attempts || waited + delay > policy.budget,
@@ -505,7 +577,18 @@ impl Http {
                         )));
                     }
                     waited += delay;
-                    tracing::info!(target: "mailreg::http", "{target}: {}; retrying in {:.1}s", error.message, delay.as_secs_f64());
+                    let why = match error.status {
+                        Some(429) => "the server asked to retry later (HTTP 429)".to_owned(),
+                        Some(s) => format!("retrying after HTTP {s}"),
+                        None => "retrying after a connection failure".to_owned(),
+                    };
+                    notice::long_wait(&why, &target, delay);
+                    let shown = error
+                        .message
+                        .strip_prefix(&format!("{target}: "))
+                        .unwrap_or(&error.message)
+                        .to_owned();
+                    tracing::info!(target: "mailreg::http", "{target}: {shown}; retrying in {:.1}s", delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     match paced {
                         // The pacer holds every paced write (this retry's slot included).
@@ -527,6 +610,7 @@ impl Http {
                             .with_hint("Entra ID can take minutes to replicate a new object; run the command again"));
                     }
                     lag_waited += delay;
+                    notice::long_wait("waiting for a new object to replicate", &target, delay);
                     lag_polls += 1;
                     tracing::info!(target: "mailreg::http", "{target}: waiting for replication ({}), retrying in {:.1}s", error.message, delay.as_secs_f64());
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -563,7 +647,7 @@ impl Http {
         }
     }
 
-    async fn attempt(&self, req: &Request) -> std::result::Result<Response, reqwest::Error> {
+    async fn attempt(&self, req: &Request) -> std::result::Result<Response, AttemptError> {
         let mut builder = self
             .client
             .request(req.method.clone(), req.url.clone())
@@ -587,7 +671,7 @@ impl Http {
         let resp = builder.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await?.to_vec();
+        let body = body::read_capped(resp, MAX_BODY).await?;
         Ok(Response {
             status,
             headers,
@@ -597,13 +681,59 @@ impl Http {
     }
 }
 
+/// Tries for a refused connection to a non-loopback host (loopback fails at once).
+const CONNECT_ATTEMPTS: u32 = 3;
+
 fn describe_transport(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
-        "connection failed".into()
+        // The innermost cause says which: refused, no route, name not resolved.
+        let mut cause: Option<&dyn std::error::Error> = Some(e);
+        let mut last = None;
+        while let Some(c) = cause {
+            last = Some(c.to_string());
+            cause = c.source();
+        }
+        match last {
+            Some(l) if l.to_ascii_lowercase().contains("refused") => "connection refused".into(),
+            Some(l) if l.contains("certificate") => {
+                format!("TLS: the server's certificate is not trusted ({l})")
+            }
+            Some(l) if l.contains("dns error") || l.contains("failed to lookup") => {
+                "host name not found".into()
+            }
+            _ => "connection failed".into(),
+        }
     } else {
         "connection dropped".into()
+    }
+}
+
+/// A connection that could not be made: not an authentication problem (exit 1), and shown with
+/// the full origin and the variable that set it.
+fn connect_error(url: &Url, what: &str, attempts: u32) -> Error {
+    let origin = origin::origin(url);
+    let set_by = origin::variable_for(url)
+        .map(|v| format!(" (set by {v})"))
+        .unwrap_or_default();
+    let tries = if attempts > 1 {
+        format!(" after {attempts} attempts")
+    } else {
+        String::new()
+    };
+    let err = Error::io(format!("cannot connect to {origin}{set_by}: {what}{tries}"));
+    let emulator = set_by.contains("MAILREG_");
+    if what.starts_with("TLS") {
+        err.with_hint("the server's certificate is not trusted here: a private CA, or a proxy that intercepts TLS")
+    } else if is_loopback(url) && emulator {
+        err.with_hint(
+            "nothing is listening there: is `mailreg emulator` running, and on that port?",
+        )
+    } else if is_loopback(url) {
+        err.with_hint("nothing is listening there: is the server running, and on that port?")
+    } else {
+        err.with_hint("check the address and the network (proxy, firewall)")
     }
 }
 

@@ -60,12 +60,14 @@ pub fn lag_delay(poll: u32) -> Duration {
     Duration::from_secs(u64::from(poll.saturating_add(1).min(10)))
 }
 
-/// Parses `Retry-After`: delta-seconds (what Graph and Google send) or an HTTP date.
+/// Parses `Retry-After`: delta-seconds (what Graph and Google send) or an HTTP date. The value
+/// comes from a server, so it is clamped ([`crate::clock::secs_clamped`]): `1e300` is a very
+/// long wait, which the retry budget then refuses, never a panic.
 pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs));
+        if !secs.is_nan() && secs >= 0.0 {
+            return Some(crate::clock::secs_clamped(secs));
         }
         return None;
     }
@@ -75,7 +77,7 @@ pub fn parse_retry_after(value: &str, now: time::OffsetDateTime) -> Option<Durat
     Some(if delta.is_negative() {
         Duration::ZERO
     } else {
-        delta.unsigned_abs()
+        delta.unsigned_abs().min(crate::clock::MAX_WAIT)
     })
 }
 
@@ -108,6 +110,17 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+        // Numbers from a hostile server: clamped, not a panic.
+        assert_eq!(
+            parse_retry_after("1e300", now),
+            Some(crate::clock::MAX_WAIT)
+        );
+        assert_eq!(parse_retry_after("inf", now), Some(crate::clock::MAX_WAIT));
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 +0000", now),
+            Some(crate::clock::MAX_WAIT)
+        );
     }
 
     #[test]

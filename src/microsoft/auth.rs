@@ -11,7 +11,7 @@
 //! authority in the credential and rewriting the origin in the transport: the real credential
 //! code path runs end to end against the emulator.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{AsyncRawResponse, ClientOptions, HttpClient, StatusCode};
@@ -26,6 +26,23 @@ use super::cloud::Endpoints;
 use crate::error::{Error, Result};
 use crate::http::{Body, Http, Request, Safety};
 
+/// The Azure Instance Metadata Service: plain http on a link-local address, by design. Allowed
+/// for managed identity only.
+const IMDS_HOST: &str = "169.254.169.254";
+
+/// What the transport learnt about a failed token request, which azure_identity's own error
+/// would lose: a connection that could not be made (not an authentication failure), or the
+/// AADSTS code of Entra's answer.
+#[derive(Debug)]
+enum Stash {
+    Transport(Error),
+    Aadsts {
+        status: u16,
+        code: String,
+        sentence: String,
+    },
+}
+
 /// Sends azure_identity's requests through [`Http`], moving the cloud's authority to the
 /// configured login URL when they differ.
 #[derive(Debug)]
@@ -33,6 +50,9 @@ struct Transport {
     http: Http,
     authority: Url,
     login: Url,
+    /// Managed identity only: the IMDS address may be reached over plain http.
+    imds: bool,
+    stash: Arc<Mutex<Option<Stash>>>,
 }
 
 impl std::fmt::Debug for Http {
@@ -55,7 +75,9 @@ impl HttpClient for Transport {
         }
         let method = reqwest::Method::from_bytes(request.method().as_ref().as_bytes())
             .unwrap_or(reqwest::Method::POST);
+        let imds = self.imds && url.scheme() == "http" && url.host_str() == Some(IMDS_HOST);
         let mut req = Request::new(method, url).safety(Safety::Idempotent);
+        req.plain_http_ok = imds;
         for (name, value) in request.headers().iter() {
             if let (Ok(n), Ok(mut v)) = (
                 reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
@@ -69,9 +91,29 @@ impl HttpClient for Transport {
         if !bytes.is_empty() {
             req.body = Body::Raw(bytes.to_vec());
         }
-        let resp = self.http.send_raw(req).await.map_err(|e| {
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Io, e.message)
-        })?;
+        let resp = match self.http.send_raw(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = e.message.clone();
+                if let Ok(mut s) = self.stash.lock() {
+                    *s = Some(Stash::Transport(e));
+                }
+                return Err(azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Io,
+                    msg,
+                ));
+            }
+        };
+        if resp.status >= 400
+            && let Some((code, sentence)) = super::aadsts::parse(&resp.body)
+            && let Ok(mut s) = self.stash.lock()
+        {
+            *s = Some(Stash::Aadsts {
+                status: resp.status,
+                code,
+                sentence,
+            });
+        }
         let mut headers = azure_core::http::headers::Headers::new();
         for (k, v) in resp.headers.iter() {
             if let Ok(v) = v.to_str() {
@@ -92,6 +134,14 @@ pub struct GraphAuth {
     credential: Arc<dyn TokenCredential>,
     pub source: String,
     scope: String,
+    stash: Arc<Mutex<Option<Stash>>>,
+    /// One token request at a time: concurrent reads (the plan's first round trip) then share
+    /// the first one's token from azure_identity's cache instead of each signing in, and the
+    /// transport's stash of an error answer belongs to the request that failed. It holds the
+    /// failure of a sign-in (per scope), which the requests that waited on it share: the
+    /// transport already retried what was worth retrying, so signing in again would only
+    /// repeat the failure.
+    fetch: Arc<tokio::sync::Mutex<Option<(String, Error)>>>,
 }
 
 impl GraphAuth {
@@ -100,13 +150,17 @@ impl GraphAuth {
     pub fn from_env(http: &Http, endpoints: &Endpoints, tenant: &str) -> Result<GraphAuth> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let forced = var("MAILREG_AZURE_AUTH");
-        let options = || {
+        let stash: Arc<Mutex<Option<Stash>>> = Arc::default();
+        let fetch: Arc<tokio::sync::Mutex<Option<(String, Error)>>> = Arc::default();
+        let options_for = |imds: bool| {
             let mut o = ClientOptions {
                 transport: Some(azure_core::http::Transport::new(Arc::new(Transport {
                     http: http.clone(),
                     authority: Url::parse(endpoints.authority)
                         .expect("authority constants are URLs"),
                     login: endpoints.login.clone(),
+                    imds,
+                    stash: stash.clone(),
                 }))),
                 ..Default::default()
             };
@@ -119,6 +173,7 @@ impl GraphAuth {
             }
             o
         };
+        let options = || options_for(false);
         let fail = |what: &str, e: azure_core::Error| Error::auth(format!("{what}: {e}"));
         let want = |name: &str| forced.as_deref().is_none_or(|f| f == name);
         let scope = format!("{}/.default", endpoints.graph_resource);
@@ -126,6 +181,8 @@ impl GraphAuth {
             credential,
             source: source.to_owned(),
             scope: scope.clone(),
+            stash: stash.clone(),
+            fetch: fetch.clone(),
         };
 
         if want("client-secret")
@@ -173,9 +230,17 @@ impl GraphAuth {
         }
         let msi_configured = var("IDENTITY_ENDPOINT").is_some() || var("MSI_ENDPOINT").is_some();
         if (forced.as_deref() == Some("managed-identity")) || (forced.is_none() && msi_configured) {
+            if var("MSI_ENDPOINT").is_some() && var("IDENTITY_ENDPOINT").is_none() {
+                // Cloud Shell's managed identity (MSI_ENDPOINT alone) is not one that
+                // azure_identity 1.0 implements: say so rather than fail obscurely.
+                return Err(Error::auth(
+                    "MSI_ENDPOINT is set (Azure Cloud Shell's managed identity), which the Azure identity library mailreg uses does not support",
+                )
+                .with_hint("in Cloud Shell, mailreg uses your `az` login: unset MSI_ENDPOINT or set MAILREG_AZURE_AUTH=azure-cli; elsewhere use AZURE_CLIENT_ID + AZURE_CLIENT_SECRET"));
+            }
             let cred = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                 user_assigned_id: var("AZURE_CLIENT_ID").map(UserAssignedId::ClientId),
-                client_options: options(),
+                client_options: options_for(true),
             }))
             .map_err(|e| fail("managed identity", e))?;
             return Ok(make(cred, "managed identity"));
@@ -204,10 +269,13 @@ impl GraphAuth {
             credential: self.credential.clone(),
             source: self.source.clone(),
             scope: format!("{}/.default", resource.trim_end_matches('/')),
+            stash: self.stash.clone(),
+            fetch: self.fetch.clone(),
         }
     }
 
-    /// A Graph access token (cached and refreshed by azure_identity).
+    /// A Graph access token, cached by azure_identity and refreshed by it before it expires
+    /// (so a paced run longer than a token's life keeps working).
     pub async fn token(&self) -> Result<String> {
         self.token_for(&self.scope).await
     }
@@ -215,18 +283,34 @@ impl GraphAuth {
     /// A token for another resource of the same cloud through the same credential, e.g.
     /// Exchange Online's admin endpoint (`https://outlook.office365.com/.default`).
     pub async fn token_for(&self, scope: &str) -> Result<String> {
-        let token = self
-            .credential
-            .get_token(&[scope], None)
-            .await
-            .map_err(|e| {
-                Error::auth(format!(
-                    "signing in to Microsoft Entra ID with {} failed: {}",
-                    self.source,
-                    first_line(&e.to_string())
-                ))
-            })?;
-        Ok(token.token.secret().to_owned())
+        let mut failed = self.fetch.lock().await;
+        if let Some((s, e)) = failed.as_ref()
+            && s == scope
+        {
+            return Err(e.duplicate());
+        }
+        let result = self.credential.get_token(&[scope], None).await;
+        let stash = self.stash.lock().ok().and_then(|mut s| s.take());
+        match result {
+            Ok(token) => Ok(token.token.secret().to_owned()),
+            Err(e) => {
+                let err = match stash {
+                    Some(Stash::Transport(err)) => err,
+                    Some(Stash::Aadsts {
+                        status,
+                        code,
+                        sentence,
+                    }) => super::aadsts::error(&self.source, status, code, &sentence),
+                    None => Error::auth(format!(
+                        "signing in to Microsoft Entra ID with {} failed: {}",
+                        self.source,
+                        first_line(&e.to_string())
+                    )),
+                };
+                *failed = Some((scope.to_owned(), err.duplicate()));
+                Err(err)
+            }
+        }
     }
 }
 

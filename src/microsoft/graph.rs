@@ -7,7 +7,6 @@
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::OnceCell;
 use url::Url;
 
 use super::auth::GraphAuth;
@@ -181,7 +180,6 @@ pub struct Graph {
     http: Http,
     endpoints: Endpoints,
     auth: GraphAuth,
-    token: std::sync::Arc<OnceCell<String>>,
 }
 
 fn odata_quote(s: &str) -> String {
@@ -194,7 +192,6 @@ impl Graph {
             http,
             endpoints,
             auth,
-            token: Default::default(),
         }
     }
 
@@ -202,12 +199,10 @@ impl Graph {
         &self.auth.source
     }
 
-    /// Signs in (once per run).
+    /// A current access token. azure_identity caches it and asks for a new one before it
+    /// expires, so no copy is kept here: a long paced run never sends an expired token.
     pub async fn token(&self) -> Result<String> {
-        self.token
-            .get_or_try_init(|| self.auth.token())
-            .await
-            .cloned()
+        self.auth.token().await
     }
 
     pub(super) fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
@@ -226,10 +221,19 @@ impl Graph {
     /// Follows `@odata.nextLink`, rebased onto the configured Graph URL (national clouds and
     /// the emulator answer with links on their own canonical host).
     async fn list<T: for<'de> Deserialize<'de>>(&self, first: Url) -> Result<Vec<T>> {
+        let what = first.path().trim_start_matches("/v1.0/").to_owned();
         let mut out = Vec::new();
         let mut next = Some(first);
+        let mut pages = 0;
         while let Some(url) = next.take() {
-            let page: Page<T> = self.call(Request::new(Method::GET, url)).await?.json()?;
+            pages += 1;
+            if pages > crate::http::MAX_PAGES {
+                return Err(crate::http::paging_error(&what, pages - 1, false));
+            }
+            let page: Page<T> = self
+                .call(Request::new(Method::GET, url.clone()))
+                .await?
+                .json()?;
             out.extend(page.value);
             if let Some(link) = page.next_link
                 && let Ok(link) = Url::parse(&link)
@@ -237,6 +241,9 @@ impl Graph {
                 let mut rebased = self.endpoints.graph.clone();
                 rebased.set_path(link.path());
                 rebased.set_query(link.query());
+                if rebased == url {
+                    return Err(crate::http::paging_error(&what, pages, true));
+                }
                 next = Some(rebased);
             }
         }

@@ -1,6 +1,7 @@
 //! The Microsoft side: one Entra ID app registration with its client secret (and optionally
 //! admin consent), found by mailreg's tags, created with Graph's keyed upsert.
 
+mod aadsts;
 pub mod app;
 pub mod auth;
 pub mod cloud;

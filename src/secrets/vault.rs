@@ -45,6 +45,7 @@ impl VaultSink {
         let addr = Url::parse(raw.trim_end_matches('/'))
             .map_err(|e| Error::bad_input(format!("{var_name}: {raw:?} is not a URL: {e}")))?;
         check_url(&addr, &var_name)?;
+        crate::http::origin::record(&var_name, &addr);
         let token = match var(&["VAULT_TOKEN", "BAO_TOKEN"]) {
             Some((_, t)) => t,
             None => std::env::var_os("HOME")
@@ -101,7 +102,7 @@ impl VaultSink {
     /// Sends, and turns Vault's `{"errors":[…]}` answers into errors; 404 is `None`.
     async fn call(&self, req: Request) -> Result<Option<Value>> {
         let resp = self.http.send_raw(req).await.map_err(|e| {
-            if self.addr.scheme() == "https" && e.status.is_none() && e.hint.is_none() {
+            if self.addr.scheme() == "https" && e.status.is_none() && e.message.contains("certificate") {
                 e.with_hint("check VAULT_ADDR; if the server's certificate comes from a private CA, set VAULT_CACERT to it")
             } else {
                 e

@@ -25,7 +25,6 @@ pub mod smtp;
 pub mod tls;
 mod wait;
 
-use std::io::BufRead as _;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -183,11 +182,13 @@ pub struct Login<'a> {
     pub port: u16,
     pub security: Security,
     pub tls: &'a TlsConnector,
+    /// The whole check's deadline (`MAILREG_VERIFY_TIMEOUT`).
+    pub limit: Duration,
 }
 
 impl Login<'_> {
     async fn open(&self, proto: &'static str) -> Result<Conn> {
-        let c = Conn::connect(proto, self.host, self.port).await?;
+        let c = Conn::connect(proto, self.host, self.port, self.limit).await?;
         if self.security == Security::Tls {
             c.start_tls(self.tls).await
         } else {
@@ -347,6 +348,7 @@ async fn code_flow(
     client: &Client,
     redirects: &[String],
     args: &Options,
+    provider: Provider,
 ) -> Result<Tokens> {
     let chosen = match &args.redirect_uri {
         Some(r) => {
@@ -371,7 +373,11 @@ async fn code_flow(
     let state = oauth::random_string(16)?;
     let challenge = oauth::pkce_challenge(&verifier);
     let (code, redirect_uri) = if loopback::is_loopback(&redirect) {
-        let listener = loopback::bind(&redirect).await?;
+        let rule = match provider {
+            Provider::Microsoft => loopback::PortRule::AnyPort,
+            Provider::Google => loopback::PortRule::Exact,
+        };
+        let listener = loopback::bind(&redirect, rule).await?;
         let redirect_uri = listener.redirect_uri.clone();
         let url = oauth::authorize_url(client, &redirect_uri, &state, &challenge, &args.user);
         eprintln!("Sign in as {} to continue:\n  {url}", args.user);
@@ -390,18 +396,16 @@ async fn code_flow(
             "Sign in as {} at this URL, then paste the full URL the browser was sent to:\n  {url}",
             args.user
         );
-        let line = tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).map(|_| line)
-        })
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
+        let line = crate::interrupt::read_line().await?;
         (loopback::parse_pasted(&line, &state)?, chosen)
     };
     oauth::exchange_code(http, client, &code, &redirect_uri, &verifier).await
 }
 
 pub async fn run(args: &Options) -> Result<ExitCode> {
+    // Settings from the environment first: a bad one is bad input whatever else is wrong.
+    let limit = conn::deadline_from_env()?;
+    let clock = Clock::from_env()?;
     let spec = Spec::load(&args.file, &args.env)?;
     let store = Store::for_spec(&spec.file);
     let mut record = store.load_required(&spec.name, &spec.env)?;
@@ -418,7 +422,7 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
             "--device-code: Google does not offer the device flow for the mail scope; use the browser sign-in",
         ));
     }
-    let http = Http::new(Clock::from_env())?;
+    let http = Http::new(clock)?;
 
     let stored = refresh_tokens(&mut record, provider)
         .get(&args.user)
@@ -430,6 +434,14 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
             tokens = Some(t);
             source = "refresh";
         } else {
+            // Revoked or expired: forget it now, so a failed sign-in below does not leave it to
+            // be tried (and reported) again on every run.
+            refresh_tokens(&mut record, provider).remove(&args.user);
+            store.update(&spec.name, &spec.env, |fresh| {
+                if self::client(fresh, provider).is_ok() {
+                    refresh_tokens(fresh, provider).remove(&args.user);
+                }
+            })?;
             eprintln!("The stored refresh token was rejected; signing in again.");
         }
     }
@@ -439,7 +451,7 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
             source = "device";
             oauth::device(&http, &client, |m| eprintln!("{m}")).await?
         }
-        None => code_flow(&http, &client, &redirects, args).await?,
+        None => code_flow(&http, &client, &redirects, args, provider).await?,
     };
     if args.keep_refresh_token || stored.is_some() {
         // Through the store's locked update: only this mailbox's token changes, and only while
@@ -500,11 +512,13 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
                 port: t.port,
                 security: t.security,
                 tls: connector,
+                limit,
             };
+            let name = t.protocol.as_str();
             let result = match t.protocol {
-                Protocol::Imap => imap::login(&login).await,
-                Protocol::Pop3 => pop3::login(&login).await,
-                Protocol::Smtp => smtp::login(&login).await,
+                Protocol::Imap => conn::deadline(name, limit, imap::login(&login)).await,
+                Protocol::Pop3 => conn::deadline(name, limit, pop3::login(&login)).await,
+                Protocol::Smtp => conn::deadline(name, limit, smtp::login(&login)).await,
             };
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             result.err().map(|mut e| {
@@ -557,7 +571,7 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
                         "mechanism": args.mech.name(),
                         "security": o.target.security,
                         "ok": o.error.is_none(),
-                        "reason": o.error.as_ref().map(|e| e.message.clone()),
+                        "reason": o.error.as_ref().map(|e| conn::printable(&e.message)),
                     });
                     if args.wait.is_some() {
                         r["attempts"] = json!(o.attempts);
@@ -592,7 +606,7 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
                     }
                     None if !args.quiet => println!("{head}"),
                     None => {}
-                    Some(e) => println!("{head}: {}", e.message),
+                    Some(e) => println!("{head}: {}", conn::printable(&e.message)),
                 }
             }
         }

@@ -133,7 +133,8 @@ pub async fn refresh(
     match token_call(http, client, form).await {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.code.as_deref() == Some("invalid_grant") => {
-            tracing::warn!(target: "mailreg::verify", "the stored refresh token was rejected ({}); signing in again", e.message);
+            // Said once, by the caller, which also forgets the token.
+            tracing::debug!(target: "mailreg::verify", "refresh token rejected: {}", e.message);
             Ok(None)
         }
         Err(e) => Err(e),
@@ -152,6 +153,23 @@ struct DeviceAnswer {
     interval: Option<u64>,
     #[serde(default)]
     expires_in: Option<u64>,
+}
+
+/// Longest poll interval and code lifetime accepted from a device endpoint.
+const DEVICE_MAX_INTERVAL: Duration = Duration::from_secs(60);
+const DEVICE_MAX_EXPIRY: Duration = Duration::from_secs(3600);
+
+/// The poll interval and the code's lifetime. Both come from the server, so they are bounded to
+/// what RFC 8628 servers use (Entra and Google send 5 s and 15-30 min): neither a huge nor a zero
+/// value is waited on as sent.
+fn device_timing(interval: Option<u64>, expires_in: Option<u64>) -> (Duration, Duration) {
+    let interval = interval
+        .unwrap_or(5)
+        .clamp(1, DEVICE_MAX_INTERVAL.as_secs());
+    let expiry = expires_in
+        .unwrap_or(900)
+        .clamp(1, DEVICE_MAX_EXPIRY.as_secs());
+    (Duration::from_secs(interval), Duration::from_secs(expiry))
 }
 
 /// The device endpoint beside the authorize endpoint (`…/oauth2/v2.0/devicecode`).
@@ -178,7 +196,7 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
     let answer: DeviceAnswer = http
         .send(Request::new(Method::POST, url).form(form))
         .await
-        .map_err(sign_in_error)?
+        .map_err(|e| device_error(sign_in_error(e), client))?
         .json()?;
     show(&answer.message.clone().unwrap_or_else(|| {
         format!(
@@ -186,25 +204,21 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
             answer.verification_uri, answer.user_code
         )
     }));
-    let mut interval = Duration::from_secs(answer.interval.unwrap_or(5).max(1));
-    let budget = Duration::from_secs(answer.expires_in.unwrap_or(900));
+    let (mut interval, budget) = device_timing(answer.interval, answer.expires_in);
     let mut waited = Duration::ZERO;
     let clock = http.clock();
     loop {
         clock.sleep(interval).await;
         waited += interval;
-        let form = vec![
-            (
-                "grant_type".to_owned(),
-                "urn:ietf:params:oauth:grant-type:device_code".to_owned(),
-            ),
-            ("client_id".to_owned(), client.client_id.clone()),
-            ("device_code".to_owned(), answer.device_code.clone()),
-        ];
+        // The client secret goes along when there is one: mailreg's Entra apps are confidential
+        // (web) clients, and Entra accepts the device grant from them with their secret
+        // (without it: AADSTS7000218), so no public-client switch has to be opened on the app.
+        let mut form = base_form(client, "urn:ietf:params:oauth:grant-type:device_code");
+        form.push(("device_code".to_owned(), answer.device_code.clone()));
         let resp = http
             .send_raw(Request::new(Method::POST, client.token_url.clone()).form(form))
             .await
-            .map_err(sign_in_error)?;
+            .map_err(|e| device_error(sign_in_error(e), client))?;
         if resp.status < 400 {
             let t: TokenAnswer = resp.json()?;
             return Ok(Tokens {
@@ -218,7 +232,7 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
             .unwrap_or_default();
         match error.as_str() {
             "authorization_pending" => {}
-            "slow_down" => interval += Duration::from_secs(5),
+            "slow_down" => interval = (interval + Duration::from_secs(5)).min(DEVICE_MAX_INTERVAL),
             "access_denied" | "authorization_declined" => {
                 return Err(Error::new(
                     ErrorKind::VerifyFailed,
@@ -232,15 +246,8 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
                 ));
             }
             _ => {
-                let f = String::from_utf8_lossy(&resp.body);
-                return Err(Error::new(
-                    ErrorKind::VerifyFailed,
-                    format!(
-                        "device sign-in failed: HTTP {} {}",
-                        resp.status,
-                        f.chars().take(300).collect::<String>()
-                    ),
-                ));
+                let f = crate::http::Failure::parse(resp.status, &resp.headers, &resp.body);
+                return Err(device_error(sign_in_error(f.into_error()), client));
             }
         }
         if waited > budget {
@@ -252,10 +259,37 @@ pub async fn device(http: &Http, client: &Client, show: impl Fn(&str)) -> Result
     }
 }
 
+/// A device-flow failure: says it was the device flow, and the fix that fits it.
+fn device_error(mut e: Error, client: &Client) -> Error {
+    let m = e.message.clone();
+    let code = e.code.clone().unwrap_or_default();
+    e.message = format!("device sign-in (--device-code): {m}");
+    if m.contains("AADSTS7000218") {
+        e.hint = Some(
+            "the app wants a client secret for the device flow and none is on record: run `mailreg apply` (it stores a new secret), or allow public client flows on the app (Authentication, `isFallbackPublicClient`)".into(),
+        );
+    } else if code == "invalid_client" || m.contains("AADSTS7000215") {
+        e.hint = Some(if client.client_secret.is_some() {
+            "the token endpoint refused the client secret on record: run `mailreg apply` to store a new one, or sign in without --device-code".into()
+        } else {
+            "the app is a confidential client and no secret is on record: run `mailreg apply`, or sign in without --device-code".into()
+        });
+    } else if code == "unauthorized_client" || m.contains("AADSTS70002") {
+        e.hint = Some(
+            "the app may not use the device flow: allow public client flows on the app (Authentication, `isFallbackPublicClient`), or sign in without --device-code".into(),
+        );
+    }
+    e
+}
+
 /// A token-endpoint failure as a verify failure, with what to do for the well-known causes.
 fn sign_in_error(mut e: Error) -> Error {
     if e.status.is_none() {
-        return e; // transport: keep its kind
+        // Transport: the sign-in cannot reach its server. For `verify` that is a failed
+        // verification (6), with the connection's own message and hint.
+        e.kind = ErrorKind::VerifyFailed;
+        e.message = format!("the sign-in cannot reach its server: {}", e.message);
+        return e;
     }
     e.kind = ErrorKind::VerifyFailed;
     let m = e.message.clone();
@@ -338,5 +372,58 @@ mod tests {
         );
         let g = Url::parse("https://accounts.google.com/o/oauth2/v2/auth").unwrap();
         assert!(devicecode_url(&g).is_err());
+    }
+
+    #[test]
+    fn device_timing_from_the_server_is_bounded() {
+        assert_eq!(
+            device_timing(Some(u64::MAX), Some(u64::MAX)),
+            (Duration::from_secs(60), Duration::from_secs(3600))
+        );
+        assert_eq!(
+            device_timing(Some(0), Some(0)),
+            (Duration::from_secs(1), Duration::from_secs(1))
+        );
+        assert_eq!(
+            device_timing(None, None),
+            (Duration::from_secs(5), Duration::from_secs(900))
+        );
+    }
+
+    #[test]
+    fn device_flow_errors_name_the_flow_and_the_fix() {
+        let client = |secret: Option<&str>| Client {
+            client_id: "c".into(),
+            client_secret: secret.map(SecretValue::new),
+            authorize_url: Url::parse("https://login.example/t/oauth2/v2.0/authorize").unwrap(),
+            token_url: Url::parse("https://login.example/t/oauth2/v2.0/token").unwrap(),
+            scopes: vec![],
+            extra: vec![],
+        };
+        let failure = |body: &str| {
+            sign_in_error(
+                crate::http::Failure::parse(401, &Default::default(), body.as_bytes()).into_error(),
+            )
+        };
+        let e = device_error(
+            failure(
+                r#"{"error":"invalid_client","error_description":"AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."}"#,
+            ),
+            &client(None),
+        );
+        assert!(e.message.starts_with("device sign-in (--device-code): sign-in failed at the token endpoint: HTTP 401 invalid_client: AADSTS7000218"), "{}", e.message);
+        assert!(e.hint.unwrap().contains("allow public client flows"));
+        let e = device_error(
+            failure(
+                r#"{"error":"invalid_client","error_description":"client authentication failed"}"#,
+            ),
+            &client(Some("s")),
+        );
+        assert_eq!(e.kind, ErrorKind::VerifyFailed);
+        assert!(
+            e.hint
+                .unwrap()
+                .starts_with("the token endpoint refused the client secret on record")
+        );
     }
 }

@@ -69,25 +69,27 @@ impl ErrorChallenge {
         })
     }
 
-    /// The challenge in plain words.
+    /// The challenge in plain words. The scope is blamed only when the server says the token
+    /// lacks it (403 / `insufficient_scope`): Dovecot names its scope in every rejection, also
+    /// for a token issued to another account, where "scope" would send the person the wrong way.
     pub fn explain(&self) -> String {
-        let scope = self
-            .scope
-            .as_deref()
-            .map(|s| format!(" (the server wants scope {s})"))
-            .unwrap_or_default();
         match self.status.as_deref() {
-            Some("401") | Some("invalid_token") => format!(
-                "the server rejected the access token: invalid, expired, revoked, or issued for another mailbox{scope}"
-            ),
+            Some("401") | Some("invalid_token") => {
+                "the server rejected the access token: invalid, expired, revoked, or issued for another mailbox".to_owned()
+            }
             // Gmail answers 400 for a token it cannot use for this user.
-            Some("400") => format!(
-                "the server rejected the access token (status 400): invalid, expired, or issued for another account{scope}"
-            ),
+            Some("400") => {
+                "the server rejected the access token (status 400): invalid, expired, or issued for another account".to_owned()
+            }
             Some("403") | Some("insufficient_scope") => {
+                let scope = self
+                    .scope
+                    .as_deref()
+                    .map(|s| format!(" (the server wants scope {s})"))
+                    .unwrap_or_default();
                 format!("the access token lacks the mail scope{scope}")
             }
-            Some(other) => format!("the server rejected the access token (status {other}){scope}"),
+            Some(other) => format!("the server rejected the access token (status {other})"),
             None => "the server rejected the access token".to_owned(),
         }
     }
@@ -141,6 +143,7 @@ mod tests {
         assert_eq!(c.status.as_deref(), Some("401"));
         assert_eq!(c.scope.as_deref(), Some("mail"));
         assert!(c.explain().contains("invalid, expired"));
+        assert!(!c.explain().contains("scope"), "no scope blame on a 401");
         let ob = ErrorChallenge::decode(&STANDARD.encode(r#"{"status":"invalid_token"}"#)).unwrap();
         assert!(
             ob.explain()
@@ -152,9 +155,14 @@ mod tests {
             ))
             .unwrap();
         assert!(gmail.explain().contains("another account"));
-        let scope =
-            ErrorChallenge::decode(&STANDARD.encode(r#"{"status":"insufficient_scope"}"#)).unwrap();
-        assert!(scope.explain().contains("lacks the mail scope"));
+        let scope = ErrorChallenge::decode(
+            &STANDARD.encode(r#"{"status":"insufficient_scope","scope":"mail"}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            scope.explain(),
+            "the access token lacks the mail scope (the server wants scope mail)"
+        );
         assert_eq!(ErrorChallenge::decode(""), None);
         assert_eq!(ErrorChallenge::decode("not base64!"), None);
     }

@@ -83,15 +83,15 @@ impl Harness {
     /// Runs mailreg on a pseudo-terminal (util-linux `script`), as a person at a terminal would;
     /// `input` is what they type. Returns the exit code and the terminal's text.
     pub fn tty(&self, args: &[&str]) -> std::process::Child {
-        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-        let mut line = quote(env!("CARGO_BIN_EXE_mailreg"));
-        for a in args {
-            line.push(' ');
-            line.push_str(&quote(a));
-        }
+        self.tty_shell(&mailreg_line(args))
+    }
+
+    /// Runs a shell command line on a pseudo-terminal (for a check after mailreg, such as
+    /// `stty -a`); [`mailreg_line`] quotes a mailreg invocation for it.
+    pub fn tty_shell(&self, line: &str) -> std::process::Child {
         let template = self.command(&[]);
         let mut cmd = Command::new("script");
-        cmd.args(["-qec", &line, "/dev/null"])
+        cmd.args(["-qec", line, "/dev/null"])
             .current_dir(self.dir.path())
             .env_clear();
         for (k, v) in template.get_envs() {
@@ -303,3 +303,14 @@ pub const INIT_BOTH: &[&str] = &[
     "--email",
     "mailbox@shop.example.com",
 ];
+
+/// A shell-quoted command line that runs mailreg with `args`.
+pub fn mailreg_line(args: &[&str]) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = quote(env!("CARGO_BIN_EXE_mailreg"));
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    line
+}
