@@ -38,7 +38,6 @@ pub struct ProviderStatus {
 /// run without its plan, nor carry out a plan other than the one that was shown.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync {
-    fn name(&self) -> &'static str;
     /// The changes that would converge the cloud to the spec, and the work to carry them out.
     async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>>;
     /// What `destroy` would delete, and the work to delete it.

@@ -430,7 +430,7 @@ fn critical_path() {
 
 fn polling() {
     let scale = 0.05;
-    let first = mailreg::google::api::POLL_FIRST.as_secs_f64();
+    let first = mailreg::POLL_FIRST.as_secs_f64();
     println!("## 3. Operation polling\n");
     println!(
         "A fresh Google apply; both of its operations (project create, Gmail API enable) finish a set \
@@ -466,9 +466,7 @@ fn polling() {
         }
     }
     // The schedule itself, over every duration (not just the three above), on a 10 ms grid.
-    let times: Vec<f64> = mailreg::google::api::poll_times()
-        .map(|t| t.as_secs_f64())
-        .collect();
+    let times: Vec<f64> = mailreg::poll_times().map(|t| t.as_secs_f64()).collect();
     let (mut worst_over, mut worst_at, mut poll_ok_upto) = (0.0_f64, 0.0, None);
     for centi in 100..=6000 {
         let d = centi as f64 / 100.0;

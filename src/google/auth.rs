@@ -14,7 +14,6 @@ const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 pub struct GoogleAuth {
     credentials: AccessTokenCredentials,
     pub source: String,
-    pub service_account: bool,
 }
 
 /// The ADC file that `google-cloud-auth` will use, if any.
@@ -80,7 +79,7 @@ pub fn detect() -> Result<(String, bool)> {
 
 impl GoogleAuth {
     pub fn from_env() -> Result<GoogleAuth> {
-        let (source, service_account) = detect()?;
+        let (source, _) = detect()?;
         let credentials = Builder::default()
             .with_scopes([CLOUD_PLATFORM])
             .build_access_token_credentials()
@@ -91,7 +90,6 @@ impl GoogleAuth {
         Ok(GoogleAuth {
             credentials,
             source,
-            service_account,
         })
     }
 

@@ -97,10 +97,6 @@ impl GoogleProvider {
         })
     }
 
-    pub fn endpoints(&self) -> &Endpoints {
-        &self.gcp.endpoints
-    }
-
     fn name(&self) -> &str {
         &self.spec.name
     }
@@ -313,10 +309,6 @@ impl GoogleProvider {
 
 #[async_trait::async_trait]
 impl Provider for GoogleProvider {
-    fn name(&self) -> &'static str {
-        PROVIDER
-    }
-
     async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>> {
         ctx.progress.step(PROVIDER, "reading the project");
         let id = self.resolve_project_id(ctx).await?;
@@ -692,10 +684,5 @@ impl GoogleProvider {
                 "project {id} was not found (or is not visible to this identity); deleted projects can be restored for 30 days"
             ))),
         }
-    }
-
-    /// The project this spec and environment use, for import-client: resolved as plan does.
-    pub async fn project_id(&self, ctx: &Ctx) -> Result<Option<String>> {
-        self.resolve_project_id(ctx).await
     }
 }

@@ -13,7 +13,6 @@ pub mod pace;
 pub mod retry;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -182,9 +181,6 @@ impl Response {
             ))
         })
     }
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
 }
 
 /// An error answer from a server, parsed from any of the error shapes the clouds use:
@@ -286,14 +282,6 @@ fn http_reason(status: u16) -> &'static str {
         .unwrap_or("error")
 }
 
-/// Counters for benchmarks and summaries.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub requests: AtomicU64,
-    pub writes: AtomicU64,
-    pub retries: AtomicU64,
-}
-
 /// Rejects anything but `https`, and `http` to a loopback address.
 pub fn check_url(url: &Url, what: &str) -> Result<()> {
     match url.scheme() {
@@ -344,7 +332,6 @@ pub struct Http {
     clock: Clock,
     policy: RetryPolicy,
     timeout: Duration,
-    stats: Arc<Stats>,
     /// Paces writes to Graph's `applications` path (the ones its per-app write limit counts).
     pacer: Option<Arc<pace::Pacer>>,
 }
@@ -364,7 +351,6 @@ impl Http {
             clock,
             policy: RetryPolicy::default(),
             timeout,
-            stats: Arc::new(Stats::default()),
             pacer: None,
         })
     }
@@ -413,12 +399,6 @@ impl Http {
         let paced = req.method != Method::GET && req.url.path().starts_with("/v1.0/applications");
         self.pacer.as_deref().filter(|_| paced)
     }
-    pub fn stats(&self) -> &Stats {
-        &self.stats
-    }
-    pub fn reqwest(&self) -> &reqwest::Client {
-        &self.client
-    }
 
     /// Sends a call, retrying what is safe to retry, and returns the 2xx answer or the error.
     pub async fn send(&self, req: Request) -> Result<Response> {
@@ -456,10 +436,6 @@ impl Http {
         loop {
             attempt += 1;
             let started = Instant::now();
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            if req.method != Method::GET {
-                self.stats.writes.fetch_add(1, Ordering::Relaxed);
-            }
             if let Some(pacer) = self.pacer_for(&req) {
                 pacer.wait().await;
             }
@@ -589,7 +565,6 @@ impl Http {
                         .unwrap_or(&error.message)
                         .to_owned();
                     tracing::info!(target: "mailreg::http", "{target}: {shown}; retrying in {:.1}s", delay.as_secs_f64());
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     match paced {
                         // The pacer holds every paced write (this retry's slot included).
                         Some(pacer) => {
@@ -613,7 +588,6 @@ impl Http {
                     notice::long_wait("waiting for a new object to replicate", &target, delay);
                     lag_polls += 1;
                     tracing::info!(target: "mailreg::http", "{target}: waiting for replication ({}), retrying in {:.1}s", error.message, delay.as_secs_f64());
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     self.clock.sleep(delay).await;
                 }
             }

@@ -103,7 +103,8 @@ impl Pacer {
         st.next = Some(st.next.map_or(until, |n| n.max(until)));
     }
 
-    /// The current interval between slots (real time), for tests and logs.
+    /// The current interval between slots (real time), for the tests.
+    #[cfg(test)]
     pub async fn interval(&self) -> Duration {
         self.state.lock().await.interval
     }

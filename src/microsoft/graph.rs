@@ -118,8 +118,6 @@ pub struct PermissionScope {
 #[serde(rename_all = "camelCase")]
 pub struct ServicePrincipal {
     pub id: String,
-    #[serde(default)]
-    pub app_id: String,
     #[serde(default, deserialize_with = "null_default")]
     pub oauth2_permission_scopes: Vec<PermissionScope>,
 }
@@ -128,7 +126,6 @@ pub struct ServicePrincipal {
 #[serde(rename_all = "camelCase")]
 pub struct Grant {
     pub id: String,
-    pub client_id: String,
     pub resource_id: String,
     #[serde(default)]
     pub scope: Option<String>,
@@ -193,10 +190,6 @@ impl Graph {
             endpoints,
             auth,
         }
-    }
-
-    pub fn auth_source(&self) -> &str {
-        &self.auth.source
     }
 
     /// A current access token. azure_identity caches it and asks for a new one before it
@@ -288,13 +281,6 @@ impl Graph {
         } else {
             Ok(Upserted::Updated)
         }
-    }
-
-    pub async fn get_app(&self, id: &str) -> Result<Application> {
-        let url = self.url(&format!("applications/{id}"), &[("$select", APP_SELECT)]);
-        self.call(Request::new(Method::GET, url).lag(lag_app))
-            .await?
-            .json()
     }
 
     pub async fn patch_app(&self, id: &str, body: Value) -> Result<()> {

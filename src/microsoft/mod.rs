@@ -80,10 +80,6 @@ impl MicrosoftProvider {
         })
     }
 
-    pub fn auth_source(&self) -> &str {
-        self.graph.auth_source()
-    }
-
     fn name(&self) -> &str {
         &self.spec.name
     }
@@ -405,10 +401,6 @@ fn hint_graph(e: Error) -> Error {
 
 #[async_trait::async_trait]
 impl Provider for MicrosoftProvider {
-    fn name(&self) -> &'static str {
-        PROVIDER
-    }
-
     async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>> {
         ctx.progress.step(PROVIDER, "reading the directory");
         // Permission names first: a misspelt one is a spec error, found before anything else

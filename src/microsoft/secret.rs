@@ -37,10 +37,6 @@ pub struct SecretPlan {
 }
 
 impl SecretPlan {
-    pub fn is_empty(&self) -> bool {
-        self.add.is_none() && self.remove_before.is_empty() && self.remove_after.is_empty()
-    }
-
     pub fn changes(&self, lifetime_days: u32, now: OffsetDateTime) -> Vec<Change> {
         let remove = |c: &PasswordCredential, why: &str| {
             Change::new("microsoft", "client_secret", Action::Delete)
@@ -188,7 +184,9 @@ mod tests {
             NOW,
         )
         .unwrap();
-        assert!(none.is_empty());
+        assert!(
+            none.add.is_none() && none.remove_before.is_empty() && none.remove_after.is_empty()
+        );
     }
 
     #[test]

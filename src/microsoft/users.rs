@@ -12,10 +12,7 @@ use crate::http::Request;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
-    pub id: String,
     pub user_principal_name: String,
-    #[serde(default)]
-    pub mail: Option<String>,
     #[serde(default)]
     pub account_enabled: Option<bool>,
     #[serde(default)]

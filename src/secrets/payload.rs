@@ -96,10 +96,6 @@ impl Payload {
             })
             .collect()
     }
-
-    pub fn secret(&self) -> Option<&str> {
-        self.0.get(SECRET_FIELD).map(String::as_str)
-    }
 }
 
 #[cfg(test)]

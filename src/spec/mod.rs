@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use locate::Locator;
-pub use mailboxes::MAX_MAILBOXES;
 use mailboxes::check_mailboxes;
 
 /// Rules for `name` and environment names: they end up in Entra tags, Google labels (lowercase,
