@@ -1,6 +1,7 @@
-//! TLS for the mail connections: rustls with the aws-lc-rs provider (the stack reqwest already
-//! brings, so there is one TLS implementation in the binary), trusting the system's roots plus an
-//! optional `--ca-file` (a private CA, or the test servers' throwaway one).
+//! TLS for the mail connections: rustls with the aws-lc-rs provider and the certificate source
+//! reqwest uses, `rustls-platform-verifier` (so there is one TLS implementation and one idea of
+//! "trusted" in the binary), plus an optional `--ca-file` (a private CA, or the test servers'
+//! throwaway one).
 //!
 //! A self-signed server certificate made the usual way (`openssl req -x509`) is marked as a CA,
 //! which WebPKI refuses as a server's own certificate (`CaUsedAsEndEntity`) although
@@ -12,14 +13,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
 use tokio_rustls::rustls::pki_types::UnixTime;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore};
+use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct};
 
 use crate::error::{Error, Result};
 
@@ -45,10 +45,10 @@ impl Security {
     }
 }
 
-/// WebPKI verification, plus the one exception described in the module comment.
+/// The platform's verification, plus the one exception described in the module comment.
 #[derive(Debug)]
 struct Verifier {
-    webpki: Arc<WebPkiServerVerifier>,
+    webpki: rustls_platform_verifier::Verifier,
     /// The certificates of `--ca-file`, exactly as given.
     pinned: Vec<CertificateDer<'static>>,
 }
@@ -105,11 +105,8 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
-/// Builds the connector once per run: system roots (when any) plus the extra CA file.
+/// Builds the connector once per run: the platform's roots plus the extra CA file.
 pub fn connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
-    let mut roots = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
     let mut pinned = Vec::new();
     if let Some(path) = ca_file {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
@@ -121,22 +118,20 @@ pub fn connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
                 path.display()
             )));
         }
-        for c in certs {
-            roots
-                .add(c.clone())
-                .map_err(|e| Error::bad_input(format!("--ca-file {}: {e}", path.display())))?;
-            pinned.push(c);
-        }
-    }
-    if roots.is_empty() {
-        return Err(Error::bad_input(
-            "no trusted CA certificates: the system has none (install ca-certificates) and no --ca-file was given",
-        ));
+        pinned = certs;
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| Error::internal(format!("TLS setup: {e}")).with_source(e))?;
+    let webpki =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(pinned.clone(), provider.clone())
+            .map_err(|e| match &e {
+                rustls::Error::General(m) if m.contains("No CA certificates") => Error::bad_input(
+                    "no trusted CA certificates: the system has none (install ca-certificates) and no --ca-file was given",
+                ),
+                _ => match ca_file {
+                    Some(path) => Error::bad_input(format!("--ca-file {}: {e}", path.display())),
+                    None => Error::internal(format!("TLS setup: {e}")),
+                },
+            })?;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::internal(format!("TLS setup: {e}")).with_source(e))?
