@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 pub use hygiene::warn_if_git_would_track;
 pub(crate) use store::open_lock_file;
-pub use store::{Store, write_private};
+pub use store::{Store, lock_timeout, write_private};
 
 /// A secret value. `Debug`/`Display` show `[redacted]`; only [`SecretValue::expose`] reveals it.
 #[derive(Clone)]

@@ -443,6 +443,11 @@ fn bad_environment_variables_are_refused_before_anything_is_sent() {
             "NaN",
             "MAILREG_TIME_SCALE=\"NaN\": expected a number from 0 to 100",
         ),
+        (
+            "MAILREG_LOCK_TIMEOUT",
+            "soon",
+            "MAILREG_LOCK_TIMEOUT=\"soon\": expected a number from 0 to 3600",
+        ),
     ] {
         let mut cmd = h.command(&["plan", "--env", "test"]);
         cmd.env(var, value);

@@ -28,6 +28,8 @@ use crate::secrets::{StorePlan, Stores, github, stage::changing};
 use crate::spec::Spec;
 
 pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
+    // Read when a record is written, which may be after the first cloud write: checked now.
+    crate::credentials::lock_timeout()?;
     match command {
         Command::Plan {
             target,

@@ -151,14 +151,16 @@ fn io_error(path: &Path, e: std::io::Error) -> Error {
     Error::io(format!("{}: {e}", path.display())).with_source(e)
 }
 
-/// How long a writer waits for another's record update: `MAILREG_LOCK_TIMEOUT` seconds (30).
-fn lock_timeout() -> Duration {
-    std::env::var("MAILREG_LOCK_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0 && *v <= 86_400.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(30))
+/// Accepted range of `MAILREG_LOCK_TIMEOUT`, in seconds.
+pub const LOCK_TIMEOUT_RANGE: (f64, f64) = (0.0, 3600.0);
+
+/// How long a writer waits for another's record update: `MAILREG_LOCK_TIMEOUT` seconds (30). A
+/// value that is not a number in range is bad input, like every numeric variable
+/// ([`crate::clock::env_number`]); `commands::run` checks it before anything is sent, so no
+/// command can fail on it halfway.
+pub fn lock_timeout() -> Result<Duration> {
+    crate::clock::env_number("MAILREG_LOCK_TIMEOUT", LOCK_TIMEOUT_RANGE, 30.0)
+        .map(crate::clock::secs_clamped)
 }
 
 /// The short lock around one read-change-write of a record (`<name>.<env>.json.lock`).
@@ -172,7 +174,8 @@ impl RecordLock {
     fn acquire(store: &Store, name: &str, env: &str) -> Result<RecordLock> {
         let path = store.dir.join(format!("{name}.{env}.json.lock"));
         let file = open_lock_file(&path)?;
-        let deadline = Instant::now() + lock_timeout();
+        let timeout = lock_timeout()?;
+        let deadline = Instant::now() + timeout;
         let mut told = false;
         loop {
             match file.try_lock() {
@@ -191,7 +194,7 @@ impl RecordLock {
                     return Err(Error::refused(format!(
                         "another mailreg process kept the credentials record {} locked for longer than {}s",
                         store.path(name, env).display(),
-                        lock_timeout().as_secs()
+                        timeout.as_secs()
                     ))
                     .with_hint("run the command again; MAILREG_LOCK_TIMEOUT sets the wait in seconds"));
                 }
