@@ -190,6 +190,8 @@ impl Response {
 pub struct Failure {
     pub status: u16,
     pub code: Option<String>,
+    /// Azure's finer code, `error.innererror.code` (Key Vault: `ObjectIsBeingRecovered`).
+    pub inner_code: Option<String>,
     pub message: String,
     pub retry_after: Option<Duration>,
     pub request_id: Option<String>,
@@ -205,9 +207,15 @@ impl Failure {
             .get("request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let mut inner_code = None;
         let (code, message) = match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(v) => match v.get("error") {
                 Some(serde_json::Value::Object(e)) => {
+                    inner_code = e
+                        .get("innererror")
+                        .and_then(|i| i.get("code"))
+                        .and_then(|c| c.as_str())
+                        .map(str::to_owned);
                     let code = e
                         .get("code")
                         .and_then(|c| c.as_str())
@@ -245,6 +253,7 @@ impl Failure {
         Failure {
             status,
             code,
+            inner_code,
             message,
             retry_after,
             request_id,

@@ -8,8 +8,6 @@
 //! `MAILREG_KEYVAULT_URL` sends every call to another origin (the emulator); the token is still
 //! for the vault's real resource.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 use url::Url;
@@ -17,7 +15,7 @@ use url::Url;
 use super::{MANAGED_BY, Observed, Payload, Sink, StoreFailure, mailreg_id};
 use crate::clock::parse_rfc3339;
 use crate::error::{Error, Result};
-use crate::http::{Http, Request, Response, env_url};
+use crate::http::{Failure, Http, LagClassifier, Request, Response, env_url};
 use crate::microsoft::auth::GraphAuth;
 use crate::spec::secret::KeyVaultDest;
 
@@ -79,10 +77,25 @@ impl KeyVaultSink {
         path: &str,
         body: Option<Value>,
     ) -> Result<std::result::Result<Response, StoreFailure>> {
+        self.call_lagging(method, path, body, None).await
+    }
+
+    /// [`Self::call`], with answers that `lag` recognises waited out by the HTTP layer's
+    /// replication-lag retries.
+    async fn call_lagging(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        lag: Option<LagClassifier>,
+    ) -> Result<std::result::Result<Response, StoreFailure>> {
         let token = self.auth.token().await?;
         let mut req = Request::new(method, self.url(path)).bearer(&token);
         if let Some(b) = body {
             req = req.json(b);
+        }
+        if let Some(lag) = lag {
+            req = req.lag(lag);
         }
         let resp = self.http.send_raw(req).await?;
         Ok(if resp.status < 400 {
@@ -208,35 +221,25 @@ impl Sink for KeyVaultSink {
             "tags": {MANAGED_BY.0: MANAGED_BY.1, "mailreg-id": self.id},
         });
         // A recovery takes seconds to finish; until then a write answers 409
-        // ObjectIsBeingRecovered.
-        let mut wait = Duration::from_secs(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self
-                .call(
-                    Method::PUT,
-                    &format!("secrets/{}", self.name),
-                    Some(body.clone()),
-                )
-                .await?
-            {
-                Ok(_) => return Ok(()),
-                Err(f) if f.reason.as_deref() == Some("ObjectIsBeingRecovered") && attempt < 8 => {
-                    self.http.clock().sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(8));
-                }
-                Err(f) if f.reason.as_deref() == Some("ObjectIsDeletedButRecoverable") => {
-                    return Err(Error::refused(format!(
-                        "{}: the secret was soft-deleted since plan",
-                        f.into_error().message
-                    ))
-                    .with_hint(
-                        "run the command again: mailreg recovers its own soft-deleted secrets",
-                    ));
-                }
-                Err(f) => return Err(Self::hint(f.into_error())),
+        // ObjectIsBeingRecovered: the HTTP layer waits it out like replication lag.
+        match self
+            .call_lagging(
+                Method::PUT,
+                &format!("secrets/{}", self.name),
+                Some(body),
+                Some(being_recovered),
+            )
+            .await?
+        {
+            Ok(_) => Ok(()),
+            Err(f) if f.reason.as_deref() == Some("ObjectIsDeletedButRecoverable") => {
+                Err(Error::refused(format!(
+                    "{}: the secret was soft-deleted since plan",
+                    f.into_error().message
+                ))
+                .with_hint("run the command again: mailreg recovers its own soft-deleted secrets"))
             }
+            Err(f) => Err(Self::hint(f.into_error())),
         }
     }
 
@@ -248,5 +251,38 @@ impl Sink for KeyVaultSink {
                 .await?;
         }
         Ok(())
+    }
+}
+/// Key Vault's answer to a write while a recovery of the same secret is still running.
+fn being_recovered(f: &Failure) -> bool {
+    f.status == 409 && f.inner_code.as_deref() == Some("ObjectIsBeingRecovered")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_during_a_recovery_is_waited_out_and_nothing_else_is() {
+        let answer = |inner: &str| {
+            let body = json!({"error": {
+                "code": "Conflict",
+                "message": "Secret outlook-test is currently being recovered.",
+                "innererror": {"code": inner},
+            }});
+            Failure::parse(
+                409,
+                &reqwest::header::HeaderMap::new(),
+                body.to_string().as_bytes(),
+            )
+        };
+        let recovering = answer("ObjectIsBeingRecovered");
+        assert_eq!(recovering.code.as_deref(), Some("Conflict"));
+        assert_eq!(
+            recovering.inner_code.as_deref(),
+            Some("ObjectIsBeingRecovered")
+        );
+        assert!(being_recovered(&recovering));
+        assert!(!being_recovered(&answer("ObjectIsDeletedButRecoverable")));
     }
 }
