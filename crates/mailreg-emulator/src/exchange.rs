@@ -18,8 +18,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::graph::{GraphState, Licence, UserSeed};
-use crate::server::EmuState;
+use crate::graph::{GraphState, Licence};
 use crate::wire::{EmuRequest, EmuResponse};
 
 /// The resources an Exchange token may be for (global and national clouds).
@@ -110,18 +109,6 @@ impl MailboxSeed {
             )],
             cas: Cas::default(),
         }
-    }
-}
-
-impl EmuState {
-    /// Seeds a mailbox user: a Graph user with its licences, and its Exchange settings.
-    pub fn add_mailbox(&mut self, seed: MailboxSeed) -> String {
-        self.exchange.add(&seed.upn, seed.cas);
-        self.graph.add_user(UserSeed {
-            upn: seed.upn,
-            account_enabled: seed.account_enabled,
-            licences: seed.licences,
-        })
     }
 }
 

@@ -153,6 +153,18 @@ pub struct EmuState {
     pub latency: Option<Duration>,
 }
 
+impl EmuState {
+    /// Seeds a mailbox user (here, where Graph and Exchange meet): a Graph user with its licences, and its Exchange settings.
+    pub fn add_mailbox(&mut self, seed: super::exchange::MailboxSeed) -> String {
+        self.exchange.add(&seed.upn, seed.cas);
+        self.graph.add_user(crate::graph::UserSeed {
+            upn: seed.upn,
+            account_enabled: seed.account_enabled,
+            licences: seed.licences,
+        })
+    }
+}
+
 enum Outcome {
     Respond(EmuResponse, Option<Duration>),
     Drop,
