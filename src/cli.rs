@@ -25,7 +25,7 @@ pub struct Cli {
     pub global: Global,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct Global {
     /// Output format: human-readable text, or one JSON document on stdout.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Text, env = "MAILREG_OUTPUT", hide_env_values = true)]
@@ -81,54 +81,35 @@ pub enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error (as terraform does).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also plan the mailboxes' protocol settings, as `up` does.
+        #[arg(long)]
+        mailboxes: bool,
     },
-    /// Converge the cloud to the spec, store the new secret, print the credentials.
-    Apply {
+    /// List the spec's resources in the order the engine derives, with what each needs first
+    /// (as `terraform graph` does). Reads nothing from the clouds.
+    Graph {
         #[command(flatten)]
         target: Target,
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Allow replacing resources that cannot be updated in place (an audience change):
-        /// the registration is deleted and created again, with a new client ID and secret.
+        /// Include the mailboxes' protocol settings, as `up` does.
         #[arg(long)]
-        replace: bool,
-        /// Mark new resources as expiring after this long (e.g. `2h`, `3d`), for test
-        /// registrations that `mailreg gc --expired` removes. Kept once set.
-        #[arg(long, value_parser = humantime::parse_duration)]
-        ttl: Option<std::time::Duration>,
-        /// In GitHub Actions: also emit the credentials as step outputs (`GITHUB_OUTPUT`,
-        /// `<provider>_<field>`), the secret masked in the logs first. Later steps of the job
-        /// can read them; never done without this flag.
-        #[arg(long)]
-        github_outputs: bool,
+        mailboxes: bool,
     },
+    /// Converge the cloud to the spec, store the new secret, print the credentials.
+    Apply(ApplyArgs),
+    /// Everything a mailbox needs, in one command: the plan of `apply` plus the mailboxes'
+    /// protocol settings, one confirmation, then a verified IMAP/POP/SMTP login as each of the
+    /// spec's mailboxes (waiting out Exchange's propagation), and one summary. Exit 6 when a
+    /// login still fails at the end of --wait, 5 when the Google console step is pending.
+    Up(Box<UpArgs>),
     /// Delete mailreg-managed test registrations of this spec's name, in every environment,
     /// that are older than an age or past their expiry (`apply --ttl`). Only resources carrying
     /// all of mailreg's marks are ever touched.
     Gc(GcArgs),
     /// Delete what apply made (only resources carrying mailreg's tags).
-    Destroy {
-        #[command(flatten)]
-        target: Target,
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Also remove the registration from deleted items, permanently. Soft-deleted apps count
-        /// against the directory quota for 30 days: test teardown wants this. Also purges
-        /// soft-deleted Key Vault secrets of `[[secret]]` entries.
-        #[arg(long)]
-        purge: bool,
-        /// Leave the `[[secret]]` stores as they are (by default the items mailreg wrote, and
-        /// only those, are deleted).
-        #[arg(long)]
-        keep_secrets: bool,
-        /// Leave the rendered mailbox config files in place. By default destroy removes the
-        /// ones whose content is still what mailreg wrote (they hold a secret that no longer
-        /// works); a file changed since is kept, and destroy says so.
-        #[arg(long)]
-        keep_outputs: bool,
-    },
+    Destroy(DestroyArgs),
+    /// Destroy what `up` made: the same as `destroy` (the mailboxes' settings are left as they
+    /// are: mailreg did not create the mailboxes).
+    Down(DestroyArgs),
     /// Replace the Microsoft client secret: add a new one, store it and re-render the outputs,
     /// then retire the older ones. Google has no API for client secrets: rotate prints the
     /// console steps (exit 5) and `google import-client` takes the new secret.
@@ -229,26 +210,73 @@ pub enum Command {
     Verify(Box<VerifyArgs>),
 }
 
-/// `mailreg verify`'s flags.
+/// `mailreg apply`'s flags (`up` takes them too).
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub struct ApplyArgs {
     #[command(flatten)]
     pub target: Target,
-    /// Which registration to use; may be left out when the record holds only one.
-    #[arg(long, value_enum)]
-    pub provider: Option<crate::verify::Provider>,
-    /// The mailbox to sign in as (also sent as the sign-in's `login_hint`).
-    #[arg(long, short = 'u')]
-    pub user: String,
-    /// Check IMAP. With none of --imap/--pop/--smtp, all three are checked.
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Allow replacing resources that cannot be updated in place (an audience change):
+    /// the registration is deleted and created again, with a new client ID and secret.
     #[arg(long)]
-    pub imap: bool,
-    /// Check POP3.
+    pub replace: bool,
+    /// Mark new resources as expiring after this long (e.g. `2h`, `3d`), for test
+    /// registrations that `mailreg gc --expired` removes. Kept once set.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub ttl: Option<std::time::Duration>,
+    /// In GitHub Actions: also emit the credentials as step outputs (`GITHUB_OUTPUT`,
+    /// `<provider>_<field>`), the secret masked in the logs first. Later steps of the job
+    /// can read them; never done without this flag.
     #[arg(long)]
-    pub pop: bool,
-    /// Check SMTP submission (AUTH only; no mail is sent).
+    pub github_outputs: bool,
+}
+
+/// `mailreg destroy`'s and `mailreg down`'s flags.
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also remove the registration from deleted items, permanently. Soft-deleted apps count
+    /// against the directory quota for 30 days: test teardown wants this. Also purges
+    /// soft-deleted Key Vault secrets of `[[secret]]` entries.
     #[arg(long)]
-    pub smtp: bool,
+    pub purge: bool,
+    /// Leave the `[[secret]]` stores as they are (by default the items mailreg wrote, and
+    /// only those, are deleted).
+    #[arg(long)]
+    pub keep_secrets: bool,
+    /// Leave the rendered mailbox config files in place. By default destroy removes the
+    /// ones whose content is still what mailreg wrote (they hold a secret that no longer
+    /// works); a file changed since is kept, and destroy says so.
+    #[arg(long)]
+    pub keep_outputs: bool,
+}
+
+/// `mailreg up`'s flags: apply's, how long to wait for the logins, and how to log in.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+    /// How long to wait for every mailbox's logins to pass (Exchange takes 30 minutes or more
+    /// to apply a mailbox change). The wait shows a progress line with what is left.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "45m")]
+    pub wait: std::time::Duration,
+    /// Only register and configure: skip the verified login at the end (that is `apply` plus
+    /// the mailbox settings).
+    #[arg(long)]
+    pub no_verify: bool,
+    #[command(flatten)]
+    pub login: LoginArgs,
+}
+
+/// How `verify` (and `up`) sign in and reach the mail servers.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
     /// SASL mechanism.
     #[arg(long, value_enum, default_value = "xoauth2")]
     pub mech: crate::verify::sasl::Mechanism,
@@ -292,6 +320,30 @@ pub struct VerifyArgs {
     /// Seconds to wait for the browser's redirect.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+/// `mailreg verify`'s flags.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Which registration to use; may be left out when the record holds only one.
+    #[arg(long, value_enum)]
+    pub provider: Option<crate::verify::Provider>,
+    /// The mailbox to sign in as (also sent as the sign-in's `login_hint`).
+    #[arg(long, short = 'u')]
+    pub user: String,
+    /// Check IMAP. With none of --imap/--pop/--smtp, all three are checked.
+    #[arg(long)]
+    pub imap: bool,
+    /// Check POP3.
+    #[arg(long)]
+    pub pop: bool,
+    /// Check SMTP submission (AUTH only; no mail is sent).
+    #[arg(long)]
+    pub smtp: bool,
+    #[command(flatten)]
+    pub login: LoginArgs,
     /// Retry the failed logins with backoff until they pass or this much time is up (e.g.
     /// `45m`): Exchange takes 30 minutes or more to apply a mailbox change. The sign-in is
     /// done once; JSON gives each protocol's time of first success.
@@ -331,14 +383,32 @@ pub struct MailboxCheckArgs {
 impl VerifyArgs {
     /// The flags as `verify`'s own options (it does not depend on the command line).
     pub fn options(&self, global: &Global) -> crate::verify::Options {
+        let mut o = self
+            .login
+            .options(&self.target, &self.user, self.wait, global);
+        o.provider = self.provider;
+        (o.imap, o.pop, o.smtp) = (self.imap, self.pop, self.smtp);
+        o
+    }
+}
+
+impl LoginArgs {
+    /// `verify`'s options for one mailbox: every protocol, the provider the record decides.
+    pub fn options(
+        &self,
+        target: &Target,
+        user: &str,
+        wait: Option<std::time::Duration>,
+        global: &Global,
+    ) -> crate::verify::Options {
         crate::verify::Options {
-            file: self.target.file.clone(),
-            env: self.target.env.clone(),
-            provider: self.provider,
-            user: self.user.clone(),
-            imap: self.imap,
-            pop: self.pop,
-            smtp: self.smtp,
+            file: target.file.clone(),
+            env: target.env.clone(),
+            provider: None,
+            user: user.to_owned(),
+            imap: false,
+            pop: false,
+            smtp: false,
             mech: self.mech,
             imap_server: self.imap_server.clone(),
             pop_server: self.pop_server.clone(),
@@ -352,7 +422,7 @@ impl VerifyArgs {
             device_code: self.device_code,
             keep_refresh_token: self.keep_refresh_token,
             timeout: self.timeout,
-            wait: self.wait,
+            wait,
             json: global.output == OutputFormat::Json,
             quiet: global.quiet,
         }
@@ -399,6 +469,15 @@ pub struct GcArgs {
     /// gc keeps slowing down and retrying until then.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub deadline: std::time::Duration,
+    /// Leave the `[[secret]]` stores of the collected environments as they are (by default
+    /// the items mailreg wrote for a collected registration are deleted, as destroy does).
+    #[arg(long)]
+    pub keep_secrets: bool,
+    /// Leave the rendered mailbox config files of the collected environments in place. By
+    /// default gc removes those still holding what mailreg wrote (their secret is revoked);
+    /// a file changed since is kept, and gc says so.
+    #[arg(long)]
+    pub keep_outputs: bool,
 }
 
 #[derive(Debug, Args)]

@@ -20,12 +20,14 @@ mod clock;
 mod engine;
 mod google;
 mod http;
+mod mail;
 mod mailbox;
 mod microsoft;
 mod output;
 mod plan;
 mod secrets;
 mod spec;
+mod stack;
 mod verify;
 
 /// Google operation polling's schedule, which the benchmark measures against.

@@ -62,6 +62,9 @@ fn main() -> ProcessExit {
             _ = tokio::signal::ctrl_c() => Err(Error::interrupted()),
         }
     });
+    // A console prompt may still block a thread of the runtime in a terminal read: never wait
+    // for it (the outcome is known; dropping the runtime would join that thread).
+    runtime.shutdown_background();
     if !mailreg::interrupt::claim_report() {
         // The interrupt watcher has reported and is ending the process.
         std::thread::sleep(std::time::Duration::from_secs(5));

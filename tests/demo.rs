@@ -33,10 +33,10 @@ fn the_demo_runs_the_whole_flow_offline_and_cleans_up() {
     );
     for want in [
         "$ mailreg apply --yes -f mailreg.toml --env demo",
-        "Plan: 5 to add, 0 to change, 0 to destroy.",
+        "Plan: 7 to add, 0 to change, 0 to destroy.",
         "https://console.cloud.google.com/auth/clients/create?project=agileapps-mail-demo",
         "$ mailreg google import-client -f mailreg.toml --env demo client_secret_demo.json",
-        "Destroy complete: 2 destroyed.",
+        "Destroy complete: 4 destroyed.",
         "Done: no application is left",
     ] {
         assert!(stdout.contains(want), "missing {want:?}");

@@ -273,8 +273,9 @@ fn man_pages_exist_for_every_command_the_main_page_names() {
     assert!(nested.contains(".TH mailreg-google-import-client 1"));
     let r = h.expect(3, &["man", "plna"]);
     assert!(
-        r.stderr
-            .contains("no man page for `plna`; pages exist for: plan, apply"),
+        r.stderr.contains(
+            "no man page for `plna`; pages exist for: plan, graph, apply, up, gc, destroy, down"
+        ),
         "{}",
         r.stderr
     );

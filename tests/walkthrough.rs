@@ -98,10 +98,10 @@ fn the_readme_offline_walkthrough_works_as_written() {
         std::fs::read_to_string(dir.path().join("out/test/microsoft-mailbox.paste.txt")).unwrap();
     assert!(sheet.contains("\nClient ID          "), "{sheet}");
     assert!(
-        stdout.contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        stdout.contains("Plan: 3 to add, 0 to change, 0 to destroy."),
         "{stdout}"
     );
-    assert!(stdout.contains("Apply complete: 2 added"), "{stdout}");
+    assert!(stdout.contains("Apply complete: 3 added"), "{stdout}");
     // The last command's output (a pipe here): the AgileApps JSON with the mailbox address.
     let json_start = stdout.rfind("\n{\n").expect("output printed JSON") + 1;
     let doc: serde_json::Value = serde_json::from_str(&stdout[json_start..]).unwrap();

@@ -18,11 +18,13 @@ use std::sync::Arc;
 use futures::StreamExt;
 use serde_json::json;
 
-use super::{Session, confirm, paced_session};
+use super::{Open, Session, confirm, open};
 use crate::cli::{GcArgs, Global, OutputFormat, Target};
 use crate::credentials::Store;
 use crate::error::{Error, ExitCode, Result};
 use crate::microsoft::GcCandidate;
+use crate::output::Removal;
+use crate::stack::Scope;
 
 pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
     if args.older_than.is_none() && !args.expired {
@@ -35,13 +37,17 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         file: args.file.clone(),
         env: args.env.clone().unwrap_or_else(|| "default".into()),
     };
-    let s: Session = paced_session(&target, global, args.max_writes_per_minute, args.deadline)?;
+    let how = Open {
+        pace: Some((args.max_writes_per_minute, args.deadline)),
+        ..Open::READ
+    };
+    let s: Session = open(&target, global, how)?;
     let now = s.ctx.now;
     let mut found = Vec::new();
-    if let Some(ms) = &s.microsoft {
+    if let Some(ms) = &s.stack.microsoft {
         found.extend(ms.gc_candidates().await?);
     }
-    if let Some(g) = &s.google {
+    if let Some(g) = &s.stack.google {
         found.extend(g.gc_candidates().await?);
     }
     s.ctx.progress.finish();
@@ -90,7 +96,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
     }
     if args.dry_run || chosen.is_empty() {
         if global.output == OutputFormat::Json {
-            print_json(&chosen, &[], args.dry_run);
+            print_json(&chosen, &[], &[], args.dry_run);
         }
         return Ok(ExitCode::Success);
     }
@@ -123,11 +129,11 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
                     .progress
                     .step("gc", format!("deleting {} {}", c.provider, c.id));
                 let r = match c.provider {
-                    "microsoft" => match &s.microsoft {
+                    "microsoft" => match &s.stack.microsoft {
                         Some(ms) => ms.gc_delete(&c).await,
                         None => Ok(()),
                     },
-                    _ => match &s.google {
+                    _ => match &s.stack.google {
                         Some(g) => g.gc_delete(&c).await,
                         None => Ok(()),
                     },
@@ -140,21 +146,39 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         .await;
     s.ctx.progress.finish();
     let mut errors = Vec::new();
-    for (i, r) in results {
-        let (c, _) = &chosen[i];
+    let mut collected: std::collections::BTreeMap<String, Vec<&'static str>> = Default::default();
+    for (i, r) in &results {
+        let (c, _) = &chosen[*i];
         match r {
-            Ok(()) => forget(&store, &s.spec.name, c, now)?,
+            Ok(()) => collected.entry(c.env.clone()).or_default().push(c.provider),
             Err(e) => errors.push(format!("{} {}: {}", c.provider, c.id, e.message)),
         }
     }
+    // What hangs on a collected registration goes as `destroy` removes it, from the record as
+    // it was (outputs are compared with what it renders), and only then is the record dropped.
+    let mut outputs = Vec::new();
+    for (env, providers) in &collected {
+        match cleanup(args, global, &s.spec.file, env, providers).await {
+            Ok(removed) => outputs.extend(removed),
+            Err(e) => errors.push(format!("outputs and stores of {env}: {}", e.message)),
+        }
+    }
+    for (i, r) in &results {
+        if r.is_ok() {
+            forget(&store, &s.spec.name, &chosen[*i].0, now)?;
+        }
+    }
     match global.output {
-        OutputFormat::Json => print_json(&chosen, &errors, false),
+        OutputFormat::Json => print_json(&chosen, &errors, &outputs, false),
         OutputFormat::Text if !global.quiet => {
-            println!(
-                "\nDeleted {} of {}.",
-                chosen.len() - errors.len(),
-                chosen.len()
-            );
+            let deleted = results.iter().filter(|(_, r)| r.is_ok()).count();
+            println!("\nDeleted {deleted} of {}.", chosen.len());
+            for o in &outputs {
+                match o.reason {
+                    Some(why) => println!("output  kept {}: {why}", o.path),
+                    None => println!("output  removed {}", o.path),
+                }
+            }
             for e in &errors {
                 eprintln!("error: {e}");
             }
@@ -167,7 +191,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         let mut e = Error::api(format!(
             "{} of {} deletions failed",
             errors.len(),
-            chosen.len()
+            chosen.len() + collected.len()
         ))
         .with_hint("run gc again: it picks up what is left");
         e.reported = true;
@@ -205,7 +229,43 @@ fn forget(store: &Store, name: &str, c: &GcCandidate, now: time::OffsetDateTime)
         .map(drop)
 }
 
-fn print_json(chosen: &[(GcCandidate, String)], errors: &[String], dry_run: bool) {
+/// Removes the outputs and secret-store items of `providers` in environment `env`, through
+/// the engine's destroy of a stack without the registrations (already deleted).
+async fn cleanup(
+    args: &GcArgs,
+    global: &Global,
+    file: &std::path::Path,
+    env: &str,
+    providers: &[&str],
+) -> Result<Vec<Removal>> {
+    let target = Target {
+        file: file.to_owned(),
+        env: env.to_owned(),
+    };
+    let how = Open {
+        scope: Scope {
+            registrations: false,
+            stores: !args.keep_secrets,
+            outputs: !args.keep_outputs,
+            mailboxes: false,
+        },
+        // Only what belongs to a collected provider: the other may still be alive.
+        only: Some(providers),
+        ..Open::READ
+    };
+    let s = open(&target, global, how)?;
+    let staged = crate::engine::plan_destroy(&s.ctx, &s.stack.resources).await?;
+    crate::engine::destroy(&s.ctx, staged).await?;
+    s.ctx.progress.finish();
+    Ok(s.stack.removals())
+}
+
+fn print_json(
+    chosen: &[(GcCandidate, String)],
+    errors: &[String],
+    outputs: &[Removal],
+    dry_run: bool,
+) {
     let doc = json!({
         "dry_run": dry_run,
         "candidates": chosen.iter().map(|(c, why)| {
@@ -215,6 +275,7 @@ fn print_json(chosen: &[(GcCandidate, String)], errors: &[String], dry_run: bool
         }).collect::<Vec<_>>(),
         "deleted": if dry_run { 0 } else { chosen.len() - errors.len() },
         "errors": errors,
+        "outputs": outputs,
     });
     println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
 }

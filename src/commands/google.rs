@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::cli::{Global, GoogleCommand, OutputFormat};
 use crate::credentials::{GoogleClient, GoogleCredentials, Store};
-use crate::engine::ManualStep;
+use crate::engine::{Console, ManualStep};
 use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::google::client::{check_client_id, parse_client_json, pasted_client};
 use crate::google::endpoints::{Endpoints, GMAIL_SCOPE};
@@ -57,7 +57,12 @@ pub async fn run(cmd: GoogleCommand, global: &Global) -> Result<ExitCode> {
         }
         GoogleCommand::Undelete { target } => {
             let s = super::session(&target, global)?;
-            let provider = super::google_provider(&s)?;
+            let provider = s.stack.google.clone().ok_or_else(|| {
+                Error::bad_input(format!(
+                    "{}: the spec has no [google] section",
+                    s.spec.file.display()
+                ))
+            })?;
             let (id, restored) = provider.undelete(&s.ctx).await?;
             if global.output == OutputFormat::Json {
                 println!(
@@ -205,69 +210,80 @@ fn read_secret(prompt: &str) -> Result<String> {
     }
 }
 
-/// After apply: a person must act. On a terminal, show the steps and wait for the client;
-/// otherwise (CI) print them and exit with "manual step required".
-pub fn handle_manual_steps(spec: &Spec, global: &Global, steps: &[ManualStep]) -> Result<bool> {
-    if steps.is_empty() {
-        return Ok(true);
+/// The person at a terminal, for the console step of a run: shown the checklist, they give
+/// the downloaded client JSON (or paste the client ID and secret), and the client is stored.
+pub struct Terminal {
+    spec: Spec,
+}
+
+impl Terminal {
+    /// A console when a person can be asked (text output, standard input and output on a
+    /// terminal); `None` otherwise (CI, `-o json`): the step is then reported as pending.
+    pub fn for_run(spec: &Spec, global: &Global) -> Option<std::sync::Arc<dyn Console>> {
+        let interactive = global.output == OutputFormat::Text
+            && std::io::stdin().is_terminal()
+            && std::io::stdout().is_terminal();
+        interactive.then(|| std::sync::Arc::new(Terminal { spec: spec.clone() }) as _)
     }
-    let interactive = global.output == OutputFormat::Text
-        && std::io::stdin().is_terminal()
-        && std::io::stdout().is_terminal();
-    if !interactive {
-        if global.output == OutputFormat::Text {
-            for s in steps {
-                println!("\n{}", s.instructions);
-            }
+}
+
+#[async_trait::async_trait]
+impl Console for Terminal {
+    /// The reads block on the terminal: on a thread of their own, so that whatever else the
+    /// run still has in flight keeps moving.
+    async fn perform(&self, step: &ManualStep) -> Result<bool> {
+        let (spec, step) = (self.spec.clone(), step.clone());
+        tokio::task::spawn_blocking(move || console_step(&spec, &step))
+            .await
+            .map_err(|e| Error::internal(format!("the console step stopped: {e}")))?
+    }
+}
+
+/// Shows one step and waits until a client is stored; false when the person gives nothing.
+fn console_step(spec: &Spec, step: &ManualStep) -> Result<bool> {
+    println!("\n{}\n", step.instructions);
+    loop {
+        print!(
+            "When done: path of the downloaded client JSON, or the client ID to paste (empty to stop here): "
+        );
+        std::io::stdout().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let answer = line.trim();
+        if answer.is_empty() {
+            return Ok(false);
         }
-        return Ok(false);
-    }
-    for s in steps {
-        println!("\n{}\n", s.instructions);
-        loop {
-            print!(
-                "When done: path of the downloaded client JSON, or the client ID to paste (empty to stop here): "
-            );
-            std::io::stdout().flush()?;
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            let answer = line.trim();
-            if answer.is_empty() {
-                return Ok(false);
+        let result = match console_answer(answer) {
+            ConsoleAnswer::File(path) => read_client_file(spec, &path),
+            ConsoleAnswer::Missing(path) => Err(Error::bad_input(format!(
+                "{}: no such file",
+                path.display()
+            ))),
+            ConsoleAnswer::ClientId(id) => check_client_id(id)
+                .map_err(|m| {
+                    Error::bad_input(format!(
+                        "{m}: give the downloaded JSON file's path, or the client ID"
+                    ))
+                })
+                .and_then(|()| read_secret("Client secret: "))
+                .and_then(|secret| {
+                    pasted_client(
+                        id,
+                        &secret,
+                        &google(spec)?.redirect_uris,
+                        time::OffsetDateTime::now_utc(),
+                    )
+                }),
+        };
+        match result.and_then(|c| store_client(spec, c)) {
+            Ok(_) => {
+                println!("Client stored.");
+                return Ok(true);
             }
-            let result = match console_answer(answer) {
-                ConsoleAnswer::File(path) => read_client_file(spec, &path),
-                ConsoleAnswer::Missing(path) => Err(Error::bad_input(format!(
-                    "{}: no such file",
-                    path.display()
-                ))),
-                ConsoleAnswer::ClientId(id) => check_client_id(id)
-                    .map_err(|m| {
-                        Error::bad_input(format!(
-                            "{m}: give the downloaded JSON file's path, or the client ID"
-                        ))
-                    })
-                    .and_then(|()| read_secret("Client secret: "))
-                    .and_then(|secret| {
-                        pasted_client(
-                            id,
-                            &secret,
-                            &google(spec)?.redirect_uris,
-                            time::OffsetDateTime::now_utc(),
-                        )
-                    }),
-            };
-            match result.and_then(|c| store_client(spec, c)) {
-                Ok(_) => {
-                    println!("Client stored.");
-                    break;
-                }
-                Err(e) if e.kind == ErrorKind::Interrupted => return Err(e),
-                Err(e) => eprintln!("error: {e}"),
-            }
+            Err(e) if e.kind == ErrorKind::Interrupted => return Err(e),
+            Err(e) => eprintln!("error: {e}"),
         }
     }
-    Ok(true)
 }
 
 /// The error for exit code 5.

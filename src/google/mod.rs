@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod console;
 pub mod endpoints;
 
 use std::collections::BTreeMap;
@@ -12,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::credentials::GoogleCredentials;
 use crate::engine::{
-    ApplyPlan, Carries, Ctx, ManualStep, Observes, Planned, Provider, ProviderPlan, ProviderStatus,
-    ResourceStatus,
+    ApplyPlan, Carries, Ctx, ManualStep, Observes, Planned, ProviderPlan, ProviderStatus, Resource,
+    ResourceStatus, Upstream,
 };
 use crate::error::{Error, Result};
 use crate::http::{Http, RESPONSE_LOST};
@@ -308,8 +309,12 @@ impl GoogleProvider {
 }
 
 #[async_trait::async_trait]
-impl Provider for GoogleProvider {
-    async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>> {
+impl Resource for GoogleProvider {
+    fn key(&self) -> String {
+        PROVIDER.into()
+    }
+
+    async fn plan<'a>(&'a self, ctx: &Ctx, _up: &Upstream) -> Result<Box<dyn ApplyPlan + 'a>> {
         ctx.progress.step(PROVIDER, "reading the project");
         let id = self.resolve_project_id(ctx).await?;
         let (project, gmail_enabled) = match &id {
@@ -409,7 +414,11 @@ impl Provider for GoogleProvider {
         Ok(Planned::new(self, changes, p))
     }
 
-    async fn plan_destroy<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ProviderPlan + 'a>> {
+    async fn plan_destroy<'a>(
+        &'a self,
+        ctx: &Ctx,
+        _up: &Upstream,
+    ) -> Result<Box<dyn ProviderPlan + 'a>> {
         let (changes, work) = self.plan_destroy_work(ctx).await?;
         Ok(Planned::new(self, changes, work))
     }
@@ -559,7 +568,14 @@ impl Carries<DestroyWork> for GoogleProvider {
 
 #[async_trait::async_trait]
 impl Observes<ApplyWork> for GoogleProvider {
-    async fn status(&self, ctx: &Ctx, p: &ApplyWork) -> Result<ProviderStatus> {
+    async fn status(&self, ctx: &Ctx, p: &ApplyWork) -> Result<Option<ProviderStatus>> {
+        self.observed(ctx, p).await.map(Some)
+    }
+}
+
+impl GoogleProvider {
+    /// What the reads behind an apply plan saw, for `status`.
+    async fn observed(&self, ctx: &Ctx, p: &ApplyWork) -> Result<ProviderStatus> {
         let mut resources = Vec::new();
         let mut warnings = Vec::new();
         let status =

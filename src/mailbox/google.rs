@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::{Check, Report};
 use crate::credentials::SecretValue;
 use crate::http::{Http, Request, env_url};
+use crate::mail::Protocol;
 use crate::spec::GoogleSpec;
-use crate::verify::Protocol;
 
 pub const PROVIDER: &str = "google";
 

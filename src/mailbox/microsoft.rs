@@ -52,7 +52,7 @@ impl Protocols {
             smtp: has("SMTP.Send"),
         }
     }
-    fn any(self) -> bool {
+    pub fn any(self) -> bool {
         self.imap || self.pop || self.smtp
     }
 }
@@ -110,7 +110,13 @@ impl Checker {
                 None
             }
         };
-        let mailboxes = futures::stream::iter(users.iter().map(|u| self.read(u)))
+        // Boxed one by one: the stream's closure over `&String` would otherwise make this
+        // future not `Send` for every lifetime, which the engine's resources must be.
+        let reads: Vec<futures::future::BoxFuture<'_, Result<Reads>>> = users
+            .iter()
+            .map(|u| Box::pin(self.read(u)) as futures::future::BoxFuture<'_, _>)
+            .collect();
+        let mailboxes = futures::stream::iter(reads)
             .buffered(CONCURRENCY)
             .collect::<Vec<_>>();
         let (transport, mailboxes) = tokio::join!(transport, mailboxes);

@@ -12,6 +12,7 @@
 pub mod google;
 pub mod logo;
 pub mod microsoft;
+pub mod resource;
 
 use serde::Serialize;
 

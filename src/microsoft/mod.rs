@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use crate::credentials::{MicrosoftCredentials, SecretRecord, SecretValue};
 use crate::engine::{
-    ApplyPlan, Carries, Ctx, Observes, Planned, Provider, ProviderPlan, ProviderStatus,
-    ResourceStatus,
+    ApplyPlan, Carries, Ctx, Observes, Planned, ProviderPlan, ProviderStatus, Resource,
+    ResourceStatus, Upstream,
 };
 use crate::error::{Error, Result};
 use crate::http::Http;
@@ -400,8 +400,12 @@ fn hint_graph(e: Error) -> Error {
 }
 
 #[async_trait::async_trait]
-impl Provider for MicrosoftProvider {
-    async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>> {
+impl Resource for MicrosoftProvider {
+    fn key(&self) -> String {
+        PROVIDER.into()
+    }
+
+    async fn plan<'a>(&'a self, ctx: &Ctx, _up: &Upstream) -> Result<Box<dyn ApplyPlan + 'a>> {
         ctx.progress.step(PROVIDER, "reading the directory");
         // Permission names first: a misspelt one is a spec error, found before anything else
         // is read. With only built-in names (the usual case) nothing needs resolving, and the
@@ -513,7 +517,11 @@ impl Provider for MicrosoftProvider {
         Ok(Planned::new(self, changes, pending))
     }
 
-    async fn plan_destroy<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ProviderPlan + 'a>> {
+    async fn plan_destroy<'a>(
+        &'a self,
+        ctx: &Ctx,
+        _up: &Upstream,
+    ) -> Result<Box<dyn ProviderPlan + 'a>> {
         let (changes, work) = self.plan_destroy_work(ctx).await?;
         Ok(Planned::new(self, changes, work))
     }
@@ -694,7 +702,14 @@ impl Carries<DestroyWork> for MicrosoftProvider {
 
 #[async_trait::async_trait]
 impl Observes<ApplyWork> for MicrosoftProvider {
-    async fn status(&self, ctx: &Ctx, pending: &ApplyWork) -> Result<ProviderStatus> {
+    async fn status(&self, ctx: &Ctx, pending: &ApplyWork) -> Result<Option<ProviderStatus>> {
+        self.observed(ctx, pending).await.map(Some)
+    }
+}
+
+impl MicrosoftProvider {
+    /// What the reads behind an apply plan saw, for `status`.
+    async fn observed(&self, ctx: &Ctx, pending: &ApplyWork) -> Result<ProviderStatus> {
         let mut resources = Vec::new();
         let mut warnings = Vec::new();
         let Some(app) = &pending.app else {

@@ -7,6 +7,7 @@
 //! template, its line and the expression.
 
 pub mod context;
+pub mod resource;
 
 use std::path::{Path, PathBuf};
 

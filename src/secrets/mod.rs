@@ -11,13 +11,14 @@
 pub mod github;
 pub mod keyvault;
 pub mod payload;
+pub mod resource;
 pub mod secretmanager;
 pub mod stage;
 pub mod vault;
 
 use crate::error::Result;
 pub use payload::Payload;
-pub use stage::{StorePlan, Stores};
+pub use stage::Stores;
 
 /// The mark every store item mailreg writes carries (tag, label or custom metadata).
 pub const MANAGED_BY: (&str, &str) = ("managed-by", "mailreg");

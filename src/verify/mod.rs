@@ -24,6 +24,7 @@ pub mod sasl;
 pub mod smtp;
 pub mod tls;
 mod wait;
+pub use wait::check_limit as check_wait_limit;
 
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ pub enum Provider {
 }
 
 impl Provider {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Provider::Microsoft => "microsoft",
             Provider::Google => "google",
@@ -57,22 +58,10 @@ impl Provider {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    Imap,
-    Pop3,
-    Smtp,
-}
+pub use crate::mail::Protocol;
 
+/// Where verify looks for each protocol by default (kept here: only verify connects).
 impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Imap => "imap",
-            Protocol::Pop3 => "pop3",
-            Protocol::Smtp => "smtp",
-        }
-    }
-
     /// The provider's server for this protocol (Exchange Online and Gmail).
     fn default_host(self, provider: Provider) -> &'static str {
         match (provider, self) {
@@ -245,13 +234,107 @@ pub fn diagnose_token(token: &str, user: &str, now: i64) -> Option<String> {
     None
 }
 
-struct Outcome {
-    target: Target,
-    error: Option<Error>,
+pub struct Outcome {
+    pub target: Target,
+    pub error: Option<Error>,
     /// Logins tried (more than one with `--wait`).
-    attempts: u32,
+    pub attempts: u32,
     /// When the login first passed.
-    passed_at: Option<time::OffsetDateTime>,
+    pub passed_at: Option<time::OffsetDateTime>,
+}
+
+/// What one `verify` found: the caller prints it (`verify`) or folds it into its own report
+/// (`up`).
+pub struct Report {
+    pub provider: Provider,
+    pub user: String,
+    /// Where the access token came from: `refresh`, `code` or `device`.
+    pub source: &'static str,
+    pub mech: Mechanism,
+    /// Whether logins were retried (`--wait`): the JSON then says attempts and first success.
+    pub waited: bool,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    pub fn failed(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.error.is_some()).count()
+    }
+
+    /// One JSON object per protocol.
+    pub fn results_json(&self) -> Vec<serde_json::Value> {
+        self.outcomes
+            .iter()
+            .map(|o| {
+                let mut r = json!({
+                    "protocol": o.target.protocol.as_str(),
+                    "server": format!("{}:{}", o.target.host, o.target.port),
+                    "mechanism": self.mech.name(),
+                    "security": o.target.security,
+                    "ok": o.error.is_none(),
+                    "reason": o.error.as_ref().map(|e| conn::printable(&e.message)),
+                });
+                if self.waited {
+                    r["attempts"] = json!(o.attempts);
+                    r["first_success"] = json!(o.passed_at.map(crate::clock::rfc3339));
+                }
+                r
+            })
+            .collect()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "provider": self.provider.as_str(),
+            "user": self.user,
+            "token": {"source": self.source},
+            "results": self.results_json(),
+        })
+    }
+
+    /// One line per protocol; with `quiet`, only the failures.
+    pub fn text(&self, quiet: bool) -> String {
+        let mut out = String::new();
+        for o in &self.outcomes {
+            let t = &o.target;
+            let head = format!(
+                "{:<5} {:<6}  {}:{} ({}, {})",
+                t.protocol.as_str(),
+                if o.error.is_none() { "OK" } else { "FAILED" },
+                t.host,
+                t.port,
+                self.mech.name(),
+                t.security.label()
+            );
+            match &o.error {
+                None if !quiet && o.attempts > 1 => {
+                    out.push_str(&format!("{head}: passed on try {}\n", o.attempts))
+                }
+                None if !quiet => out.push_str(&format!("{head}\n")),
+                None => {}
+                Some(e) => out.push_str(&format!("{head}: {}\n", conn::printable(&e.message))),
+            }
+        }
+        out
+    }
+
+    /// Exit 6 when any login failed (`reported`: the JSON document already said so).
+    pub fn into_result(self, reported: bool) -> Result<ExitCode> {
+        let failed = self.failed();
+        if failed > 0 {
+            let mut e = Error::new(
+                ErrorKind::VerifyFailed,
+                format!(
+                    "{failed} of {} logins failed for {}",
+                    self.outcomes.len(),
+                    self.user
+                ),
+            );
+            e.reported = reported;
+            return Err(e);
+        }
+        Ok(ExitCode::Success)
+    }
 }
 
 fn pick_provider(args: &Options, record: &Record) -> Result<Provider> {
@@ -403,6 +486,20 @@ async fn code_flow(
 }
 
 pub async fn run(args: &Options) -> Result<ExitCode> {
+    let report = check(args).await?;
+    match args.json {
+        true => println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).expect("json")
+        ),
+        false => print!("{}", report.text(args.quiet)),
+    }
+    report.into_result(args.json)
+}
+
+/// Signs in and tries every login; errors only for what stops the check itself (bad flags,
+/// a failed sign-in), while failed logins are outcomes in the report.
+pub async fn check(args: &Options) -> Result<Report> {
     // Settings from the environment first: a bad one is bad input whatever else is wrong.
     let limit = conn::deadline_from_env()?;
     let clock = Clock::from_env()?;
@@ -559,71 +656,14 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
         .await;
     }
 
-    let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
-    match args.json {
-        true => {
-            let results: Vec<_> = outcomes
-                .iter()
-                .map(|o| {
-                    let mut r = json!({
-                        "protocol": o.target.protocol.as_str(),
-                        "server": format!("{}:{}", o.target.host, o.target.port),
-                        "mechanism": args.mech.name(),
-                        "security": o.target.security,
-                        "ok": o.error.is_none(),
-                        "reason": o.error.as_ref().map(|e| conn::printable(&e.message)),
-                    });
-                    if args.wait.is_some() {
-                        r["attempts"] = json!(o.attempts);
-                        r["first_success"] = json!(o.passed_at.map(crate::clock::rfc3339));
-                    }
-                    r
-                })
-                .collect();
-            let doc = json!({
-                "provider": provider.as_str(),
-                "user": args.user,
-                "token": {"source": source},
-                "results": results,
-            });
-            println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
-        }
-        false => {
-            for o in &outcomes {
-                let t = &o.target;
-                let head = format!(
-                    "{:<5} {:<6}  {}:{} ({}, {})",
-                    t.protocol.as_str(),
-                    if o.error.is_none() { "OK" } else { "FAILED" },
-                    t.host,
-                    t.port,
-                    args.mech.name(),
-                    t.security.label()
-                );
-                match &o.error {
-                    None if !args.quiet && o.attempts > 1 => {
-                        println!("{head}: passed on try {}", o.attempts)
-                    }
-                    None if !args.quiet => println!("{head}"),
-                    None => {}
-                    Some(e) => println!("{head}: {}", conn::printable(&e.message)),
-                }
-            }
-        }
-    }
-    if failed > 0 {
-        let mut e = Error::new(
-            ErrorKind::VerifyFailed,
-            format!(
-                "{failed} of {} logins failed for {}",
-                outcomes.len(),
-                args.user
-            ),
-        );
-        e.reported = args.json;
-        return Err(e);
-    }
-    Ok(ExitCode::Success)
+    Ok(Report {
+        provider,
+        user: args.user.clone(),
+        source,
+        mech: args.mech,
+        waited: args.wait.is_some(),
+        outcomes,
+    })
 }
 
 #[cfg(test)]

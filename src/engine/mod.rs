@@ -1,13 +1,18 @@
-//! Orchestration only: plan → confirm → apply, and destroy, over the providers of a spec.
+//! Orchestration only: plan → confirm → apply, and destroy, over the resources of a spec.
 //!
-//! Providers know their resources (read, diff, create, update, delete); the engine runs them
-//! concurrently, hands them the credentials store they write into, and reports progress. A provider
-//! writes a secret to the store the moment it exists, so a run killed afterwards loses nothing.
+//! Resources ([`Resource`]: the registrations, the console step, the secret stores, each output
+//! file, the mailbox settings) know how to read, diff, create, update and delete themselves; the
+//! engine orders them by what each needs ([`graph`]), runs what is independent concurrently,
+//! hands them the credentials store they write into, and reports progress. A provider writes a
+//! secret to the store the moment it exists, so a run killed afterwards loses nothing.
 
 use std::sync::Arc;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use time::OffsetDateTime;
+
+mod graph;
+pub use graph::{Resource, Resources, Upstream, apply, describe, destroy, plan, plan_destroy};
 
 use crate::credentials::{Record, Store};
 use crate::error::{Error, Result};
@@ -31,19 +36,6 @@ pub struct ProviderStatus {
     pub warnings: Vec<String>,
 }
 
-/// One cloud's resources for a spec.
-///
-/// `plan` reads the cloud (read-only) and decides; the value it returns is the *only* input of
-/// the apply that follows. Nothing is kept on the provider between the two, so an apply cannot
-/// run without its plan, nor carry out a plan other than the one that was shown.
-#[async_trait::async_trait]
-pub trait Provider: Send + Sync {
-    /// The changes that would converge the cloud to the spec, and the work to carry them out.
-    async fn plan<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ApplyPlan + 'a>>;
-    /// What `destroy` would delete, and the work to delete it.
-    async fn plan_destroy<'a>(&'a self, ctx: &Ctx) -> Result<Box<dyn ProviderPlan + 'a>>;
-}
-
 /// A provider's decided plan: the changes it shows, carried out by consuming it.
 #[async_trait::async_trait]
 pub trait ProviderPlan: Send + Sync {
@@ -51,10 +43,11 @@ pub trait ProviderPlan: Send + Sync {
     async fn carry_out(self: Box<Self>, ctx: &Ctx) -> Result<()>;
 }
 
-/// An apply plan also describes what its reads observed (`status`, no further request).
+/// An apply plan also describes what its reads observed (`status`, no further request); a
+/// resource with nothing to report for `status` says `None`.
 #[async_trait::async_trait]
 pub trait ApplyPlan: ProviderPlan {
-    async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus>;
+    async fn status(&self, ctx: &Ctx) -> Result<Option<ProviderStatus>>;
 }
 
 /// How a provider carries out one kind of typed work (`W`: what its plan decided).
@@ -66,7 +59,7 @@ pub trait Carries<W: Send + Sync + 'static>: Send + Sync {
 /// How a provider describes what the reads behind its apply work observed.
 #[async_trait::async_trait]
 pub trait Observes<W: Send + Sync + 'static>: Send + Sync {
-    async fn status(&self, ctx: &Ctx, work: &W) -> Result<ProviderStatus>;
+    async fn status(&self, ctx: &Ctx, work: &W) -> Result<Option<ProviderStatus>>;
 }
 
 /// The one implementation of [`ProviderPlan`]: a provider, the changes shown, and the typed work
@@ -107,7 +100,7 @@ where
     P: Carries<W> + Observes<W> + ?Sized,
     W: Send + Sync + 'static,
 {
-    async fn status(&self, ctx: &Ctx) -> Result<ProviderStatus> {
+    async fn status(&self, ctx: &Ctx) -> Result<Option<ProviderStatus>> {
         self.provider.status(ctx, &self.work).await
     }
 }
@@ -180,7 +173,20 @@ pub struct Ctx {
     pub purge: bool,
     /// `apply --ttl`: new resources get an expiry mark that `gc --expired` honours.
     pub ttl: Option<std::time::Duration>,
+    /// Who performs a step only a person can do (the Google console); `None` when nobody can
+    /// be asked (CI, `-o json`): the step is then reported as pending.
+    pub console: Option<Arc<dyn Console>>,
     manual: std::sync::Mutex<Vec<ManualStep>>,
+    /// Every manual step of this run was done by the person (see [`Ctx::manual_steps_done`]).
+    manual_done: std::sync::atomic::AtomicBool,
+}
+
+/// The person at the console: shows a step only they can do and waits for it. Commands give
+/// one to the run when there is a terminal to ask on; the engine never prompts by itself.
+#[async_trait::async_trait]
+pub trait Console: Send + Sync {
+    /// True once the step is done; false when the person stopped (the step stays pending).
+    async fn perform(&self, step: &ManualStep) -> Result<bool>;
 }
 
 impl Ctx {
@@ -198,7 +204,9 @@ impl Ctx {
             replace: false,
             purge: false,
             ttl: None,
+            console: None,
             manual: Default::default(),
+            manual_done: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -208,6 +216,16 @@ impl Ctx {
 
     pub fn manual_steps(&self) -> Vec<ManualStep> {
         self.manual.lock().expect("manual steps").clone()
+    }
+
+    /// Whether every manual step reported so far was done (true when there was none).
+    pub fn manual_steps_done(&self) -> bool {
+        self.manual_steps().is_empty() || self.manual_done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn set_manual_steps_done(&self, done: bool) {
+        self.manual_done
+            .store(done, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The record as it is on disk now (empty when there is none, or when it became unreadable
@@ -228,49 +246,6 @@ impl Ctx {
     }
 }
 
-pub type Providers = Vec<Arc<dyn Provider>>;
-
-/// Every provider's plan, and the assembled [`Plan`] that is shown and confirmed.
-pub struct Staged<'a, P: ?Sized> {
-    pub plan: Plan,
-    parts: Vec<Box<P>>,
-    _providers: std::marker::PhantomData<&'a ()>,
-}
-
-/// What `apply` carries out.
-pub type ApplyStaged<'a> = Staged<'a, dyn ApplyPlan + 'a>;
-/// What `destroy` carries out.
-pub type DestroyStaged<'a> = Staged<'a, dyn ProviderPlan + 'a>;
-
-/// Reads every provider concurrently and assembles the plan, in provider order.
-pub async fn plan<'a>(ctx: &Ctx, providers: &'a Providers) -> Result<ApplyStaged<'a>> {
-    let results = futures::future::join_all(providers.iter().map(|p| p.plan(ctx))).await;
-    collect(ctx, results)
-}
-
-pub async fn plan_destroy<'a>(ctx: &Ctx, providers: &'a Providers) -> Result<DestroyStaged<'a>> {
-    let results = futures::future::join_all(providers.iter().map(|p| p.plan_destroy(ctx))).await;
-    collect(ctx, results)
-}
-
-fn collect<'a, P: ProviderPlan + ?Sized>(
-    ctx: &Ctx,
-    results: Vec<Result<Box<P>>>,
-) -> Result<Staged<'a, P>> {
-    let mut plan = Plan::new(&ctx.name, &ctx.env);
-    let mut parts = Vec::new();
-    for r in results {
-        let part = r?;
-        plan.changes.extend(part.changes().iter().cloned());
-        parts.push(part);
-    }
-    Ok(Staged {
-        plan,
-        parts,
-        _providers: std::marker::PhantomData,
-    })
-}
-
 /// Refuses replacements unless `--replace` was given: a replacement changes the client ID.
 pub fn check_replacements(ctx: &Ctx, plan: &Plan) -> Result<()> {
     if let Some(c) = plan.changes.iter().find(|c| c.action == Action::Replace)
@@ -286,29 +261,13 @@ pub fn check_replacements(ctx: &Ctx, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Plans (read-only), then asks each provider's plan what its reads observed.
-pub async fn status(ctx: &Ctx, providers: &Providers) -> Result<(Plan, Vec<ProviderStatus>)> {
-    let staged = plan(ctx, providers).await?;
+/// Plans (read-only), then asks each resource's plan what its reads observed.
+pub async fn status(ctx: &Ctx, resources: &Resources) -> Result<(Plan, Vec<ProviderStatus>)> {
+    let staged = plan(ctx, resources).await?;
     let mut out = Vec::new();
-    for p in &staged.parts {
-        out.push(p.status(ctx).await?);
+    for (_, p) in staged.parts() {
+        out.extend(p.status(ctx).await?);
     }
     ctx.progress.finish();
     Ok((staged.plan, out))
-}
-
-/// Carries out every provider's plan concurrently.
-pub async fn apply(ctx: &Ctx, staged: ApplyStaged<'_>) -> Result<()> {
-    carry_out(ctx, staged.parts).await
-}
-
-/// Carries out every provider's destroy plan concurrently.
-pub async fn destroy(ctx: &Ctx, staged: DestroyStaged<'_>) -> Result<()> {
-    carry_out(ctx, staged.parts).await
-}
-
-async fn carry_out<P: ProviderPlan + ?Sized>(ctx: &Ctx, parts: Vec<Box<P>>) -> Result<()> {
-    let results = futures::future::join_all(parts.into_iter().map(|p| p.carry_out(ctx))).await;
-    ctx.progress.finish();
-    results.into_iter().collect()
 }
