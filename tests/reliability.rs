@@ -6,8 +6,7 @@
 mod common;
 
 use std::io::Write as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use common::*;
 
@@ -248,39 +247,6 @@ fn faults_every_seeded_run_converges() {
         failures.len()
     ));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// Runs `args`, killing the process (SIGKILL) right after the emulator has processed the
-/// `k`-th request (from 0), before the answer reaches it. Returns whether the kill happened.
-fn run_killed_at(h: &Harness, args: &[&str], k: usize) -> bool {
-    let pid = Arc::new(AtomicU32::new(0));
-    let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let start = h.emu.requests().len();
-    {
-        let (pid, killed) = (pid.clone(), killed.clone());
-        h.emu.with_state(move |s| {
-            s.hook = Some(Box::new(move |index, _| {
-                if index == start + k {
-                    let p = pid.load(Ordering::SeqCst);
-                    if p != 0 {
-                        // SAFETY: kill(2) on the child this test spawned.
-                        unsafe { libc::kill(p as i32, libc::SIGKILL) };
-                        killed.store(true, Ordering::SeqCst);
-                    }
-                }
-            }))
-        });
-    }
-    let mut child = h
-        .command(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    pid.store(child.id(), Ordering::SeqCst);
-    let _ = child.wait();
-    h.emu.with_state(|s| s.hook = None);
-    killed.load(Ordering::SeqCst)
 }
 
 #[test]

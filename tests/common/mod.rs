@@ -314,3 +314,36 @@ pub fn mailreg_line(args: &[&str]) -> String {
     }
     line
 }
+
+/// Runs `args`, killing the process (SIGKILL) right after the emulator has processed the
+/// `k`-th request (from 0), before the answer reaches it. Returns whether the kill happened.
+pub fn run_killed_at(h: &Harness, args: &[&str], k: usize) -> bool {
+    let pid = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let start = h.emu.requests().len();
+    {
+        let (pid, killed) = (pid.clone(), killed.clone());
+        h.emu.with_state(move |s| {
+            s.hook = Some(Box::new(move |index, _| {
+                if index == start + k {
+                    let p = pid.load(std::sync::atomic::Ordering::SeqCst);
+                    if p != 0 {
+                        // SAFETY: kill(2) on the child this test spawned.
+                        unsafe { libc::kill(p as i32, libc::SIGKILL) };
+                        killed.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            }))
+        });
+    }
+    let mut child = h
+        .command(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    pid.store(child.id(), std::sync::atomic::Ordering::SeqCst);
+    let _ = child.wait();
+    h.emu.with_state(|s| s.hook = None);
+    killed.load(std::sync::atomic::Ordering::SeqCst)
+}
