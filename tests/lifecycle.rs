@@ -336,3 +336,73 @@ fn gc_expired_collects_what_outlived_its_ttl() {
     assert_eq!(v["deleted"], 2);
     assert_eq!(h.emu.with_state(|s| s.graph.applications().len()), 1);
 }
+
+/// gc cleans up after what it collects exactly as destroy does: the rendered files still
+/// holding the revoked secret go, a file changed by hand stays (and gc says so), and
+/// `--keep-outputs` leaves them all.
+#[test]
+fn gc_removes_the_outputs_of_what_it_collected_as_destroy_does() {
+    let spec = format!(
+        "{SPEC}\n[[output]]\nprovider = \"microsoft\"\ntemplate = \"agileapps\"\npath = \"out/{{env}}/mailbox.json\"\nvars = {{ email = \"mailbox@example.com\" }}\n"
+    );
+    let h = Harness::new(&spec);
+    for env in ["a", "b", "c"] {
+        h.ok(&["apply", "--env", env, "--yes"]);
+    }
+    let out = |env: &str, f: &str| h.dir.path().join(format!("out/{env}/{f}"));
+    assert!(out("a", "mailbox.json").exists() && out("a", "mailbox.paste.txt").exists());
+    // Somebody edited b's JSON by hand: it is theirs now.
+    std::fs::write(out("b", "mailbox.json"), "{\"edited\": true}\n").unwrap();
+
+    let r = h.ok(&["gc", "--older-than", "0s", "--env", "a", "--yes"]);
+    assert!(r.stdout.contains("Deleted 1 of 1."), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!(
+            "output  removed {}",
+            out("a", "mailbox.json").display()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(!out("a", "mailbox.json").exists() && !out("a", "mailbox.paste.txt").exists());
+    // The record is gone too, so `output` says there is nothing, not a dead secret.
+    let o = h.expect(3, &["output", "--env", "a"]);
+    assert!(o.stderr.contains("apply"), "{}", o.stderr);
+
+    let r = h.ok(&[
+        "-o",
+        "json",
+        "gc",
+        "--older-than",
+        "0s",
+        "--env",
+        "b",
+        "--yes",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let outputs = doc["outputs"].as_array().unwrap();
+    let kept: Vec<_> = outputs.iter().filter(|o| o["status"] == "kept").collect();
+    assert_eq!(kept.len(), 1, "{doc}");
+    assert!(
+        kept[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("out/b/mailbox.json")
+    );
+    assert_eq!(
+        std::fs::read_to_string(out("b", "mailbox.json")).unwrap(),
+        "{\"edited\": true}\n"
+    );
+    assert!(!out("b", "mailbox.paste.txt").exists());
+
+    h.ok(&[
+        "gc",
+        "--older-than",
+        "0s",
+        "--env",
+        "c",
+        "--yes",
+        "--keep-outputs",
+    ]);
+    assert!(out("c", "mailbox.json").exists() && out("c", "mailbox.paste.txt").exists());
+}
