@@ -7,6 +7,7 @@ use mailreg::cli::{Cli, Command, OutputFormat};
 use mailreg::error::{Error, ErrorKind, ExitCode};
 
 fn main() -> ProcessExit {
+    quiet_on_a_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -115,4 +116,27 @@ fn json_requested() -> bool {
         }
     }
     asked
+}
+
+/// `mailreg status | head`: once the reader has gone, the rest of the output has nowhere to go
+/// and the run is over, as for `git` and `ripgrep`. Rust ignores SIGPIPE (so that sockets get
+/// errors rather than a kill) and `println!` then panics on EPIPE; this turns exactly that panic
+/// into the quiet exit a shell expects from a closed pipe (141, SIGPIPE's code), with no
+/// message. SIGPIPE itself stays ignored: a server's dropped connection is an error to report.
+fn quiet_on_a_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        let printing = message.starts_with("failed printing to stdout")
+            || message.starts_with("failed printing to stderr");
+        if printing && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info)
+    }));
 }

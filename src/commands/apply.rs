@@ -114,9 +114,13 @@ pub(super) async fn converge(
     let steps = s.ctx.manual_steps();
     let completed = s.ctx.manual_steps_done();
     if !completed && s.ctx.console.is_none() && global.output == OutputFormat::Text {
-        // Nobody to ask: the checklist is printed, and the run ends with exit code 5.
+        // Nobody to ask: the checklist is printed, and the run ends with exit code 5. Under
+        // `-q` it is part of the error the run ends with: on standard error.
         for step in &steps {
-            println!("\n{}", step.instructions);
+            match global.quiet {
+                true => eprintln!("\n{}", step.instructions),
+                false => println!("\n{}", step.instructions),
+            }
         }
     }
     let record = s

@@ -31,7 +31,9 @@ pub async fn run(global: &Global, show_secrets: bool) -> Result<ExitCode> {
     std::fs::write(&spec, EXAMPLE)?;
     let client_json = dir.path().join("client_secret_demo.json");
     let exe = std::env::current_exe()?;
-    let text = global.output == OutputFormat::Text;
+    let json = global.output == OutputFormat::Json;
+    // `-q`: the steps run as ever, and only an error is printed.
+    let text = !json && !global.quiet;
     if text {
         println!(
             "mailreg demo: the built-in emulator serves Entra ID, Graph and Google Cloud on {}",
@@ -141,7 +143,7 @@ pub async fn run(global: &Global, show_secrets: bool) -> Result<ExitCode> {
                 }
                 let out = tokio::process::Command::new(&exe)
                     .args(args)
-                    .args(["--output", if text { "text" } else { "json" }])
+                    .args(["--output", if json { "json" } else { "text" }])
                     .envs(emu.env())
                     .env("MAILREG_STATE_DIR", dir.path().join(".mailreg"))
                     // The emulator's operations finish at once: no need to poll in real seconds.
@@ -207,7 +209,7 @@ pub async fn run(global: &Global, show_secrets: bool) -> Result<ExitCode> {
         println!(
             "Against real clouds, sign in (AZURE_CLIENT_ID/AZURE_CLIENT_SECRET or `az login`; `gcloud auth application-default login`) and run the same commands."
         );
-    } else {
+    } else if json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"steps": transcript, "left_behind": {"applications": 0, "active_projects": 0}})).expect("json"));
     }
     Ok(ExitCode::Success)

@@ -35,6 +35,13 @@ pub fn run(
         let chosen = match provider {
             Some("google") => Provider::Google,
             Some(_) => Provider::Microsoft,
+            // The spec decides, not what happens to be complete: with both declared, a
+            // template is for one of them, and guessing would render the wrong mailbox.
+            None if spec.microsoft.is_some() && spec.google.is_some() => {
+                return Err(Error::bad_input(
+                    "the spec declares both providers: choose one with --provider microsoft|google",
+                ));
+            }
             None if complete.len() == 1 => complete[0],
             None if complete.is_empty() => {
                 return Err(

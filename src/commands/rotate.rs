@@ -92,19 +92,22 @@ pub async fn run(
         OutputFormat::Text if !global.quiet => {
             if rotation.is_some() {
                 println!("\nRotation complete: the new secret is stored and rendered.");
-                for w in &written {
-                    println!(
-                        "output  {} {} ({}, {})",
-                        w.status,
-                        w.path,
-                        w.template,
-                        w.provider.as_str()
-                    );
-                }
+                // The same lines as apply's report.
+                print!("{}", super::apply::outputs_text(&written));
             }
             if let Some(steps) = &google_steps {
                 println!("\n{}", steps.instructions);
             }
+        }
+        // `-q`: the console steps still have to reach the person; as part of the outcome.
+        OutputFormat::Text if google_steps.is_some() => {
+            eprintln!(
+                "\n{}",
+                google_steps
+                    .as_ref()
+                    .map(|s| s.instructions.as_str())
+                    .unwrap_or_default()
+            );
         }
         OutputFormat::Text => {}
     }

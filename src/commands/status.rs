@@ -39,6 +39,7 @@ pub async fn run(target: &Target, global: &Global) -> Result<ExitCode> {
             }
             println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
         }
+        OutputFormat::Text if global.quiet => {}
         OutputFormat::Text => {
             print!("{}", show::status_text(&s.spec, &plan, &providers));
             if let Some(m) = &mailboxes {
