@@ -14,7 +14,9 @@ and converges: it creates or updates the app registration and its client secret,
 in a local credentials store (.mailreg/, mode 0600), and prints the client ID and the authorize and \
 token URLs a mailbox needs. It keeps no copy of cloud state: it finds what it manages by its tags.\n\n\
 Try it offline first: `mailreg demo`.",
-    after_help = "Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode), 3 bad input, \
+    after_help = "Most commands work on a spec and an environment: -f FILE (default mailreg.toml, or \
+$MAILREG_FILE) and -e/--env ENV (default `default`, or $MAILREG_ENV).\n\n\
+Exit codes: 0 success, 1 error, 2 changes pending (plan --detailed-exitcode), 3 bad input, \
 4 authentication failed, 5 manual step required, 6 verification failed, 7 refused, 130 interrupted."
 )]
 pub struct Cli {
@@ -141,7 +143,9 @@ pub enum Command {
         /// Include secret values (masked otherwise).
         #[arg(long)]
         show_secrets: bool,
-        /// Render through a template: a built-in one (agileapps, json, env, yaml) or a path.
+        /// Render through a template: a built-in one (agileapps, json, env, yaml,
+        /// agileapps-sheet: the AgileApps form's labels, shown instead of agileapps on a
+        /// terminal) or a path.
         #[arg(long, value_name = "TEMPLATE")]
         format: Option<String>,
         /// Which provider's credentials to render (needed when the spec has both).

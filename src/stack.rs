@@ -7,7 +7,7 @@
 //! | `mailboxes` | the mailboxes' IMAP/POP/SMTP AUTH settings (`up`) | |
 //! | `google.console` | the person's console step for the OAuth client | `google`, `microsoft` |
 //! | `secrets` | every `[[secret]]` destination | `microsoft`, `google` |
-//! | `output[i]` | each `[[output]]` file | its provider (`google.console` for Google) |
+//! | `output[i]` | each `[[output]]` file | its provider (and `google.console` for Google) |
 //!
 //! Commands choose which families take part ([`Scope`]); the engine derives the order.
 

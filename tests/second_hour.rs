@@ -116,3 +116,125 @@ fn a_command_that_needs_one_provider_asks_which_when_the_spec_has_both() {
     ]);
     assert!(m.stdout.contains("login.microsoftonline.com") || m.stdout.contains("127.0.0.1"));
 }
+
+/// `--help`, the man pages and the README's tables describe one program: every command the
+/// help lists has a page and a row in the README's command table (and nothing else does), and
+/// every built-in template is named by `output --help` and by the README.
+#[test]
+fn help_man_pages_and_the_readme_agree() {
+    let h = Harness::new(SPEC);
+    let help = h.ok(&["--help"]).stdout;
+    let commands: Vec<String> = help
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect();
+    // The global -f/-e are named in the top-level help.
+    assert!(
+        help.contains("-f FILE") && help.contains("-e/--env ENV"),
+        "{help}"
+    );
+
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme.split("## Commands\n").nth(1).unwrap();
+    let mut documented: Vec<String> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| `"))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| {
+            cell.split(',')
+                .filter_map(|c| c.trim().trim_matches('`').split_whitespace().next())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    documented.dedup();
+    let mut sorted_help = commands.clone();
+    sorted_help.sort();
+    documented.sort();
+    documented.dedup();
+    assert_eq!(documented, sorted_help, "README's command table vs --help");
+
+    let man_list = h.expect(3, &["man", "no-such-command"]).stderr;
+    for c in &commands {
+        assert!(
+            man_list.contains(c.as_str()),
+            "no man page for {c}: {man_list}"
+        );
+        let page = h.ok(&["man", c]).stdout;
+        assert!(
+            page.contains(&format!(
+                ".TH mailreg-{c} 1  \"mailreg {}\"",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{c}: {}",
+            page.lines()
+                .find(|l| l.starts_with(".TH"))
+                .unwrap_or_default()
+        );
+    }
+
+    let output_help = h.ok(&["output", "--help"]).stdout;
+    let outputs = readme.split("## Mailbox config outputs\n").nth(1).unwrap();
+    for name in ["agileapps", "json", "env", "yaml", "agileapps-sheet"] {
+        assert!(output_help.contains(name), "output --help lacks {name}");
+        assert!(
+            outputs.contains(&format!("`{name}`")),
+            "README's outputs section lacks `{name}`"
+        );
+    }
+    insta::assert_snapshot!("commands", commands.join("\n"));
+}
+
+#[test]
+fn a_dead_login_url_is_named_as_the_one_that_failed() {
+    let mut h = Harness::new(SPEC);
+    for var in ["MAILREG_LOGIN_URL", "MAILREG_GRAPH_URL"] {
+        h.extra_env.push((var.into(), "http://127.0.0.1:9".into()));
+    }
+    let r = h.run(&["plan", "--env", "test"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("cannot connect to http://127.0.0.1:9 (set by MAILREG_LOGIN_URL)"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The README's picture of the resource graph is what `mailreg graph` derives.
+#[test]
+fn the_readme_shows_the_order_the_engine_derives() {
+    let spec = format!(
+        "{}\n{}\n[[output]]\nprovider = \"microsoft\"\ntemplate = \"json\"\npath = \"m.json\"\n[[output]]\nprovider = \"google\"\ntemplate = \"json\"\npath = \"g.json\"\n[[secret]]\nprovider = \"microsoft\"\nvault = {{ mount = \"secret\", path = \"app\" }}\n",
+        SPEC.replace(
+            "permissions = [",
+            "mailboxes = [\"helpdesk@contoso.com\"]\npermissions = ["
+        ),
+        GOOGLE_SPEC.replace("name = \"agileapps-mail\"\n", "")
+    );
+    let h = Harness::new(&spec);
+    let order = h.ok(&["graph", "--env", "test", "--mailboxes"]).stdout;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let shown = readme
+        .split("two outputs the engine derives:\n\n```\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    assert_eq!(order, shown);
+    let json: serde_json::Value =
+        serde_json::from_str(&h.ok(&["-o", "json", "graph", "--env", "test"]).stdout).unwrap();
+    assert_eq!(
+        json[0],
+        serde_json::json!({"resource": "microsoft", "needs": []})
+    );
+}

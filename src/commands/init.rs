@@ -219,7 +219,8 @@ fn render(a: &Answers) -> String {
              # Work/school and personal accounts; or AzureADMultipleOrgs, AzureADMyOrg.\n\
              audience = \"AzureADandPersonalMicrosoftAccount\"\n\
              redirect_uris = [{}]\n\
-             permissions = [\"IMAP.AccessAsUser.All\", \"POP.AccessAsUser.All\", \"SMTP.Send\", \"offline_access\"]\n\
+             # The default set; add \"SMTP.Send\" to send through smtp.office365.com (SMTP AUTH).\n\
+             permissions = [\"IMAP.AccessAsUser.All\", \"POP.AccessAsUser.All\", \"offline_access\"]\n\
              secret_lifetime_days = 180\n",
             q(&a.tenant),
             a.name,

@@ -35,7 +35,10 @@ pub struct Page {
 /// (`mailreg-google-import-client.1`), in the order `--help` lists them.
 pub fn pages() -> Result<Vec<Page>> {
     fn walk(cmd: &clap::Command, out: &mut Vec<Page>) -> Result<()> {
-        let man = clap_mangen::Man::new(cmd.clone());
+        // The page header's source field names the program and its version, on every page
+        // (clap_mangen would put the subcommand's name there, without a version).
+        let man = clap_mangen::Man::new(cmd.clone())
+            .source(concat!("mailreg ", env!("CARGO_PKG_VERSION")));
         let mut roff = Vec::new();
         man.render(&mut roff)
             .map_err(|e| Error::io(format!("rendering the man page: {e}")))?;

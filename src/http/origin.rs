@@ -23,24 +23,53 @@ pub fn origin(url: &Url) -> String {
     }
 }
 
-/// Remembers that `var` set the base URL `url`.
+/// Remembers that `var` set the base URL `url`. Several variables may share an origin (the
+/// emulator serves every API on one port): all are kept.
 pub fn record(var: &str, url: &Url) {
     if let Ok(mut list) = ORIGINS.lock() {
         let o = origin(url);
-        list.retain(|(known, _)| *known != o);
+        list.retain(|(known, v)| !(*known == o && v == var));
         list.push((o, var.to_owned()));
     }
 }
 
-/// The variable that set this URL's origin, if one did.
+/// The paths each overridable service answers on, to tell apart variables that point at the
+/// same origin: the failing request's path says which service it was for.
+const SERVICE_PATHS: &[(&str, &[&str])] = &[
+    ("MAILREG_LOGIN_URL", &["/oauth2/"]),
+    ("MAILREG_GRAPH_URL", &["/v1.0/", "/beta/"]),
+    ("MAILREG_EXCHANGE_URL", &["/adminapi/"]),
+    ("MAILREG_KEYVAULT_URL", &["/secrets", "/deletedsecrets"]),
+    ("MAILREG_GMAIL_URL", &["/gmail/"]),
+    ("MAILREG_GOOGLE_TOKEN_URL", &["/token"]),
+];
+
+/// The variable that set this URL's origin, if one did. When several did, the one whose service
+/// the path belongs to; failing that, all of them.
 pub fn variable_for(url: &Url) -> Option<String> {
     let o = origin(url);
-    ORIGINS
-        .lock()
-        .ok()?
+    let list = ORIGINS.lock().ok()?;
+    let vars: Vec<&str> = list
         .iter()
-        .find(|(known, _)| *known == o)
-        .map(|(_, var)| var.clone())
+        .filter(|(known, _)| *known == o)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    match vars.as_slice() {
+        [] => None,
+        [one] => Some((*one).to_owned()),
+        many => {
+            let path = url.path();
+            let by_path = many.iter().find(|v| {
+                SERVICE_PATHS
+                    .iter()
+                    .any(|(var, paths)| var == *v && paths.iter().any(|p| path.contains(p)))
+            });
+            Some(match by_path {
+                Some(v) => (*v).to_owned(),
+                None => many.join(" or "),
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -59,5 +88,18 @@ mod tests {
         );
         assert_eq!(variable_for(&l).as_deref(), Some("MAILREG_LOGIN_URL"));
         assert_eq!(variable_for(&u), None);
+        // Graph on the same origin (as with the emulator): the path tells which one failed.
+        record(
+            "MAILREG_GRAPH_URL",
+            &Url::parse("http://127.0.0.1:9").unwrap(),
+        );
+        assert_eq!(variable_for(&l).as_deref(), Some("MAILREG_LOGIN_URL"));
+        let g = Url::parse("http://127.0.0.1:9/v1.0/applications").unwrap();
+        assert_eq!(variable_for(&g).as_deref(), Some("MAILREG_GRAPH_URL"));
+        let other = Url::parse("http://127.0.0.1:9/elsewhere").unwrap();
+        assert_eq!(
+            variable_for(&other).as_deref(),
+            Some("MAILREG_LOGIN_URL or MAILREG_GRAPH_URL")
+        );
     }
 }
