@@ -524,6 +524,9 @@ pub enum GoogleCommand {
     /// Store the Web OAuth client created in the console: the downloaded client JSON, or
     /// `--client-id` with the secret on standard input. Checked against the spec (Web type,
     /// redirect URIs, Google's endpoints, the project); nothing is stored if a check fails.
+    #[command(
+        override_usage = "mailreg google import-client [-f FILE] [-e ENV] <CLIENT_JSON>\n       mailreg google import-client [-f FILE] [-e ENV] --client-id <CLIENT_ID>  (secret on stdin)"
+    )]
     ImportClient {
         #[command(flatten)]
         target: Target,

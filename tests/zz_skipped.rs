@@ -7,9 +7,8 @@ use std::io::Write;
 use std::path::Path;
 
 fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// What `tests/peers/start.sh` needs, in its order; `None` when everything is there.
@@ -32,16 +31,23 @@ fn skipped_tests_are_counted_in_one_line() {
     let suites = [
         (
             "verify",
-            include_str!("verify.rs").matches("peers_or_skip!()").count(),
+            include_str!("verify.rs")
+                .matches("peers_or_skip!()")
+                .count(),
             verify_peers_missing(),
         ),
         (
             "secrets",
-            include_str!("secrets.rs").matches("let Some(bao) =").count(),
+            include_str!("secrets.rs")
+                .matches("let Some(bao) =")
+                .count(),
             (!on_path("bao")).then_some("bao (OpenBao) not installed"),
         ),
     ];
-    assert!(suites.iter().all(|(_, n, _)| *n > 0), "the counts read the suites' sources");
+    assert!(
+        suites.iter().all(|(_, n, _)| *n > 0),
+        "the counts read the suites' sources"
+    );
     let skipped: Vec<String> = suites
         .iter()
         .filter_map(|(name, n, why)| why.map(|w| format!("{n} in {name} ({w})")))

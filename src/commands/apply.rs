@@ -82,7 +82,7 @@ pub(super) fn session(
     guard::warn_no_test_users(&s.spec);
     s.ctx.replace = args.replace;
     s.ctx.ttl = args.ttl;
-    s.ctx.console = super::google::Terminal::for_run(&s.spec, global);
+    s.ctx.console = super::console::Terminal::for_run(&s.spec, global);
     Ok(s)
 }
 

@@ -1,6 +1,7 @@
 //! The commands: each parses its inputs, calls the engine, and prints one result.
 
 mod apply;
+mod console;
 mod demo;
 mod destroy;
 mod detach;
