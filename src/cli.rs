@@ -157,22 +157,7 @@ pub enum Command {
         github_outputs: bool,
     },
     /// Serve the built-in cloud emulator, to rehearse pipelines offline.
-    Emulator {
-        /// Port on 127.0.0.1 (0 picks a free one).
-        #[arg(long, default_value_t = 8480)]
-        port: u16,
-        /// Requests for which a new application is not yet visible (Entra replication lag).
-        #[arg(long, default_value_t = 0)]
-        replication_lag: u32,
-        /// Delay every answer by this many milliseconds (a fixed network latency, for benchmarks).
-        #[arg(long, default_value_t = 0)]
-        latency_ms: u64,
-        /// Run in the background: wait until it listens, print its `export` lines and
-        /// MAILREG_EMULATOR_PID, and return (`eval "$(mailreg emulator --port 0 --detach)"`;
-        /// `kill $MAILREG_EMULATOR_PID` stops it).
-        #[arg(long)]
-        detach: bool,
-    },
+    Emulator(EmulatorArgs),
     /// Write a commented starter spec. Asks on a terminal; flags give every answer (for
     /// scripts). Never overwrites an existing file without --force.
     Init(InitArgs),
@@ -284,7 +269,9 @@ pub struct LoginArgs {
     /// SASL mechanism.
     #[arg(long, value_enum, default_value = "xoauth2")]
     pub mech: crate::verify::sasl::Mechanism,
-    /// IMAP server as host:port (default: the provider's, on 993 with TLS).
+    /// IMAP server as host:port (default: MAILREG_IMAP_SERVER, else the provider's, on 993 with
+    /// TLS). `mailreg emulator` exports MAILREG_IMAP/POP/SMTP_SERVER for its mail responder,
+    /// with MAILREG_MAIL_PLAIN=1: those (loopback) servers are then reached without TLS.
     #[arg(long, value_name = "HOST:PORT")]
     pub imap_server: Option<String>,
     /// POP3 server as host:port (default: the provider's, on 995 with TLS).
@@ -396,6 +383,40 @@ impl VerifyArgs {
     }
 }
 
+/// The mail servers the environment names (the emulator's responder), used where no flag does.
+struct EnvServers {
+    imap: Option<String>,
+    pop: Option<String>,
+    smtp: Option<String>,
+    /// The ones to reach without TLS (MAILREG_MAIL_PLAIN=1): only these, never a server named
+    /// by a flag.
+    plain: Vec<String>,
+}
+
+impl EnvServers {
+    fn read(args: &LoginArgs) -> EnvServers {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let pick = |flag: &Option<String>, name: &str| flag.is_none().then(|| var(name)).flatten();
+        let imap = pick(&args.imap_server, "MAILREG_IMAP_SERVER");
+        let pop = pick(&args.pop_server, "MAILREG_POP_SERVER");
+        let smtp = pick(&args.smtp_server, "MAILREG_SMTP_SERVER");
+        let plain = match var("MAILREG_MAIL_PLAIN").as_deref() {
+            Some("1") => [&imap, &pop, &smtp]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        EnvServers {
+            imap,
+            pop,
+            smtp,
+            plain,
+        }
+    }
+}
+
 impl LoginArgs {
     /// `verify`'s options for one mailbox: every protocol, the provider the record decides.
     pub fn options(
@@ -405,6 +426,7 @@ impl LoginArgs {
         wait: Option<std::time::Duration>,
         global: &Global,
     ) -> crate::verify::Options {
+        let from_env = EnvServers::read(self);
         crate::verify::Options {
             file: target.file.clone(),
             env: target.env.clone(),
@@ -414,9 +436,10 @@ impl LoginArgs {
             pop: false,
             smtp: false,
             mech: self.mech,
-            imap_server: self.imap_server.clone(),
-            pop_server: self.pop_server.clone(),
-            smtp_server: self.smtp_server.clone(),
+            imap_server: self.imap_server.clone().or(from_env.imap),
+            pop_server: self.pop_server.clone().or(from_env.pop),
+            smtp_server: self.smtp_server.clone().or(from_env.smtp),
+            plain_servers: from_env.plain,
             tls: self.tls,
             starttls: self.starttls,
             plain: self.plain,
@@ -556,4 +579,48 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+/// `mailreg emulator`'s flags, and its `console` step.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EmulatorArgs {
+    #[command(subcommand)]
+    pub action: Option<EmulatorAction>,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8480)]
+    pub port: u16,
+    /// Requests for which a new application is not yet visible (Entra replication lag).
+    #[arg(long, default_value_t = 0)]
+    pub replication_lag: u32,
+    /// Delay every answer by this many milliseconds (a fixed network latency, for benchmarks).
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// How long a `Set-CASMailbox` change takes to reach the mail responder (Exchange takes 30
+    /// minutes or more; e.g. `30s` to rehearse `up`'s wait).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    pub propagation: std::time::Duration,
+    /// Make every client ID and secret it hands out repeatable (default: random per start, so
+    /// two emulators never hand out the same ones).
+    #[arg(long, env = "MAILREG_EMULATOR_SEED", hide_env_values = true)]
+    pub seed: Option<u64>,
+    /// Run in the background: wait until it listens, print its `export` lines and
+    /// MAILREG_EMULATOR_PID, and return (`eval "$(mailreg emulator --port 0 --detach)"`;
+    /// `kill $MAILREG_EMULATOR_PID` stops it).
+    #[arg(long)]
+    pub detach: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmulatorAction {
+    /// Play the Google console against a running emulator: create the spec's Web OAuth client
+    /// in its project and write the client JSON exactly as the console's download, for
+    /// `mailreg google import-client` (or the prompt of `apply`).
+    Console {
+        #[command(flatten)]
+        target: Target,
+        /// Where to write the client JSON.
+        #[arg(long, default_value = "client_secret_emulator.json")]
+        out: PathBuf,
+    },
 }

@@ -51,7 +51,7 @@ fn main() -> ProcessExit {
         Err(e) => return report(Error::internal(format!("starting the runtime: {e}")), json),
     };
     // `mailreg emulator` runs until Ctrl-C by design: there the signal is its normal end.
-    let stops_on_ctrl_c = matches!(cli.command, Command::Emulator { .. });
+    let stops_on_ctrl_c = matches!(&cli.command, Command::Emulator(a) if a.action.is_none());
     let terminal = mailreg::interrupt::Terminal::save();
     let result = runtime.block_on(async {
         if stops_on_ctrl_c {

@@ -460,7 +460,7 @@ fn output_says_which_sign_in_urls_are_the_emulators() {
     let r = h.ok(&["output", "--env", "test"]);
     assert!(
         r.stdout.ends_with(
-            "rehearsal\n  microsoft       authorize/token URLs are the emulator's: rehearsal values, no mailbox can sign in with them\n  google          authorize/token URLs are Google's real ones (the emulator does not play this sign-in)\n"
+            "rehearsal\n  microsoft       authorize/token URLs are the emulator's: its rehearsal mailbox signs in by itself (verify, up); no real mailbox can\n  google          authorize/token URLs are Google's real ones (the emulator does not play this sign-in)\n"
         ),
         "{}",
         r.stdout

@@ -278,3 +278,75 @@ fn up_killed_at_any_request_converges_when_run_again() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The whole of `up` offline: the emulator's sign-in completes by itself, its mail responder
+/// refuses IMAP and POP until the `Set-CASMailbox` change has propagated, and `up` waits it out
+/// and ends with the logins passing.
+#[test]
+fn up_waits_for_the_mailbox_settings_and_ends_in_a_verified_login() {
+    let h = harness();
+    // Exchange takes its time: 1.5 s here (real), under a 45-minute nominal wait.
+    h.emu
+        .with_state(|s| s.exchange.propagation = std::time::Duration::from_millis(1500));
+    let r = h.ok(&["up", "--env", "test", "--yes"]);
+    assert!(
+        r.stdout
+            .contains(&format!("Verifying {OFF} (microsoft): IMAP, POP")),
+        "{}",
+        r.stdout
+    );
+    let login = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("  login          "))
+        .unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(
+        login.starts_with(&format!("  login          IMAP ✔ POP ✔ as {OFF} at ")),
+        "{login}"
+    );
+    assert!(login.contains("UTC (propagation took "), "{login}");
+    // The first tries failed (the settings were not there yet): the wait retried them.
+    assert!(r.stdout.contains("passed on try"), "{}", r.stdout);
+    // No browser, no refresh token kept: the sign-in happened once, by itself.
+    assert!(
+        r.stderr.contains("Rehearsal: the emulator signs in as"),
+        "{}",
+        r.stderr
+    );
+
+    // The JSON document carries the logins too, and a second up is a no-op that logs in again.
+    let j = h.ok(&["-o", "json", "up", "--env", "test", "--yes"]);
+    let doc: Value =
+        serde_json::from_str(&j.stdout).unwrap_or_else(|e| panic!("{e}: {}", j.stdout));
+    assert_eq!(doc["plan"]["changes"], serde_json::json!([]));
+    let results = doc["verify"][0]["results"].as_array().unwrap();
+    let oks: Vec<(&str, bool)> = results
+        .iter()
+        .map(|r| (r["protocol"].as_str().unwrap(), r["ok"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(oks, [("imap", true), ("pop3", true)]);
+    assert_eq!(doc["verify"][0]["user"], OFF);
+}
+
+#[test]
+fn a_login_that_never_passes_ends_up_with_exit_6_and_says_which() {
+    let h = harness();
+    // Propagation longer than the wait: IMAP and POP stay off for the whole of `--wait 1m`.
+    h.emu
+        .with_state(|s| s.exchange.propagation = std::time::Duration::from_secs(600));
+    let r = h.expect(6, &["up", "--env", "test", "--yes", "--wait", "1m"]);
+    assert!(r.stdout.contains("imap  FAILED"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("  login          IMAP ✘ POP ✘ as {OFF}\n")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("2 of 2 logins failed within 1m"),
+        "{}",
+        r.stderr
+    );
+    // Everything before the login is in place.
+    assert!(h.dir.path().join("out/test/helpdesk.json").exists());
+}

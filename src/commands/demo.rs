@@ -25,7 +25,11 @@ enum Step {
 }
 
 pub async fn run(global: &Global, show_secrets: bool) -> Result<ExitCode> {
-    let emu = Emulator::start(EmulatorConfig::default()).await?;
+    // Random per run, as `mailreg emulator`: a rehearsal's IDs and secrets are never stable.
+    let mut config = EmulatorConfig::default();
+    let seed = fastrand::u64(..);
+    (config.graph.seed, config.google.seed) = (seed, seed);
+    let emu = Emulator::start(config).await?;
     let dir = tempfile::tempdir()?;
     let spec = dir.path().join("mailreg.toml");
     std::fs::write(&spec, EXAMPLE)?;

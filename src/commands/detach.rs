@@ -10,26 +10,26 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::cli::{Global, OutputFormat};
+use crate::cli::{EmulatorArgs, Global, OutputFormat};
 use crate::error::{Error, ExitCode, Result};
 
 /// Longest line the child may print before its JSON line: the child is mailreg itself, but a
 /// bound keeps a broken one from filling memory.
 const MAX_LINE: usize = 64 * 1024;
 
-pub fn emulator(
-    port: u16,
-    replication_lag: u32,
-    latency_ms: u64,
-    global: &Global,
-) -> Result<ExitCode> {
+pub fn emulator(args: &EmulatorArgs, global: &Global) -> Result<ExitCode> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::io(format!("cannot find mailreg's own binary: {e}")))?;
     let mut child = Command::new(exe)
         .args(["--output", "json", "emulator"])
-        .args(["--port", &port.to_string()])
-        .args(["--replication-lag", &replication_lag.to_string()])
-        .args(["--latency-ms", &latency_ms.to_string()])
+        .args(["--port", &args.port.to_string()])
+        .args(["--replication-lag", &args.replication_lag.to_string()])
+        .args(["--latency-ms", &args.latency_ms.to_string()])
+        .args([
+            "--propagation",
+            &humantime::format_duration(args.propagation).to_string(),
+        ])
+        .args(args.seed.map(|s| format!("--seed={s}")))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         // Nobody reads it after we return; an open pipe would hold the caller's output open.

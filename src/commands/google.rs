@@ -93,7 +93,10 @@ pub(super) fn google(spec: &Spec) -> Result<&GoogleSpec> {
 }
 
 /// The project the client belongs to: on record (random suffix), or as written.
-fn project_of(spec: &Spec, store: &Store) -> Result<(String, Option<GoogleCredentials>)> {
+pub(super) fn project_of(
+    spec: &Spec,
+    store: &Store,
+) -> Result<(String, Option<GoogleCredentials>)> {
     let g = google(spec)?;
     let rec = store.load(&spec.name, &spec.env)?.and_then(|r| r.google);
     if let Some(r) = &rec {

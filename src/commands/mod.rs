@@ -60,18 +60,13 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             provider.as_deref(),
             github_outputs,
         ),
-        Command::Emulator {
-            port,
-            replication_lag,
-            latency_ms,
-            detach: true,
-        } => detach::emulator(port, replication_lag, latency_ms, global),
-        Command::Emulator {
-            port,
-            replication_lag,
-            latency_ms,
-            detach: false,
-        } => emulator::run(port, replication_lag, latency_ms, global).await,
+        Command::Emulator(args) => match &args.action {
+            Some(crate::cli::EmulatorAction::Console { target, out }) => {
+                emulator::console(target, out, global).await
+            }
+            None if args.detach => detach::emulator(&args, global),
+            None => emulator::run(&args, global).await,
+        },
         Command::Google(cmd) => google::run(cmd, global).await,
         Command::Status { target } => status::run(&target, global).await,
         Command::Rotate {

@@ -156,7 +156,7 @@ fn rehearsal_note(record: &Record) -> String {
     let mut out = String::from("rehearsal\n");
     for (provider, url, whose) in rows {
         let what = if is_loopback(url) {
-            "authorize/token URLs are the emulator's: rehearsal values, no mailbox can sign in with them".to_owned()
+            "authorize/token URLs are the emulator's: its rehearsal mailbox signs in by itself (verify, up); no real mailbox can".to_owned()
         } else {
             format!(
                 "authorize/token URLs are {whose} real ones (the emulator does not play this sign-in)"

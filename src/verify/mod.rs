@@ -20,6 +20,7 @@ pub mod oauth;
 mod options;
 pub use options::Options;
 pub mod pop3;
+mod rehearsal;
 pub mod sasl;
 pub mod smtp;
 pub mod tls;
@@ -142,7 +143,11 @@ pub fn targets(args: &Options, provider: Provider) -> Result<Vec<Target>> {
             Security::Tls
         } else if args.starttls {
             Security::Starttls
-        } else if args.plain {
+        } else if args.plain
+            || server
+                .as_ref()
+                .is_some_and(|s| args.plain_servers.iter().any(|p| p.as_str() == s.as_str()))
+        {
             Security::Plain
         } else {
             security_for_port(port).unwrap_or(proto.default_security())
@@ -463,18 +468,37 @@ async fn code_flow(
         let listener = loopback::bind(&redirect, rule).await?;
         let redirect_uri = listener.redirect_uri.clone();
         let url = oauth::authorize_url(client, &redirect_uri, &state, &challenge, &args.user);
-        eprintln!("Sign in as {} to continue:\n  {url}", args.user);
-        if !args.no_browser
-            && let Err(e) = browser::open(url.as_str())
-        {
-            eprintln!("warning: {e}; open the URL above yourself");
-        }
-        let code = listener
-            .wait(&state, Duration::from_secs(args.timeout))
-            .await?;
+        let waiting = listener.wait(&state, Duration::from_secs(args.timeout));
+        let code = if rehearsal::applies(&url) {
+            eprintln!(
+                "Rehearsal: the emulator signs in as {} by itself (its sign-in page is on loopback).",
+                args.user
+            );
+            let (code, _) = tokio::try_join!(waiting, async {
+                rehearsal::deliver(&rehearsal::sign_in(&url).await?).await
+            })?;
+            code
+        } else {
+            eprintln!("Sign in as {} to continue:\n  {url}", args.user);
+            if !args.no_browser
+                && let Err(e) = browser::open(url.as_str())
+            {
+                eprintln!("warning: {e}; open the URL above yourself");
+            }
+            waiting.await?
+        };
         (code, redirect_uri)
     } else {
         let url = oauth::authorize_url(client, &chosen, &state, &challenge, &args.user);
+        if rehearsal::applies(&url) {
+            eprintln!(
+                "Rehearsal: the emulator signs in as {} by itself (its sign-in page is on loopback).",
+                args.user
+            );
+            let sent_to = rehearsal::sign_in(&url).await?;
+            let code = loopback::parse_pasted(sent_to.as_str(), &state)?;
+            return oauth::exchange_code(http, client, &code, &chosen, &verifier).await;
+        }
         eprintln!(
             "Sign in as {} at this URL, then paste the full URL the browser was sent to:\n  {url}",
             args.user

@@ -25,6 +25,9 @@ pub struct Options {
     pub tls: bool,
     pub starttls: bool,
     pub plain: bool,
+    /// Servers (`host:port`, as in the server fields) reached without TLS because the
+    /// environment that named them says so (the emulator's responder); loopback only.
+    pub plain_servers: Vec<String>,
     pub ca_file: Option<PathBuf>,
     pub redirect_uri: Option<String>,
     pub no_browser: bool,

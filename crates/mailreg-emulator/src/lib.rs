@@ -9,6 +9,8 @@
 //!   users and licence details live in [`graph`], Gmail's settings in [`google`].
 //! - [`keyvault`]: the Azure Key Vault data plane for secrets (set, get, soft delete, recover,
 //!   purge), and (in [`google`]) Secret Manager v1: the stores `[[secret]]` writes to.
+//! - [`mail`]: IMAP, POP3 and SMTP logins with the tokens the emulator's sign-in issues,
+//!   gated by the mailbox's Exchange settings as they stand after propagation.
 //! - [`server`]: the HTTP server that routes to both fakes, with faults (429, 5xx, dropped
 //!   connections, latency, rate limits) and a request log.
 //!
@@ -22,6 +24,7 @@ pub mod exchange;
 pub mod google;
 pub mod graph;
 pub mod keyvault;
+pub mod mail;
 pub mod server;
 pub mod wire;
 

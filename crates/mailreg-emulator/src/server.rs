@@ -226,6 +226,9 @@ impl EmuState {
     }
 
     fn route(&mut self, req: &EmuRequest, now: time::OffsetDateTime) -> EmuResponse {
+        if req.path == CONSOLE_PATH {
+            return self.console(req);
+        }
         self.exchange
             .handle(req, now, &self.graph)
             .or_else(|| self.gmail.handle(req))
@@ -243,11 +246,49 @@ impl EmuState {
     }
 }
 
+/// The emulator's own endpoint that plays the Google console: a person creates the Web client
+/// there and downloads its JSON. Not a Google path: nothing of mailreg calls it on its own.
+pub const CONSOLE_PATH: &str = "/emulator/console/oauth-client";
+
+impl EmuState {
+    /// `POST /emulator/console/oauth-client` `{"project_id", "redirect_uris"}`: creates the Web
+    /// client for an existing project and answers the client JSON exactly as the console's
+    /// download.
+    fn console(&mut self, req: &EmuRequest) -> EmuResponse {
+        let body = req.json().unwrap_or_default();
+        let project = body["project_id"].as_str().unwrap_or_default();
+        let uris: Vec<String> = body["redirect_uris"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if req.method != "POST" || project.is_empty() {
+            return EmuResponse::json(
+                400,
+                &serde_json::json!({"error": {"message": "POST {\"project_id\": …, \"redirect_uris\": […]}"}}),
+            );
+        }
+        match self.google.create_oauth_client(project, &uris) {
+            Ok(client) => EmuResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: crate::google::client_file_text(&client).into_bytes(),
+            },
+            Err(e) => EmuResponse::json(404, &serde_json::json!({"error": {"message": e}})),
+        }
+    }
+}
+
 type Shared = Arc<Mutex<EmuState>>;
 
 /// A running emulator. Dropping it stops the server.
 pub struct Emulator {
     addr: SocketAddr,
+    /// The mail responder's ports (IMAP, POP3, SMTP).
+    mail: crate::mail::MailPorts,
     state: Shared,
     /// Holds the Application Default Credentials file that points google-cloud-auth here.
     files: Arc<tempfile::TempDir>,
@@ -351,8 +392,10 @@ impl Emulator {
                 .await;
         });
         let files = Arc::new(Self::write_files(&state, addr)?);
+        let mail = crate::mail::serve(state.clone()).await?;
         Ok(Emulator {
             addr,
+            mail,
             state,
             files,
             shutdown: Some(tx),
@@ -402,6 +445,7 @@ impl Emulator {
                         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
                         let _ = tx.send(Ok((
                             emu.addr,
+                            emu.mail,
                             emu.state.clone(),
                             emu.files.clone(),
                             stop_tx,
@@ -417,11 +461,12 @@ impl Emulator {
                 }
             });
         });
-        let (addr, state, files, stop) = rx
+        let (addr, mail, state, files, stop) = rx
             .recv()
             .map_err(|_| std::io::Error::other("emulator thread died"))??;
         Ok(Emulator {
             addr,
+            mail,
             state,
             files,
             shutdown: Some(stop),
@@ -487,6 +532,22 @@ impl Emulator {
             ("MAILREG_GMAIL_URL".into(), url.clone()),
             ("MAILREG_KEYVAULT_URL".into(), url.clone()),
             ("MAILREG_SECRET_MANAGER_URL".into(), url),
+            // verify's mail servers: the responder, without TLS (loopback only).
+            (
+                "MAILREG_IMAP_SERVER".into(),
+                format!("127.0.0.1:{}", self.mail.imap),
+            ),
+            (
+                "MAILREG_POP_SERVER".into(),
+                format!("127.0.0.1:{}", self.mail.pop3),
+            ),
+            (
+                "MAILREG_SMTP_SERVER".into(),
+                format!("127.0.0.1:{}", self.mail.smtp),
+            ),
+            ("MAILREG_MAIL_PLAIN".into(), "1".into()),
+            // Its sign-in page completes by itself: verify opens it without a browser.
+            ("MAILREG_REHEARSAL_SIGN_IN".into(), "1".into()),
             (
                 "GOOGLE_APPLICATION_CREDENTIALS".into(),
                 self.files.path().join("adc.json").display().to_string(),

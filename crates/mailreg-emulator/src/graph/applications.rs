@@ -479,6 +479,9 @@ impl GraphState {
                 .body
                 .insert("passwordCredentials".into(), json!([cred.clone()]));
         }
+        if let Some(app_id) = self.apps[idx].body["appId"].as_str().map(str::to_owned) {
+            self.remember_secret(&app_id, &key_id, &secret);
+        }
         cred["secretText"] = Value::String(secret);
         cred["@odata.context"] = Value::String(format!(
             "{}/v1.0/$metadata#microsoft.graph.passwordCredential",

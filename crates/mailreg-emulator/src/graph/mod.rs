@@ -39,6 +39,7 @@ mod policies;
 mod principals;
 mod query;
 mod routing;
+pub mod signin;
 #[cfg(test)]
 mod tests;
 mod token;
@@ -261,6 +262,8 @@ pub struct GraphState {
     writes: VecDeque<OffsetDateTime>,
     policy_id: String,
     users: users::Users,
+    /// The user sign-in's state: secret values, codes, refresh and mail tokens (signin.rs).
+    signin: signin::SignIn,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,6 +430,7 @@ impl GraphState {
             writes: VecDeque::new(),
             policy_id: String::new(),
             users: Default::default(),
+            signin: Default::default(),
         };
         let graph_sp_id = st.uuid();
         st.policy_id = st.uuid();
@@ -439,6 +443,9 @@ impl GraphState {
     pub fn handle(&mut self, req: &EmuRequest, now: OffsetDateTime) -> Option<EmuResponse> {
         if let Some(tenant) = token_path_tenant(&req.path) {
             return Some(self.token_endpoint(req, &tenant, now));
+        }
+        if signin::authorize_path(&req.path) {
+            return Some(self.authorize(req, now));
         }
         if req.path == "/v1.0" || req.path.starts_with("/v1.0/") {
             return Some(self.graph(req, now));

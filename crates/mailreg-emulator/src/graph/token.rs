@@ -110,6 +110,17 @@ impl GraphState {
             let (s, e, c, t) = missing("grant_type");
             return aad_err(s, e, c, t);
         };
+        if grant_type == "authorization_code" || grant_type == "refresh_token" {
+            // A user's sign-in (signin.rs): `verify` and `up` against the emulator.
+            return match self.user_grant(&grant_type, &field, basic.as_ref(), now) {
+                Ok(body) => EmuResponse::json(200, &body)
+                    .with_header("cache-control", "no-store, no-cache")
+                    .with_header("pragma", "no-cache")
+                    .with_header("x-ms-request-id", trace_id.clone())
+                    .with_header("client-request-id", correlation_id.clone()),
+                Err((s, e, c, t)) => aad_err(s, e, c, t),
+            };
+        }
         if grant_type != "client_credentials" {
             // INFERRED: AADSTS70003 text.
             return aad_err(

@@ -61,6 +61,16 @@ impl GraphState {
         id
     }
 
+    /// Whether a user of the directory has this sign-in name (case-insensitive).
+    pub(super) fn has_user(&self, upn: &str) -> bool {
+        !upn.is_empty()
+            && self
+                .users
+                .list
+                .iter()
+                .any(|u| u.seed.upn.eq_ignore_ascii_case(upn))
+    }
+
     /// Takes `User.Read.All` away from the operator (or gives it back).
     pub fn deny_user_read(&mut self, denied: bool) {
         self.users.denied = denied;
