@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "mailreg",
-    version,
+    // The package version, the commit and its date (build.rs).
+    version = env!("MAILREG_VERSION"),
     about = "Mailbox OAuth app registrations as code: Microsoft Entra ID (and Google Cloud) for IMAP/POP/SMTP XOAUTH2",
     long_about = "mailreg reads a declarative spec (mailreg.toml), compares it with what exists in the cloud, \
 and converges: it creates or updates the app registration and its client secret, keeps the secret \

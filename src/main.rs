@@ -30,7 +30,9 @@ fn main() -> ProcessExit {
                     clap::error::ErrorKind::DisplayVersion => "version",
                     _ => "help",
                 };
-                println!("{}", serde_json::json!({ key: e.render().to_string() }));
+                // clap ends the text with a newline; the JSON value is the text alone.
+                let text = e.render().to_string();
+                println!("{}", serde_json::json!({ key: text.trim_end() }));
                 return ProcessExit::from(0);
             }
             let _ = e.print();
