@@ -270,13 +270,22 @@ fn token_wrong_secret_unknown_tenant_bad_scope() {
         st.handle(&request("GET", "/v3/projects", &[], None), T0)
             .is_none()
     );
-    assert!(
-        st.handle(
-            &request("GET", "/common/oauth2/v2.0/authorize", &[], None),
-            T0
+    // The authorize endpoint is the rehearsal sign-in's (signin.rs): an unknown client is
+    // refused on Entra's error page, with no redirect.
+    let r = st
+        .handle(
+            &request(
+                "GET",
+                "/common/oauth2/v2.0/authorize",
+                &[("client_id", "00000000-0000-0000-0000-00000000dead")],
+                None,
+            ),
+            T0,
         )
-        .is_none()
-    );
+        .unwrap();
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("AADSTS700016"));
+    assert!(r.headers.iter().all(|(k, _)| k != "location"));
 }
 
 // ---- Graph authentication and envelope ----
