@@ -258,6 +258,14 @@ impl GraphAuth {
                 "MAILREG_AZURE_AUTH={f:?}: expected client-secret, workload-identity, managed-identity or azure-cli, and that credential must be configured"
             )));
         }
+        if let Some(id) = var("AZURE_CLIENT_ID") {
+            // A client id alone is half a credential: name the halves that would complete it
+            // rather than claim nothing is configured.
+            return Err(Error::auth(format!(
+                "AZURE_CLIENT_ID is set ({id}) but nothing to sign in with it: AZURE_CLIENT_SECRET is not set"
+            ))
+            .with_hint("set AZURE_CLIENT_SECRET to the client secret's Value, or AZURE_FEDERATED_TOKEN_FILE for workload identity federation (a client certificate, AZURE_CLIENT_CERTIFICATE_PATH, is not supported by this build); or unset AZURE_CLIENT_ID to use `az login`"));
+        }
         Err(Error::auth("no Microsoft credential is configured").with_hint(
             "tried, in order: AZURE_CLIENT_ID + AZURE_CLIENT_SECRET (client secret), AZURE_CLIENT_ID + AZURE_FEDERATED_TOKEN_FILE (workload identity), IDENTITY_ENDPOINT / MSI_ENDPOINT (managed identity), and `az` on PATH (run `az login`)",
         ))
