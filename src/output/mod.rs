@@ -120,24 +120,49 @@ impl Template {
     }
 }
 
-/// Plain JSON (see [`Template::render_value`]); `indent` pretty-prints as minijinja's does.
+/// minijinja's `tojson` (its spacing, its `indent`), with the escapes it adds for HTML
+/// (`\u0026`, `\u003c`, `\u003e`, `\u0027`) written as the characters, as serde_json does.
 fn tojson(
-    value: minijinja::Value,
-    indent: Option<usize>,
+    value: &minijinja::Value,
+    indent: Option<minijinja::Value>,
+    args: minijinja::value::Kwargs,
 ) -> std::result::Result<minijinja::Value, minijinja::Error> {
-    let text = match indent {
-        None => serde_json::to_string(&value),
-        Some(n) => {
-            let pad = " ".repeat(n);
-            let mut buf = Vec::new();
-            let fmt = serde_json::ser::PrettyFormatter::with_indent(pad.as_bytes());
-            let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-            serde::Serialize::serialize(&value, &mut ser)
-                .map(|()| String::from_utf8_lossy(&buf).into_owned())
+    let json = minijinja::filters::tojson(value, indent, args)?;
+    Ok(minijinja::Value::from_safe_string(unescape_html(
+        json.as_str().unwrap_or_default(),
+    )))
+}
+
+/// Undoes the HTML escapes in JSON text. Escapes are read in pairs, so an escaped backslash
+/// followed by `u0026` in the data stays as it was.
+fn unescape_html(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let esc = &rest[i..];
+        let plain = [
+            ("\\u0026", '&'),
+            ("\\u003c", '<'),
+            ("\\u003e", '>'),
+            ("\\u0027", '\''),
+        ]
+        .into_iter()
+        .find(|(e, _)| esc.starts_with(e));
+        match plain {
+            Some((e, c)) => {
+                out.push(c);
+                rest = &esc[e.len()..];
+            }
+            None => {
+                let n = esc[1..].chars().next().map_or(0, char::len_utf8);
+                out.push_str(&esc[..1 + n]);
+                rest = &esc[1 + n..];
+            }
         }
     }
-    .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string()))?;
-    Ok(minijinja::Value::from_safe_string(text))
+    out.push_str(rest);
+    out
 }
 
 /// Undefined names one render finds, at most: each round fills one in and renders again.
@@ -444,6 +469,14 @@ mod tests {
                 .unwrap_err()
                 .message
                 .starts_with("template bad.j2:1: syntax error")
+        );
+    }
+
+    #[test]
+    fn json_is_written_without_html_escapes() {
+        assert_eq!(
+            unescape_html(r#"{"u": "a?b=1\u0026c=\u003cd\u003e\u0027", "k": "\\u0026\\"}"#),
+            r#"{"u": "a?b=1&c=<d>'", "k": "\\u0026\\"}"#
         );
     }
 
