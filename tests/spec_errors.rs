@@ -153,3 +153,16 @@ fn agileapps_json_writes_urls_plainly() {
     );
     assert!(text.contains(&format!("\"authUrl\": \"{url}\"")), "{text}");
 }
+
+/// A tenant Entra does not know (AADSTS90002) is the spec's `microsoft.tenant`: the hint
+/// gives its file:line:column.
+#[test]
+fn a_tenant_not_found_names_the_tenant_line() {
+    let h = Harness::new(&SPEC.replace("contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"));
+    let r = h.expect(4, &["plan", "--env", "test"]);
+    assert_eq!(
+        normalise(&r.stderr, h.dir.path()),
+        "error: signing in to Microsoft Entra ID with client secret (AZURE_CLIENT_ID + AZURE_CLIENT_SECRET) failed: AADSTS90002: Tenant 'fabrikam.onmicrosoft.com' not found.\n  \
+         hint: the tenant does not exist: check `microsoft.tenant` at [TMP]/mailreg.toml:4:10 (a tenant ID or a domain such as contoso.onmicrosoft.com)\n"
+    );
+}

@@ -142,9 +142,18 @@ pub struct GraphAuth {
     /// transport already retried what was worth retrying, so signing in again would only
     /// repeat the failure.
     fetch: Arc<tokio::sync::Mutex<Option<(String, Error)>>>,
+    /// Where the spec writes `microsoft.tenant` (`file:line:column`), for the sign-in errors
+    /// that blame it (AADSTS90002, tenant not found).
+    tenant_at: Option<String>,
 }
 
 impl GraphAuth {
+    /// Names the spec's `microsoft.tenant` line in the errors that blame it.
+    pub fn blaming(mut self, spec: &crate::spec::Spec) -> Self {
+        self.tenant_at = Some(spec.field_at("microsoft.tenant"));
+        self
+    }
+
     /// Picks the first configured credential. `tenant` is the spec's directory: mailreg always
     /// signs in to the directory it manages.
     pub fn from_env(http: &Http, endpoints: &Endpoints, tenant: &str) -> Result<GraphAuth> {
@@ -183,6 +192,7 @@ impl GraphAuth {
             scope: scope.clone(),
             stash: stash.clone(),
             fetch: fetch.clone(),
+            tenant_at: None,
         };
 
         if want("client-secret")
@@ -279,6 +289,7 @@ impl GraphAuth {
             scope: format!("{}/.default", resource.trim_end_matches('/')),
             stash: self.stash.clone(),
             fetch: self.fetch.clone(),
+            tenant_at: self.tenant_at.clone(),
         }
     }
 
@@ -308,7 +319,13 @@ impl GraphAuth {
                         status,
                         code,
                         sentence,
-                    }) => super::aadsts::error(&self.source, status, code, &sentence),
+                    }) => super::aadsts::error(
+                        &self.source,
+                        status,
+                        code,
+                        &sentence,
+                        self.tenant_at.as_deref(),
+                    ),
                     None => Error::auth(format!(
                         "signing in to Microsoft Entra ID with {} failed: {}",
                         self.source,

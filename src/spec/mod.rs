@@ -420,6 +420,16 @@ impl Spec {
         keys::suggest(&self.env, &declared)
     }
 
+    /// Where `field` is written, `file:line:column` (or the file, when it is not written):
+    /// for errors found later that blame a spec key, such as a sign-in to a tenant that does
+    /// not exist.
+    pub fn field_at(&self, field: &str) -> String {
+        match self.locator.locate(field) {
+            Some((l, c)) => format!("{}:{l}:{c}", self.file.display()),
+            None => self.file.display().to_string(),
+        }
+    }
+
     /// A positioned error about a field found after loading (e.g. a permission name that the
     /// directory does not know).
     pub fn field_error(&self, field: &str, message: impl fmt::Display) -> Error {
