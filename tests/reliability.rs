@@ -833,14 +833,14 @@ fn corpus() -> Vec<Case> {
             "MAILREG_RESOURCE_MANAGER_URL: http://10.0.0.1/ uses plain http",
         ),
         plain(
-            "no Microsoft credential",
+            "a Microsoft client id without its secret",
             &["plan", "--env", "test"],
             vec![
                 ("AZURE_CLIENT_SECRET", String::new()),
                 ("PATH", "/nonexistent".into()),
             ],
             4,
-            "no Microsoft credential is configured",
+            "AZURE_CLIENT_ID is set (00000000-0000-0000-0000-00000000e111) but nothing to sign in with it: AZURE_CLIENT_SECRET is not set",
         ),
         plain(
             "wrong Microsoft secret",

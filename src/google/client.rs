@@ -269,9 +269,14 @@ pub fn pasted_client(
     check_client_id(client_id).map_err(|m| Error::bad_input(format!("--client-id: {m}")))?;
     let secret = secret.trim();
     if secret.is_empty() {
+        // A person who passed --client-id in a script often forgot the redirect: say how the
+        // secret is given, since nothing else on the command line mentions it.
         return Err(Error::bad_input(
             "the client secret read from standard input is empty",
-        ));
+        )
+        .with_hint(format!(
+            "--client-id takes the secret on standard input: `mailreg google import-client --client-id {client_id} < client-secret.txt`, or run it at a terminal to be asked; or give the downloaded client JSON file instead"
+        )));
     }
     Ok(GoogleClient {
         client_id: client_id.to_owned(),

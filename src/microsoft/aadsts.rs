@@ -56,13 +56,35 @@ pub fn parse(body: &[u8]) -> Option<(String, String)> {
     Some((code.to_owned(), clean))
 }
 
-/// The sign-in error for an AADSTS answer: code in `code`, a hint for the common ones.
-pub fn error(source: &str, status: u16, code: String, sentence: &str) -> Error {
+/// The codes that blame the spec's `microsoft.tenant`, not the credential.
+fn blames_tenant(code: &str) -> bool {
+    matches!(code, "AADSTS90002" | "AADSTS900023")
+}
+
+/// The sign-in error for an AADSTS answer: code in `code`, a hint for the common ones. When
+/// the code blames the spec's tenant and `tenant_at` says where it is written, the hint
+/// names that `file:line:column`.
+pub fn error(
+    source: &str,
+    status: u16,
+    code: String,
+    sentence: &str,
+    tenant_at: Option<&str>,
+) -> Error {
     let mut e = Error::auth(format!(
         "signing in to Microsoft Entra ID with {source} failed: {code}: {sentence}"
     ));
-    if let Some(h) = hint(&code) {
-        e = e.with_hint(h);
+    match (tenant_at, blames_tenant(&code)) {
+        (Some(at), true) => {
+            e = e.with_hint(format!(
+                "the tenant does not exist: check `microsoft.tenant` at {at} (a tenant ID or a domain such as contoso.onmicrosoft.com)"
+            ));
+        }
+        _ => {
+            if let Some(h) = hint(&code) {
+                e = e.with_hint(h);
+            }
+        }
     }
     e.code = Some(code);
     e.status = Some(status);
@@ -79,9 +101,16 @@ mod tests {
         let (code, s) = parse(body).unwrap();
         assert_eq!(code, "AADSTS90002");
         assert_eq!(s, "Tenant 'x.onmicrosoft.com' not found.");
-        let e = error("client secret", 400, code, &s);
+        let e = error("client secret", 400, code.clone(), &s, None);
         assert_eq!(e.code.as_deref(), Some("AADSTS90002"));
         assert!(e.hint.unwrap().contains("`microsoft.tenant`"));
+        let e = error("client secret", 400, code, &s, Some("mailreg.toml:4:10"));
+        assert_eq!(
+            e.hint.as_deref(),
+            Some(
+                "the tenant does not exist: check `microsoft.tenant` at mailreg.toml:4:10 (a tenant ID or a domain such as contoso.onmicrosoft.com)"
+            )
+        );
         assert!(parse(br#"{"error":"invalid_client","error_description":"bad"}"#).is_none());
         assert!(parse(b"not json").is_none());
     }

@@ -142,9 +142,18 @@ pub struct GraphAuth {
     /// transport already retried what was worth retrying, so signing in again would only
     /// repeat the failure.
     fetch: Arc<tokio::sync::Mutex<Option<(String, Error)>>>,
+    /// Where the spec writes `microsoft.tenant` (`file:line:column`), for the sign-in errors
+    /// that blame it (AADSTS90002, tenant not found).
+    tenant_at: Option<String>,
 }
 
 impl GraphAuth {
+    /// Names the spec's `microsoft.tenant` line in the errors that blame it.
+    pub fn blaming(mut self, spec: &crate::spec::Spec) -> Self {
+        self.tenant_at = Some(spec.field_at("microsoft.tenant"));
+        self
+    }
+
     /// Picks the first configured credential. `tenant` is the spec's directory: mailreg always
     /// signs in to the directory it manages.
     pub fn from_env(http: &Http, endpoints: &Endpoints, tenant: &str) -> Result<GraphAuth> {
@@ -183,6 +192,7 @@ impl GraphAuth {
             scope: scope.clone(),
             stash: stash.clone(),
             fetch: fetch.clone(),
+            tenant_at: None,
         };
 
         if want("client-secret")
@@ -258,6 +268,14 @@ impl GraphAuth {
                 "MAILREG_AZURE_AUTH={f:?}: expected client-secret, workload-identity, managed-identity or azure-cli, and that credential must be configured"
             )));
         }
+        if let Some(id) = var("AZURE_CLIENT_ID") {
+            // A client id alone is half a credential: name the halves that would complete it
+            // rather than claim nothing is configured.
+            return Err(Error::auth(format!(
+                "AZURE_CLIENT_ID is set ({id}) but nothing to sign in with it: AZURE_CLIENT_SECRET is not set"
+            ))
+            .with_hint("set AZURE_CLIENT_SECRET to the client secret's Value, or AZURE_FEDERATED_TOKEN_FILE for workload identity federation (a client certificate, AZURE_CLIENT_CERTIFICATE_PATH, is not supported by this build); or unset AZURE_CLIENT_ID to use `az login`"));
+        }
         Err(Error::auth("no Microsoft credential is configured").with_hint(
             "tried, in order: AZURE_CLIENT_ID + AZURE_CLIENT_SECRET (client secret), AZURE_CLIENT_ID + AZURE_FEDERATED_TOKEN_FILE (workload identity), IDENTITY_ENDPOINT / MSI_ENDPOINT (managed identity), and `az` on PATH (run `az login`)",
         ))
@@ -271,6 +289,7 @@ impl GraphAuth {
             scope: format!("{}/.default", resource.trim_end_matches('/')),
             stash: self.stash.clone(),
             fetch: self.fetch.clone(),
+            tenant_at: self.tenant_at.clone(),
         }
     }
 
@@ -300,7 +319,13 @@ impl GraphAuth {
                         status,
                         code,
                         sentence,
-                    }) => super::aadsts::error(&self.source, status, code, &sentence),
+                    }) => super::aadsts::error(
+                        &self.source,
+                        status,
+                        code,
+                        &sentence,
+                        self.tenant_at.as_deref(),
+                    ),
                     None => Error::auth(format!(
                         "signing in to Microsoft Entra ID with {} failed: {}",
                         self.source,

@@ -69,7 +69,7 @@ impl MicrosoftProvider {
             .clone()
             .ok_or_else(|| Error::internal("the spec has no [microsoft] section"))?;
         let endpoints = Endpoints::for_cloud(ms.cloud)?;
-        let auth = auth::GraphAuth::from_env(http, &endpoints, &ms.tenant)?;
+        let auth = auth::GraphAuth::from_env(http, &endpoints, &ms.tenant)?.blaming(spec);
         tracing::info!(target: "mailreg::auth", "microsoft: signing in with {}", auth.source);
         Ok(MicrosoftProvider {
             graph: Graph::new(http.clone(), endpoints.clone(), auth),

@@ -15,7 +15,7 @@ use minijinja::{Environment, UndefinedBehavior};
 
 use crate::credentials::{Record, write_private};
 use crate::error::{Error, Result};
-use crate::spec::{OutputSpec, Spec};
+use crate::spec::{OutputSpec, Problem, Spec};
 pub use context::{MailboxContext, Provider};
 
 /// The built-in templates, by name.
@@ -65,9 +65,13 @@ impl Template {
         }
         let looks_like_path = template.contains('/') || template.contains('.');
         if !looks_like_path {
+            let names = builtin_names();
+            let near = crate::spec::keys::suggest(template, &names)
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
             return Err(format!(
-                "{template:?} is not a built-in template ({}) nor a path to one",
-                builtin_names().join(", ")
+                "{template:?} is not a built-in template ({}) nor a path to one{near}",
+                names.join(", ")
             ));
         }
         let path = spec_dir.join(template);
@@ -82,8 +86,16 @@ impl Template {
     /// Renders strictly. Errors name the template, the line and, for an undefined value, the
     /// expression that was undefined.
     pub fn render(&self, ctx: &MailboxContext) -> Result<String> {
+        self.render_value(ctx)
+    }
+
+    fn render_value(&self, ctx: &impl serde::Serialize) -> Result<String> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // minijinja's own `tojson` escapes `&`, `<`, `>` and `'` for HTML (`\u0026`): valid JSON,
+        // but a URL with a query no longer reads as the URL a person pastes. These files are
+        // not HTML; write JSON as serde_json does.
+        env.add_filter("tojson", tojson);
         let fail = |e: minijinja::Error| {
             let line = e.line().map(|l| format!(":{l}")).unwrap_or_default();
             let what = match (e.kind(), e.range()) {
@@ -106,6 +118,143 @@ impl Template {
         }
         Ok(out)
     }
+}
+
+/// minijinja's `tojson` (its spacing, its `indent`), with the escapes it adds for HTML
+/// (`\u0026`, `\u003c`, `\u003e`, `\u0027`) written as the characters, as serde_json does.
+fn tojson(
+    value: &minijinja::Value,
+    indent: Option<minijinja::Value>,
+    args: minijinja::value::Kwargs,
+) -> std::result::Result<minijinja::Value, minijinja::Error> {
+    let json = minijinja::filters::tojson(value, indent, args)?;
+    Ok(minijinja::Value::from_safe_string(unescape_html(
+        json.as_str().unwrap_or_default(),
+    )))
+}
+
+/// Undoes the HTML escapes in JSON text. Escapes are read in pairs, so an escaped backslash
+/// followed by `u0026` in the data stays as it was.
+fn unescape_html(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut rest = json;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let esc = &rest[i..];
+        let plain = [
+            ("\\u0026", '&'),
+            ("\\u003c", '<'),
+            ("\\u003e", '>'),
+            ("\\u0027", '\''),
+        ]
+        .into_iter()
+        .find(|(e, _)| esc.starts_with(e));
+        match plain {
+            Some((e, c)) => {
+                out.push(c);
+                rest = &esc[e.len()..];
+            }
+            None => {
+                let n = esc[1..].chars().next().map_or(0, char::len_utf8);
+                out.push_str(&esc[..1 + n]);
+                rest = &esc[1 + n..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Undefined names one render finds, at most: each round fills one in and renders again.
+const MAX_UNDEFINED: usize = 20;
+
+/// Every problem of every `[[output]]` template, before anything is sent: an unknown built-in
+/// name, a syntax error, each undefined variable (with the close name when there is one).
+/// Strict rendering stops at the first undefined name, so each one found is given a stand-in
+/// value and the template rendered again, against the placeholder context and the output's
+/// `vars`.
+pub fn template_problems(body: &crate::spec::SpecBody, spec_dir: &Path) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, out) in body.outputs.iter().enumerate() {
+        let field = format!("output[{i}].template");
+        if out.template.trim().is_empty() {
+            continue;
+        }
+        let tmpl = match Template::resolve(&out.template, spec_dir) {
+            Ok(t) => t,
+            Err(m) => {
+                problems.push(Problem::new(field, m));
+                continue;
+            }
+        };
+        let mut ctx = context::sample(out.provider);
+        ctx.vars = out.vars.clone();
+        let mut value = serde_json::to_value(&ctx).unwrap_or_default();
+        for _ in 0..MAX_UNDEFINED {
+            let e = match tmpl.render_value(&value) {
+                Ok(_) => break,
+                Err(e) => e,
+            };
+            let Some(path) = undefined_path(&e.message) else {
+                problems.push(Problem::new(field.clone(), e.message));
+                break;
+            };
+            let (message, filled) = undefined_message(&e.message, &path, &mut value);
+            problems.push(Problem::new(field.clone(), message));
+            if !filled {
+                break;
+            }
+        }
+    }
+    problems
+}
+
+/// The dotted name of an "undefined variable `a.b`" message, when it is a plain name.
+fn undefined_path(message: &str) -> Option<Vec<String>> {
+    let rest = message.split_once("undefined variable `")?.1;
+    let expr = rest.split_once('`')?.0;
+    let segs: Vec<String> = expr.split('.').map(|s| s.trim().to_owned()).collect();
+    segs.iter()
+        .all(|s| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .then_some(segs)
+}
+
+/// The message with a did-you-mean from the names defined beside the missing one, and whether
+/// a stand-in was put in the context for the next round.
+fn undefined_message(
+    message: &str,
+    path: &[String],
+    ctx: &mut serde_json::Value,
+) -> (String, bool) {
+    let mut at = ctx;
+    for (n, seg) in path.iter().enumerate() {
+        let serde_json::Value::Object(map) = at else {
+            return (message.to_owned(), false);
+        };
+        if !map.contains_key(seg) {
+            let known: Vec<&str> = map.keys().map(String::as_str).collect();
+            let mut msg = message.to_owned();
+            if let Some(near) = crate::spec::keys::suggest(seg, &known) {
+                let mut name = path[..n].to_vec();
+                name.push(near.to_owned());
+                msg = msg.replace(
+                    " (see the template context",
+                    &format!(
+                        "; did you mean `{}`? (see the template context",
+                        name.join(".")
+                    ),
+                );
+            }
+            let mut stand_in = serde_json::Value::String(String::new());
+            for s in path[n + 1..].iter().rev() {
+                stand_in = serde_json::json!({ s.clone(): stand_in });
+            }
+            map.insert(seg.clone(), stand_in);
+            return (msg, true);
+        }
+        at = map.get_mut(seg).expect("just checked");
+    }
+    (message.to_owned(), false)
 }
 
 /// Checks every `[[output]]` template before anything is sent: it exists, compiles, and
@@ -299,7 +448,7 @@ mod tests {
         let e = Template::resolve("agileaps", Path::new(".")).unwrap_err();
         assert_eq!(
             e,
-            "\"agileaps\" is not a built-in template (agileapps, json, env, yaml, agileapps-sheet) nor a path to one"
+            "\"agileaps\" is not a built-in template (agileapps, json, env, yaml, agileapps-sheet) nor a path to one; did you mean `agileapps`?"
         );
         let t = Template {
             name: "my.j2".into(),
@@ -320,6 +469,14 @@ mod tests {
                 .unwrap_err()
                 .message
                 .starts_with("template bad.j2:1: syntax error")
+        );
+    }
+
+    #[test]
+    fn json_is_written_without_html_escapes() {
+        assert_eq!(
+            unescape_html(r#"{"u": "a?b=1\u0026c=\u003cd\u003e\u0027", "k": "\\u0026\\"}"#),
+            r#"{"u": "a?b=1&c=<d>'", "k": "\\u0026\\"}"#
         );
     }
 

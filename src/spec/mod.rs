@@ -14,6 +14,7 @@ pub mod keys;
 pub mod locate;
 mod mailboxes;
 pub mod secret;
+mod types;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -281,7 +282,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Problem {
             field: field.into(),
             message: message.into(),
@@ -376,14 +377,27 @@ impl Spec {
             .to_owned();
         substitute(&mut root, &name, env);
 
-        let body: SpecBody =
-            serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| {
-                let field = e.path().to_string();
-                let field = if field == "." { String::new() } else { field };
-                let inner = e.into_inner().message().trim().to_owned();
-                report(vec![Problem::new(field, inner)])
-            })?;
-        let problems = validate(&body, env);
+        let (body, mut problems) = types::deserialize(root);
+        let Some(body) = body else {
+            return Err(report(problems));
+        };
+        // serde visits keys in its own order; a person reads the file top to bottom.
+        problems.sort_by_key(|p| locator.locate(&p.field));
+        let mistyped: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+        // A value that had the wrong type was replaced by a stand-in so the other checks could
+        // run: what they say about the stand-in is noise.
+        problems.extend(validate(&body, env).into_iter().filter(|p| {
+            !mistyped.iter().any(|m| {
+                p.field == *m
+                    || p.field.starts_with(&format!("{m}."))
+                    || p.field.starts_with(&format!("{m}["))
+            })
+        }));
+        let dir = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        problems.extend(crate::output::template_problems(&body, dir));
         if !problems.is_empty() {
             return Err(report(problems));
         }
@@ -404,6 +418,16 @@ impl Spec {
         }
         let declared: Vec<&str> = self.declared_envs.iter().map(String::as_str).collect();
         keys::suggest(&self.env, &declared)
+    }
+
+    /// Where `field` is written, `file:line:column` (or the file, when it is not written):
+    /// for errors found later that blame a spec key, such as a sign-in to a tenant that does
+    /// not exist.
+    pub fn field_at(&self, field: &str) -> String {
+        match self.locator.locate(field) {
+            Some((l, c)) => format!("{}:{l}:{c}", self.file.display()),
+            None => self.file.display().to_string(),
+        }
     }
 
     /// A positioned error about a field found after loading (e.g. a permission name that the
