@@ -238,3 +238,38 @@ fn the_readme_shows_the_order_the_engine_derives() {
         serde_json::json!({"resource": "microsoft", "needs": []})
     );
 }
+
+/// The Google console step rehearsed without guessing: the emulator writes the client JSON as
+/// Google's download, which import-client takes as it would the real one.
+#[test]
+fn the_emulator_plays_the_google_console() {
+    let h = Harness::new(GOOGLE_SPEC);
+    // No project yet: the console has nowhere to create the client.
+    let r = h.run(&["emulator", "console", "--env", "test", "--out", "c.json"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("the emulator's console refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(!h.dir.path().join("c.json").exists());
+
+    h.expect(5, &["apply", "--env", "test", "--yes"]);
+    let r = h.ok(&["emulator", "console", "--env", "test", "--out", "c.json"]);
+    assert!(
+        r.stdout.contains("Next: `mailreg google import-client"),
+        "{}",
+        r.stdout
+    );
+    let file = h.dir.path().join("c.json");
+    assert_eq!(mode(&file), 0o600);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(doc["web"]["project_id"], "agileapps-mail-test");
+    assert_eq!(
+        doc["web"]["redirect_uris"],
+        serde_json::json!(["https://agileapps.example.com/oauth/callback"])
+    );
+    h.ok(&["google", "import-client", "--env", "test", "c.json"]);
+    h.ok(&["apply", "--env", "test", "--yes"]);
+}

@@ -228,3 +228,14 @@ pub(super) fn outputs_text(written: &[Written]) -> String {
     }
     out
 }
+
+/// One line per output file destroy or gc dealt with: `output  removed …`, or kept and why.
+pub(super) fn removals_text(removals: &[crate::output::Removal]) -> String {
+    removals
+        .iter()
+        .map(|o| match o.reason {
+            Some(why) => format!("output  kept {}: {why}\n", o.path),
+            None => format!("output  removed {}\n", o.path),
+        })
+        .collect()
+}

@@ -64,12 +64,7 @@ pub async fn run(args: &DestroyArgs, global: &Global, verb: &str) -> Result<Exit
             if !plan.is_empty() {
                 println!("\nDestroy complete: {} destroyed.", plan.summary().destroy);
             }
-            for o in &outputs {
-                match o.reason {
-                    Some(why) => println!("output  kept {}: {why}", o.path),
-                    None => println!("output  removed {}", o.path),
-                }
-            }
+            print!("{}", super::apply::removals_text(&outputs));
         }
         OutputFormat::Text => {}
     }

@@ -89,29 +89,17 @@ pub async fn console(target: &Target, out: &std::path::Path, global: &Global) ->
         })?
         .join(mailreg_emulator::server::CONSOLE_PATH)
         .map_err(|e| Error::internal(format!("the console URL: {e}")))?;
-    let answer = reqwest::Client::new()
-        .post(url)
-        .json(&json!({"project_id": project, "redirect_uris": google.redirect_uris}))
-        .timeout(std::time::Duration::from_secs(10))
-        .send()
-        .await
-        .map_err(|e| Error::io(format!("the emulator's console: {e}")))?;
-    let status = answer.status();
-    let text = answer
-        .text()
-        .await
-        .map_err(|e| Error::io(format!("the emulator's console: {e}")))?;
-    if !status.is_success() {
-        let why = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        return Err(
-            Error::api(format!("the emulator's console refused: {why}")).with_hint(
-                "run `mailreg apply` first: it creates the project and enables the Gmail API",
-            ),
-        );
-    }
+    // Through the one HTTP client: loopback only, the answer capped, the request log.
+    let http = crate::http::Http::new(crate::clock::Clock::from_env()?)?;
+    let mut req = crate::http::Request::new(reqwest::Method::POST, url)
+        .json(json!({"project_id": project, "redirect_uris": google.redirect_uris}));
+    req.plain_http_ok = true;
+    let answer = http.send(req).await.map_err(|e| {
+        Error::api(format!("the emulator's console refused: {}", e.message)).with_hint(
+            "run `mailreg apply` first: it creates the project and enables the Gmail API",
+        )
+    })?;
+    let text = String::from_utf8_lossy(&answer.body);
     crate::credentials::write_private(out, text.as_bytes())?;
     match global.output {
         OutputFormat::Json => println!(

@@ -173,12 +173,7 @@ pub async fn run(args: &GcArgs, global: &Global) -> Result<ExitCode> {
         OutputFormat::Text if !global.quiet => {
             let deleted = results.iter().filter(|(_, r)| r.is_ok()).count();
             println!("\nDeleted {deleted} of {}.", chosen.len());
-            for o in &outputs {
-                match o.reason {
-                    Some(why) => println!("output  kept {}: {why}", o.path),
-                    None => println!("output  removed {}", o.path),
-                }
-            }
+            print!("{}", super::apply::removals_text(&outputs));
             for e in &errors {
                 eprintln!("error: {e}");
             }

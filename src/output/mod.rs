@@ -332,23 +332,32 @@ pub struct Written {
     pub status: &'static str,
 }
 
+/// Renders output `i`'s files (the paste sheet too) from `record`; `pending` while its
+/// provider's credentials are not complete.
+pub fn write_one(spec: &Spec, i: usize, record: &Record) -> Result<Vec<Written>> {
+    let provider = spec.outputs[i].provider;
+    let mut done = Vec::new();
+    for (path, template) in files_of(spec, i) {
+        let status = match render(spec, i, &template, record)? {
+            None => "pending",
+            Some(text) => write_if_changed(&path, &text)?,
+        };
+        done.push(Written {
+            path: path.display().to_string(),
+            provider,
+            template,
+            status,
+        });
+    }
+    Ok(done)
+}
+
 /// Renders every `[[output]]` whose provider has complete credentials, atomically and 0600.
 /// A file whose content would not change is left alone.
 pub fn write_all(spec: &Spec, record: &Record) -> Result<Vec<Written>> {
     let mut done = Vec::new();
-    for (i, out) in spec.outputs.iter().enumerate() {
-        for (path, template) in files_of(spec, i) {
-            let status = match render(spec, i, &template, record)? {
-                None => "pending",
-                Some(text) => write_if_changed(&path, &text)?,
-            };
-            done.push(Written {
-                path: path.display().to_string(),
-                provider: out.provider,
-                template,
-                status,
-            });
-        }
+    for i in 0..spec.outputs.len() {
+        done.extend(write_one(spec, i, record)?);
     }
     Ok(done)
 }

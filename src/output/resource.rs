@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
-use super::{Removal, Written, files_of, output_path, removable, remove, render, write_if_changed};
+use super::{Removal, Written, files_of, output_path, removable, remove, render, write_one};
 use crate::engine::{
     ApplyPlan, Carries, Ctx, Observes, Planned, ProviderPlan, ProviderStatus, Resource, Upstream,
 };
@@ -176,20 +176,7 @@ impl Carries<OutputWork> for OutputFile {
             OutputWork::Write => {
                 // The record as the registration (and the person, for Google) left it.
                 let record = ctx.record().await;
-                let out = &self.spec.outputs[self.index];
-                let mut done = Vec::new();
-                for (path, template) in files_of(&self.spec, self.index) {
-                    let status = match render(&self.spec, self.index, &template, &record)? {
-                        None => "pending",
-                        Some(text) => write_if_changed(&path, &text)?,
-                    };
-                    done.push(Written {
-                        path: path.display().to_string(),
-                        provider: out.provider,
-                        template,
-                        status,
-                    });
-                }
+                let done = write_one(&self.spec, self.index, &record)?;
                 *self.written.lock().expect("outputs") = done;
                 Ok(())
             }

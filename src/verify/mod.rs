@@ -475,7 +475,8 @@ async fn code_flow(
                 args.user
             );
             let (code, _) = tokio::try_join!(waiting, async {
-                rehearsal::deliver(&rehearsal::sign_in(&url).await?).await
+                rehearsal::deliver(http, &rehearsal::sign_in(http, &url).await?).await;
+                Ok(())
             })?;
             code
         } else {
@@ -495,7 +496,7 @@ async fn code_flow(
                 "Rehearsal: the emulator signs in as {} by itself (its sign-in page is on loopback).",
                 args.user
             );
-            let sent_to = rehearsal::sign_in(&url).await?;
+            let sent_to = rehearsal::sign_in(http, &url).await?;
             let code = loopback::parse_pasted(sent_to.as_str(), &state)?;
             return oauth::exchange_code(http, client, &code, &chosen, &verifier).await;
         }

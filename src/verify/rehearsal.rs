@@ -4,11 +4,11 @@
 //! hands the code back: to its own redirect listener, or as the pasted redirect URL. Nobody has
 //! to click through a rehearsal; any other local identity provider is signed in to as ever.
 
-use std::time::Duration;
-
+use reqwest::Method;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::http::{Http, Request};
 
 /// Whether this sign-in is a rehearsal's: asked for, and on a loopback host.
 pub fn applies(authorize_url: &Url) -> bool {
@@ -19,59 +19,38 @@ pub fn applies(authorize_url: &Url) -> bool {
 }
 
 /// Opens the authorize URL and returns where it redirects: the redirect URI with the code.
-pub async fn sign_in(authorize_url: &Url) -> Result<Url> {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .build()
-        .map_err(|e| Error::internal(format!("the rehearsal sign-in's client: {e}")))?;
-    let answer = client
-        .get(authorize_url.clone())
-        .send()
-        .await
-        .map_err(|e| Error::io(format!("the emulator's sign-in page: {e}")))?;
+/// Through the one HTTP client (no redirects followed, bodies capped, the request log).
+pub async fn sign_in(http: &Http, authorize_url: &Url) -> Result<Url> {
+    let mut req = Request::new(Method::GET, authorize_url.clone());
+    req.plain_http_ok = true;
+    let answer = http.send_raw(req).await?;
     let location = answer
-        .headers()
+        .headers
         .get(reqwest::header::LOCATION)
-        .and_then(|l| l.to_str().ok())
-        .map(str::to_owned);
+        .and_then(|l| l.to_str().ok());
     match location {
-        Some(l) if answer.status().is_redirection() => Url::parse(&l)
+        Some(l) if (300..400).contains(&answer.status) => Url::parse(l)
             .map_err(|e| Error::io(format!("the emulator's sign-in redirected to {l:?}: {e}"))),
         _ => {
-            let status = answer.status().as_u16();
-            let text: String = answer
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(400)
-                .collect();
+            let text = String::from_utf8_lossy(&answer.body[..answer.body.len().min(400)]);
             let reason = text
                 .split("<p>")
                 .nth(1)
                 .and_then(|t| t.split("</p>").next())
-                .unwrap_or(text.as_str())
-                .to_owned();
+                .unwrap_or(&text);
             Err(crate::verify::fail(format!(
-                "the emulator refused the sign-in ({status}): {reason}"
+                "the emulator refused the sign-in ({}): {}",
+                answer.status,
+                super::conn::printable(reason)
             )))
         }
     }
 }
 
-/// Delivers the redirect to mailreg's own listener, as the browser would.
-pub async fn deliver(redirect: &Url) -> Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .no_proxy()
-        .build()
-        .map_err(|e| Error::internal(format!("the rehearsal sign-in's client: {e}")))?;
-    client
-        .get(redirect.clone())
-        .send()
-        .await
-        .map_err(|e| Error::io(format!("delivering the rehearsal's redirect: {e}")))?;
-    Ok(())
+/// Delivers the redirect to mailreg's own listener, as the browser would. Its outcome does not
+/// matter: the listener either has the code or says why it does not.
+pub async fn deliver(http: &Http, redirect: &Url) {
+    let mut req = Request::new(Method::GET, redirect.clone());
+    req.plain_http_ok = true;
+    let _ = http.send_raw(req).await;
 }
