@@ -72,6 +72,9 @@ pub struct SecretRecord {
 /// What the mailbox needs from the Microsoft registration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MicrosoftCredentials {
+    /// `delegated` (a person signs in, refresh tokens) or `app` (client credentials).
+    #[serde(default)]
+    pub access: crate::spec::Access,
     pub tenant: String,
     pub object_id: String,
     pub client_id: String,
@@ -85,6 +88,10 @@ pub struct MicrosoftCredentials {
     /// Refresh tokens kept by `verify --keep-refresh-token`, per mailbox (the user signed in).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refresh_tokens: BTreeMap<String, SecretValue>,
+    /// App access: the object ID of the app's service principal (its enterprise application),
+    /// the identity Exchange grants mailbox rights to. Written by the app-role resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_principal_id: Option<String>,
 }
 
 /// A Google Web OAuth client, imported from the console's download (or pasted).
@@ -126,11 +133,15 @@ pub struct GoogleCredentials {
 }
 
 impl MicrosoftCredentials {
-    /// Keeps the refresh tokens of `old` when they belong to the same client: apply rewrites
-    /// the record, and must not drop what `verify --keep-refresh-token` stored.
+    /// Keeps the refresh tokens (and the service principal's ID) of `old` when they belong to
+    /// the same client: apply rewrites the record, and must not drop what `verify
+    /// --keep-refresh-token` or the app-role resource stored.
     pub fn carrying_tokens(mut self, old: Option<&MicrosoftCredentials>) -> Self {
         if let Some(o) = old.filter(|o| o.client_id == self.client_id) {
             self.refresh_tokens = o.refresh_tokens.clone();
+            if self.service_principal_id.is_none() {
+                self.service_principal_id = o.service_principal_id.clone();
+            }
         }
         self
     }
@@ -231,6 +242,8 @@ mod tests {
         assert!(store.load("a", "test").unwrap().is_none());
         let mut rec = Record::new("a", "test");
         rec.microsoft = Some(MicrosoftCredentials {
+            access: Default::default(),
+            service_principal_id: None,
             tenant: "t".into(),
             object_id: "o".into(),
             client_id: "c".into(),

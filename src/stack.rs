@@ -79,7 +79,7 @@ impl Stack {
         let users: Vec<String> = spec
             .microsoft
             .as_ref()
-            .map(|m| m.mailboxes.clone())
+            .map(|m| m.mailbox_addresses())
             .unwrap_or_default();
         let mailboxes = match scope.registrations && scope.mailboxes && !users.is_empty() {
             true => Some(Arc::new(MailboxSettings::new(

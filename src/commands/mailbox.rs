@@ -47,7 +47,7 @@ fn selection(spec: &Spec, args: &MailboxCheckArgs) -> Result<(Vec<String>, Vec<S
         };
     }
     let ms = match (&spec.microsoft, has_ms) {
-        (Some(m), true) => m.mailboxes.clone(),
+        (Some(m), true) => m.mailbox_addresses(),
         _ => Vec::new(),
     };
     let g = match (&spec.google, has_g) {

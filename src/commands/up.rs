@@ -129,8 +129,8 @@ fn logins(s: &Session, args: &UpArgs) -> Vec<(Provider, String, Protocols)> {
     if let Some(m) = &s.spec.microsoft {
         let protocols = Protocols::from_permissions(&m.permissions);
         if protocols.any() {
-            for user in &m.mailboxes {
-                out.push((Provider::Microsoft, user.clone(), protocols));
+            for user in m.mailbox_addresses() {
+                out.push((Provider::Microsoft, user, protocols));
             }
         }
     }

@@ -133,7 +133,7 @@ pub async fn check_spec(
         let checker = microsoft::Checker::new(spec, http)?;
         out.extend(
             checker
-                .check(&ms.mailboxes)
+                .check(&ms.mailbox_addresses())
                 .await?
                 .into_iter()
                 .map(|c| c.report),

@@ -96,6 +96,12 @@ pub fn mailbox_scopes(permissions: &[String]) -> Vec<String> {
     scopes
 }
 
+/// The one scope of an app-only mail token: Exchange Online's `.default` (the app roles that
+/// admin consent assigned), for the cloud's Exchange host.
+pub fn app_scope(cloud: crate::spec::Cloud) -> String {
+    format!("{}/.default", super::exchange::default_url(cloud))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

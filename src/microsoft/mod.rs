@@ -26,7 +26,7 @@ use crate::engine::{
 use crate::error::{Error, Result};
 use crate::http::Http;
 use crate::plan::{Action, Change};
-use crate::spec::{MicrosoftSpec, Spec};
+use crate::spec::{Access, MicrosoftSpec, Spec};
 use app::{AppDiff, DesiredApp};
 use cloud::Endpoints;
 use consent::ConsentState;
@@ -200,14 +200,20 @@ impl MicrosoftProvider {
         let (authorize_url, token_url) = self
             .endpoints
             .mailbox_endpoints(self.ms.audience, &self.ms.tenant);
+        let scopes = match self.ms.access {
+            Access::App => vec![cloud::app_scope(self.ms.cloud)],
+            Access::Delegated => cloud::mailbox_scopes(&self.ms.permissions),
+        };
         MicrosoftCredentials {
+            access: self.ms.access,
+            service_principal_id: None,
             tenant: self.ms.tenant.clone(),
             object_id: app.id.clone(),
             client_id: app.app_id.clone(),
             audience: self.ms.audience.as_str().to_owned(),
             authorize_url,
             token_url,
-            scopes: cloud::mailbox_scopes(&self.ms.permissions),
+            scopes,
             redirect_uris: self.ms.redirect_uris.clone(),
             secret,
             refresh_tokens: Default::default(),

@@ -13,6 +13,7 @@ use super::{Problem, locate::Locator};
 /// are not checked.
 const ROOT: &[&str] = &["name", "microsoft", "google", "output", "secret", "env"];
 const MICROSOFT: &[&str] = &[
+    "access",
     "tenant",
     "cloud",
     "display_name",
@@ -39,6 +40,7 @@ const GOOGLE: &[&str] = &[
     "mailboxes",
     "logo",
 ];
+const MAILBOX: &[&str] = &["address", "rights"];
 const OUTPUT: &[&str] = &["provider", "template", "path", "vars"];
 const SECRET: &[&str] = &["provider", "vault", "key_vault", "secret_manager", "fields"];
 const VAULT: &[&str] = &["mount", "path", "namespace"];
@@ -82,7 +84,10 @@ fn check_root(table: &DeTable<'_>, prefix: &str, top: bool, found: &mut Vec<Unkn
         let k = key.get_ref().as_ref();
         let path = format!("{prefix}{k}");
         match k {
-            "microsoft" => check_table(value.get_ref(), &path, MICROSOFT, found),
+            "microsoft" => {
+                check_table(value.get_ref(), &path, MICROSOFT, found);
+                check_mailbox_tables(value.get_ref(), &path, found);
+            }
             "google" => check_table(value.get_ref(), &path, GOOGLE, found),
             "output" => {
                 if let DeValue::Array(items) = value.get_ref() {
@@ -113,6 +118,24 @@ fn check_root(table: &DeTable<'_>, prefix: &str, top: bool, found: &mut Vec<Unkn
             _ if known.contains(&k) => {}
             _ => found.push(unknown(key.span().start, &path, k, &known)),
         }
+    }
+}
+
+/// The table form of `microsoft.mailboxes` entries (`{ address, rights }`).
+fn check_mailbox_tables(value: &DeValue<'_>, path: &str, found: &mut Vec<Unknown>) {
+    let DeValue::Table(table) = value else {
+        return;
+    };
+    let Some(DeValue::Array(items)) = table.get("mailboxes").map(|v| v.get_ref()) else {
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        check_table(
+            item.get_ref(),
+            &format!("{path}.mailboxes[{i}]"),
+            MAILBOX,
+            found,
+        );
     }
 }
 
@@ -244,7 +267,7 @@ mod tests {
              mailreg.toml:5:1: microsoft.redirect_uri: unknown key `redirect_uri`; did you mean `redirect_uris`?\n\
              mailreg.toml:6:1: microsoft.secret_lifetime_day: unknown key `secret_lifetime_day`; did you mean `secret_lifetime_days`?\n\
              mailreg.toml:12:1: output[0].var: unknown key `var`; did you mean `vars`?\n\
-             mailreg.toml:15:11: env.prod.microsoft.colour: unknown key `colour`; the keys here are `tenant`, `cloud`, `display_name`, `audience`, `redirect_uris`, `permissions`, `secret_lifetime_days`, `admin_consent`, `tags`, `notes`, `mailboxes`"
+             mailreg.toml:15:11: env.prod.microsoft.colour: unknown key `colour`; the keys here are `access`, `tenant`, `cloud`, `display_name`, `audience`, `redirect_uris`, `permissions`, `secret_lifetime_days`, `admin_consent`, `tags`, `notes`, `mailboxes`"
         );
     }
 }

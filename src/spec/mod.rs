@@ -10,9 +10,11 @@
 //! All errors of steps 3–4 are collected and reported together, like a compiler, and nothing is
 //! ever sent to a cloud for a spec that does not load.
 
+mod access;
 pub mod keys;
 pub mod locate;
 mod mailboxes;
+mod microsoft;
 pub mod secret;
 mod types;
 
@@ -23,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use access::{APP_PERMISSIONS, Access, MailboxEntry, Right};
 pub use locate::Locator;
 use mailboxes::check_mailboxes;
 
@@ -111,10 +114,16 @@ pub struct MicrosoftSpec {
     /// Shown to users at consent. Default: `mailreg <name> (<env>)`.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// `delegated` (a person signs in once) or `app` (client credentials, the listed mailboxes).
+    #[serde(default)]
+    pub access: Access,
     #[serde(default)]
     pub audience: Audience,
+    /// The application's OAuth callbacks (delegated access needs at least one).
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
-    /// Delegated Microsoft Graph permissions by name.
+    /// Delegated Microsoft Graph permissions by name; with app access, application permissions
+    /// of Office 365 Exchange Online (default: what the mailboxes' rights use).
     #[serde(default = "default_permissions")]
     pub permissions: Vec<String>,
     #[serde(default = "default_secret_days")]
@@ -129,12 +138,36 @@ pub struct MicrosoftSpec {
     #[serde(default)]
     pub notes: Option<String>,
     /// Mailboxes that sign in with the registration: `mailbox check`, `status` and the end of
-    /// `apply` check their readiness (licence, IMAP/POP/SMTP AUTH).
+    /// `apply` check their readiness (licence, IMAP/POP/SMTP AUTH). With app access, the
+    /// mailboxes the app may open, each with its rights.
     #[serde(default)]
-    pub mailboxes: Vec<String>,
+    pub mailboxes: Vec<MailboxEntry>,
 }
 
 impl MicrosoftSpec {
+    /// The mailboxes' addresses, in spec order.
+    pub fn mailbox_addresses(&self) -> Vec<String> {
+        self.mailboxes.iter().map(|m| m.address.clone()).collect()
+    }
+
+    /// App access: each mailbox with the rights it grants (a bare address: every right the
+    /// permissions use). Empty with delegated access.
+    pub fn app_mailboxes(&self) -> Vec<(String, Vec<Right>)> {
+        if self.access != Access::App {
+            return Vec::new();
+        }
+        let all = access::rights_of_permissions(&self.permissions);
+        self.mailboxes
+            .iter()
+            .map(|m| {
+                (
+                    m.address.clone(),
+                    m.rights.clone().unwrap_or_else(|| all.clone()),
+                )
+            })
+            .collect()
+    }
+
     pub fn display_name(&self, name: &str, env: &str) -> String {
         self.display_name
             .clone()
@@ -377,10 +410,14 @@ impl Spec {
             .to_owned();
         substitute(&mut root, &name, env);
 
+        let written = microsoft::written_defaults(&root);
         let (body, mut problems) = types::deserialize(root);
-        let Some(body) = body else {
+        let Some(mut body) = body else {
             return Err(report(problems));
         };
+        if let Some(ms) = body.microsoft.as_mut() {
+            microsoft::app_defaults(ms, &written);
+        }
         // serde visits keys in its own order; a person reads the file top to bottom.
         problems.sort_by_key(|p| locator.locate(&p.field));
         let mistyped: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
@@ -476,7 +513,7 @@ fn validate(body: &SpecBody, env: &str) -> Vec<Problem> {
         ));
     }
     if let Some(ms) = &body.microsoft {
-        validate_microsoft(ms, &body.name, env, &mut p);
+        microsoft::validate_microsoft(ms, &body.name, env, &mut p);
     }
     if let Some(g) = &body.google {
         validate_google(g, &body.name, env, &mut p);
@@ -682,132 +719,6 @@ fn validate_google(g: &GoogleSpec, name: &str, env: &str, p: &mut Vec<Problem>) 
     }
 }
 
-fn validate_microsoft(ms: &MicrosoftSpec, name: &str, env: &str, p: &mut Vec<Problem>) {
-    check_mailboxes("microsoft", &ms.mailboxes, p);
-    let t = ms.tenant.trim();
-    if ["common", "organizations", "consumers"].contains(&t.to_ascii_lowercase().as_str()) {
-        p.push(Problem::new(
-            "microsoft.tenant",
-            format!("{t:?} is a sign-in audience, not a directory; give the tenant ID (GUID) or a verified domain such as contoso.onmicrosoft.com"),
-        ));
-    } else if !(is_guid(t) || is_domain(t)) {
-        p.push(Problem::new(
-            "microsoft.tenant",
-            format!("{t:?} is neither a tenant ID (GUID) nor a domain name"),
-        ));
-    }
-    if ms.audience.is_personal() && ms.cloud != Cloud::Global {
-        p.push(Problem::new(
-            "microsoft.audience",
-            format!(
-                "{} is not supported in national clouds (cloud = {:?}); use AzureADMultipleOrgs or AzureADMyOrg",
-                ms.audience,
-                cloud_name(ms.cloud)
-            ),
-        ));
-    }
-    let display = ms.display_name(name, env);
-    let max = if ms.audience.is_personal() { 90 } else { 120 };
-    if display.trim().is_empty() {
-        p.push(Problem::new("microsoft.display_name", "must not be empty"));
-    } else if display.chars().count() > max {
-        p.push(Problem::new(
-            "microsoft.display_name",
-            format!(
-                "is {} characters; {} allows at most {max}",
-                display.chars().count(),
-                ms.audience
-            ),
-        ));
-    }
-    if ms.redirect_uris.is_empty() {
-        p.push(Problem::new(
-            "microsoft.redirect_uris",
-            "at least one redirect URI is needed (the mailbox application's OAuth callback)",
-        ));
-    }
-    let max_uris = if ms.audience.is_personal() { 100 } else { 256 };
-    if ms.redirect_uris.len() > max_uris {
-        p.push(Problem::new(
-            "microsoft.redirect_uris",
-            format!(
-                "{} URIs; {} allows at most {max_uris}",
-                ms.redirect_uris.len(),
-                ms.audience
-            ),
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, uri) in ms.redirect_uris.iter().enumerate() {
-        let field = format!("microsoft.redirect_uris[{i}]");
-        if !seen.insert(uri) {
-            p.push(Problem::new(field, format!("{uri:?} is listed twice")));
-            continue;
-        }
-        if let Err(msg) = check_redirect_uri(uri, ms.audience.is_personal()) {
-            p.push(Problem::new(field, msg));
-        }
-    }
-    if ms.permissions.is_empty() {
-        p.push(Problem::new(
-            "microsoft.permissions",
-            "at least one delegated permission is needed, e.g. IMAP.AccessAsUser.All",
-        ));
-    }
-    if ms.permissions.len() > 30 {
-        p.push(Problem::new(
-            "microsoft.permissions",
-            "at most 30 permissions per resource are allowed",
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, perm) in ms.permissions.iter().enumerate() {
-        let field = format!("microsoft.permissions[{i}]");
-        if !seen.insert(perm) {
-            p.push(Problem::new(field, format!("{perm:?} is listed twice")));
-        } else if perm.is_empty()
-            || !perm
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-')
-        {
-            p.push(Problem::new(
-                field,
-                format!("{perm:?} is not a permission name (e.g. IMAP.AccessAsUser.All)"),
-            ));
-        }
-    }
-    if !(1..=730).contains(&ms.secret_lifetime_days) {
-        p.push(Problem::new(
-            "microsoft.secret_lifetime_days",
-            format!(
-                "must be between 1 and 730 days, got {}",
-                ms.secret_lifetime_days
-            ),
-        ));
-    }
-    for (i, tag) in ms.tags.iter().enumerate() {
-        let field = format!("microsoft.tags[{i}]");
-        if tag.is_empty() || tag.len() > 256 {
-            p.push(Problem::new(field, "tags are 1-256 characters"));
-        } else if tag.chars().any(char::is_whitespace) {
-            p.push(Problem::new(
-                field,
-                format!("{tag:?}: tags may not contain whitespace"),
-            ));
-        } else if tag.starts_with("mailreg:") {
-            p.push(Problem::new(
-                field,
-                "tags starting with `mailreg:` are mailreg's own",
-            ));
-        }
-    }
-    if let Some(notes) = &ms.notes
-        && notes.chars().count() > 1024
-    {
-        p.push(Problem::new("microsoft.notes", "at most 1024 characters"));
-    }
-}
-
 pub fn cloud_name(c: Cloud) -> &'static str {
     match c {
         Cloud::Global => "global",
@@ -819,7 +730,7 @@ pub fn cloud_name(c: Cloud) -> &'static str {
 
 /// Entra's redirect URI rules (reference/microsoft-graph.md §1.1): absolute, no fragment, https
 /// except for loopback; for personal-account audiences also no query, no wildcard, ≤256 chars.
-fn check_redirect_uri(uri: &str, personal: bool) -> std::result::Result<(), String> {
+pub(super) fn check_redirect_uri(uri: &str, personal: bool) -> std::result::Result<(), String> {
     if personal && uri.contains('*') {
         return Err(format!(
             "{uri:?}: wildcards are not allowed for personal-account audiences"
@@ -867,7 +778,7 @@ pub fn is_guid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-fn is_domain(s: &str) -> bool {
+pub(super) fn is_domain(s: &str) -> bool {
     s.contains('.')
         && s.len() <= 253
         && s.split('.').all(|l| {
