@@ -413,7 +413,9 @@ impl Resource for MailboxRights {
                     Some(f) if !f.object_id.eq_ignore_ascii_case(sp) => {
                         work.replace = true;
                         changes.push(
-                            principal_change(Action::Replace)
+                            // Not a replacement of anything the user holds: the client ID and
+                            // secret stay, so no `--replace` is asked for.
+                            principal_change(Action::Update)
                                 .id(client_id.clone())
                                 .reason("Exchange's record names another object ID (often the app registration's instead of the enterprise application's): every app-only login would fail")
                                 .field("object_id", json!(f.object_id), json!(sp)),

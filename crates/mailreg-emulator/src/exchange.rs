@@ -75,6 +75,8 @@ pub struct ExchangeState {
     pub access: ExchangeAccess,
     /// How long a `Set-CASMailbox` change takes to show (real time).
     pub propagation: Duration,
+    /// App-only access: Exchange's service principals and mailbox rights.
+    pub app: crate::exchange_app::AppAccessState,
 }
 
 impl Default for ExchangeState {
@@ -84,6 +86,7 @@ impl Default for ExchangeState {
             org_smtp_auth_disabled: true,
             access: ExchangeAccess::Admin,
             propagation: Duration::ZERO,
+            app: Default::default(),
         }
     }
 }
@@ -112,14 +115,14 @@ impl MailboxSeed {
     }
 }
 
-struct XErr {
+pub(crate) struct XErr {
     status: u16,
     code: &'static str,
     detail: String,
     exception: Option<&'static str>,
 }
 
-fn xerr(status: u16, code: &'static str, detail: impl Into<String>) -> XErr {
+pub(crate) fn xerr(status: u16, code: &'static str, detail: impl Into<String>) -> XErr {
     XErr {
         status,
         code,
@@ -296,11 +299,20 @@ impl ExchangeState {
                 rec.pending.push((at, cas));
                 Ok(json!({"@odata.context": context, "value": []}))
             }
-            other => Err(xerr(
-                400,
-                "BadRequest",
-                format!("The term '{other}' is not recognized as a cmdlet served by the emulator."),
-            )),
+            other => {
+                let mailboxes = &self.mailboxes;
+                let exists = |m: &str| mailboxes.contains_key(&m.to_ascii_lowercase());
+                match self.app.run(other, params, &context, graph, exists) {
+                    Some(answer) => answer,
+                    None => Err(xerr(
+                        400,
+                        "BadRequest",
+                        format!(
+                            "The term '{other}' is not recognized as a cmdlet served by the emulator."
+                        ),
+                    )),
+                }
+            }
         }
     }
 }
@@ -318,7 +330,7 @@ fn identity(params: &Value) -> Result<&str, XErr> {
         })
 }
 
-fn not_found(id: &str) -> XErr {
+pub(crate) fn not_found(id: &str) -> XErr {
     XErr {
         status: 404,
         code: "NotFound",

@@ -6,7 +6,8 @@
 //! - [`google`]: Google's OAuth token endpoint and metadata server, Resource Manager v3 projects,
 //!   long-running operations and Service Usage v1.
 //! - [`exchange`]: Exchange Online's admin endpoint for the mailbox readiness cmdlets; Graph
-//!   users and licence details live in [`graph`], Gmail's settings in [`google`].
+//!   users and licence details live in [`graph`], Gmail's settings in [`google`];
+//!   [`exchange_app`]: its service principals and mailbox rights for app-only access.
 //! - [`keyvault`]: the Azure Key Vault data plane for secrets (set, get, soft delete, recover,
 //!   purge), and (in [`google`]) Secret Manager v1: the stores `[[secret]]` writes to.
 //! - [`mail`]: IMAP, POP3 and SMTP logins with the tokens the emulator's sign-in issues,
@@ -21,6 +22,7 @@
 //! and `mailreg demo` serve it to users who rehearse their pipelines offline.
 
 pub mod exchange;
+pub mod exchange_app;
 pub mod google;
 pub mod graph;
 pub mod keyvault;

@@ -34,6 +34,7 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 use super::wire::{EmuRequest, EmuResponse};
 
 mod applications;
+pub mod approles;
 mod deleted;
 mod policies;
 mod principals;
@@ -257,6 +258,10 @@ pub struct GraphState {
     apps: Vec<AppRec>,
     deleted: Vec<AppRec>,
     graph_sp: Map<String, Value>,
+    /// Office 365 Exchange Online's, built in like Graph's (approles.rs).
+    exchange_sp: Map<String, Value>,
+    /// App role assignments (admin consent for application permissions).
+    assignments: Vec<Value>,
     sps: Vec<SpRec>,
     grants: Vec<GrantRec>,
     writes: VecDeque<OffsetDateTime>,
@@ -425,6 +430,8 @@ impl GraphState {
             apps: Vec::new(),
             deleted: Vec::new(),
             graph_sp: Map::new(),
+            exchange_sp: Map::new(),
+            assignments: Vec::new(),
             sps: Vec::new(),
             grants: Vec::new(),
             writes: VecDeque::new(),
@@ -435,6 +442,8 @@ impl GraphState {
         let graph_sp_id = st.uuid();
         st.policy_id = st.uuid();
         st.graph_sp = st.build_graph_sp(graph_sp_id);
+        let exchange_sp_id = st.uuid();
+        st.exchange_sp = st.build_exchange_sp(exchange_sp_id);
         st
     }
 

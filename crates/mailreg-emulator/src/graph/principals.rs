@@ -114,6 +114,9 @@ impl GraphState {
         if hit(&self.graph_sp) {
             return Some((true, 0));
         }
+        if hit(&self.exchange_sp) {
+            return Some((true, 1));
+        }
         self.sps
             .iter()
             .position(|s| hit(&s.body))
@@ -121,7 +124,9 @@ impl GraphState {
     }
 
     pub(super) fn sp_body(&self, builtin: bool, idx: usize) -> &Map<String, Value> {
-        if builtin {
+        if builtin && idx == 1 {
+            &self.exchange_sp
+        } else if builtin {
             &self.graph_sp
         } else {
             &self.sps[idx].body
@@ -150,7 +155,8 @@ impl GraphState {
         let select = parse_select(req, &sp_template(), "servicePrincipal")?;
         let top = parse_top(req)?;
         let after = parse_skiptoken(req)?;
-        let all = std::iter::once((0u64, &self.graph_sp))
+        let all = [(0u64, &self.graph_sp), (0u64, &self.exchange_sp)]
+            .into_iter()
             .chain(self.sps.iter().map(|s| (s.seq, &s.body)));
         let items: Vec<(u64, Map<String, Value>)> = all
             .filter(|(seq, _)| after.is_none_or(|a| *seq > a))
@@ -273,6 +279,8 @@ impl GraphState {
                 let id = sp.body["id"].as_str().unwrap_or_default().to_string();
                 self.grants
                     .retain(|g| g.body["clientId"].as_str() != Some(id.as_str()));
+                self.assignments
+                    .retain(|a| a["principalId"].as_str() != Some(id.as_str()));
                 Ok(Out::empty(204))
             }
         }

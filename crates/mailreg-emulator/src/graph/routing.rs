@@ -235,8 +235,28 @@ impl GraphState {
                     }
                     None => (Key::Id(segs[1].to_string()), &segs[2..]),
                 };
-                if let Some(extra) = tail.first() {
-                    return Err(unknown_segment(extra));
+                match tail {
+                    [] => {}
+                    [rel] if rel.eq_ignore_ascii_case("appRoleAssignedTo") => {
+                        return match m {
+                            "GET" => self.list_assignments(&key, false),
+                            "POST" => self.assign_role(&key, req),
+                            _ => Err(method_not_allowed("GET, POST")),
+                        };
+                    }
+                    [rel] if rel.eq_ignore_ascii_case("appRoleAssignments") => {
+                        return match m {
+                            "GET" => self.list_assignments(&key, true),
+                            _ => Err(method_not_allowed("GET")),
+                        };
+                    }
+                    [rel, id] if rel.eq_ignore_ascii_case("appRoleAssignedTo") => {
+                        return match m {
+                            "DELETE" => self.delete_assignment(&key, id),
+                            _ => Err(method_not_allowed("DELETE")),
+                        };
+                    }
+                    [extra, ..] => return Err(unknown_segment(extra)),
                 }
                 match m {
                     "GET" => self.get_sp(&key, req),
