@@ -173,3 +173,138 @@ fn the_paste_flow_with_empty_stdin_says_nothing_was_pasted() {
         r.stderr
     );
 }
+
+/// Completes `words` (the last one being typed) as bash does: the script of `mailreg
+/// completions bash` sourced, its function called with `COMP_WORDS`/`COMP_CWORD` set, the
+/// candidates read from `COMPREPLY`, one a line.
+fn bash_complete(h: &Harness, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect();
+    let script = format!(
+        "source <(mailreg completions bash) || exit 9\n\
+         COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_TYPE=9\n\
+         _clap_complete_mailreg mailreg {current} {previous}\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words = quoted.join(" "),
+        cword = words.len() - 1,
+        current = quoted[words.len() - 1],
+        previous = quoted[words.len() - 2],
+    );
+    let template = h.command(&[]);
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_mailreg"))
+        .parent()
+        .unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["--norc", "-c", &script])
+        .current_dir(h.dir.path())
+        .env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    cmd.env(
+        "PATH",
+        format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The env-var protocol itself, as fish's script calls it: `COMPLETE=fish mailreg -- <words>`.
+fn fish_complete(h: &Harness, words: &[&str]) -> Vec<String> {
+    let mut args = vec!["--"];
+    args.extend_from_slice(words);
+    let out = h.command(&args).env("COMPLETE", "fish").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+const ENVS_SPEC: &str = r#"name = "agileapps-mail"
+
+[microsoft]
+tenant = "contoso.onmicrosoft.com"
+redirect_uris = ["https://agileapps.example.com/oauth/callback"]
+permissions = ["IMAP.AccessAsUser.All"]
+
+[env.staging]
+microsoft.tenant = "staging.onmicrosoft.com"
+
+[env.prod]
+microsoft.tenant = "prod.onmicrosoft.com"
+"#;
+
+#[test]
+fn format_completes_the_built_in_templates() {
+    let h = Harness::new(ENVS_SPEC);
+    let all = ["agileapps", "json", "env", "yaml", "agileapps-sheet"];
+    assert_eq!(
+        bash_complete(&h, &["mailreg", "output", "--format", ""]),
+        all
+    );
+    assert_eq!(
+        bash_complete(&h, &["mailreg", "output", "--format", "agi"]),
+        ["agileapps", "agileapps-sheet"]
+    );
+    assert_eq!(
+        fish_complete(&h, &["mailreg", "output", "--format", ""]),
+        all
+    );
+}
+
+#[test]
+fn env_completes_the_environments_of_the_spec_found() {
+    let h = Harness::new(ENVS_SPEC);
+    // The spec of $MAILREG_FILE (the harness sets it), as the command would read it.
+    assert_eq!(
+        bash_complete(&h, &["mailreg", "plan", "--env", ""]),
+        ["prod", "staging"]
+    );
+    assert_eq!(
+        bash_complete(&h, &["mailreg", "status", "-e", "st"]),
+        ["staging"]
+    );
+    // -f names another spec: its environments.
+    std::fs::write(
+        h.dir.path().join("other.toml"),
+        "name = \"o\"\n\n[env.dev]\n\n[env.qa]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        bash_complete(&h, &["mailreg", "apply", "-f", "other.toml", "--env", ""]),
+        ["dev", "qa"]
+    );
+    assert_eq!(
+        fish_complete(&h, &["mailreg", "output", "--file=other.toml", "--env", ""]),
+        ["dev", "qa"]
+    );
+    // A spec that cannot be read offers nothing, and says nothing.
+    assert_eq!(
+        fish_complete(&h, &["mailreg", "plan", "-f", "missing.toml", "--env", ""]),
+        Vec::<String>::new()
+    );
+}
