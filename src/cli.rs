@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCandidates;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,7 +71,8 @@ pub struct Target {
         short = 'e',
         default_value = "default",
         env = "MAILREG_ENV",
-        hide_env_values = true
+        hide_env_values = true,
+        add = ArgValueCandidates::new(crate::commands::completions::environments)
     )]
     pub env: String,
 }
@@ -147,7 +149,11 @@ pub enum Command {
         /// Render through a template: a built-in one (agileapps, json, env, yaml,
         /// agileapps-sheet: the AgileApps form's labels, shown instead of agileapps on a
         /// terminal) or a path.
-        #[arg(long, value_name = "TEMPLATE")]
+        #[arg(
+            long,
+            value_name = "TEMPLATE",
+            add = ArgValueCandidates::new(crate::commands::completions::templates)
+        )]
         format: Option<String>,
         /// Which provider's credentials to render (needed when the spec has both).
         #[arg(long, value_parser = ["microsoft", "google"])]

@@ -2,12 +2,17 @@
 
 use std::process::ExitCode as ProcessExit;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use mailreg::cli::{Cli, Command, OutputFormat};
 use mailreg::error::{Error, ErrorKind, ExitCode};
 
 fn main() -> ProcessExit {
     quiet_on_a_closed_pipe();
+    // A shell asking for completions (`COMPLETE=bash mailreg -- <words>`, the scripts of
+    // `mailreg completions`): answered from the clap definition, then the process ends.
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(mailreg::commands::completions::VAR)
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -1,5 +1,5 @@
-//! Commands about mailreg itself: shell completions and man pages, both generated from the one
-//! clap definition in `cli.rs`, so they cannot drift from `--help`.
+//! Commands about mailreg itself: man pages, generated from the one clap definition in
+//! `cli.rs`, so they cannot drift from `--help` (shell completions: `completions.rs`).
 //!
 //! Under `-o json` the generated text goes into a field of one JSON document, as every other
 //! command's output does.
@@ -11,19 +11,6 @@ use serde_json::json;
 
 use crate::cli::{Cli, Global, OutputFormat};
 use crate::error::{Error, ExitCode, Result};
-
-/// `mailreg completions SHELL`.
-pub fn completions(shell: clap_complete::Shell, global: &Global) -> Result<ExitCode> {
-    let mut cmd = Cli::command();
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "mailreg", &mut script);
-    let script = String::from_utf8_lossy(&script);
-    match global.output {
-        OutputFormat::Json => println!("{}", json!({"shell": shell.to_string(), "script": script})),
-        OutputFormat::Text => print!("{script}"),
-    }
-    Ok(ExitCode::Success)
-}
 
 /// One man page: its file name (`mailreg-plan.1`) and its roff text.
 pub struct Page {

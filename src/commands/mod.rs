@@ -1,6 +1,7 @@
 //! The commands: each parses its inputs, calls the engine, and prints one result.
 
 mod apply;
+pub mod completions;
 mod console;
 mod demo;
 mod destroy;
@@ -76,7 +77,7 @@ pub async fn run(command: Command, global: &Global) -> Result<ExitCode> {
             provider,
         } => rotate::run(&target, global, yes, keep_old, provider.as_deref()).await,
         Command::Init(args) => init::run(&args, global),
-        Command::Completions { shell } => meta::completions(shell, global),
+        Command::Completions { shell } => completions::run(shell, global),
         Command::Man { command, dir } => meta::man(&command, dir.as_deref(), global),
         Command::Demo { show_secrets } => demo::run(global, show_secrets).await,
         Command::Verify(args) => crate::verify::run(&args.options(global)).await,

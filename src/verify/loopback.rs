@@ -208,6 +208,19 @@ pub fn parse_callback(target: &str, path: Option<&str>, state: &str) -> Callback
 
 /// The pasted redirect URL (non-loopback redirect URIs), checked like a served one.
 pub fn parse_pasted(line: &str, state: &str) -> Result<String> {
+    // Read as it came: "" is the end of standard input (nothing to read from), "\n" a line
+    // left empty. Either way there is no URL to parse, and the parser's own words ("relative
+    // URL without a base") would not say what went wrong.
+    if line.trim().is_empty() {
+        let what = if line.is_empty() {
+            "no redirect URL was pasted: standard input ended before a line was read"
+        } else {
+            "no redirect URL was pasted: the line was empty"
+        };
+        return Err(Error::bad_input(what).with_hint(
+            "sign in at the URL above, then paste the full URL the browser was sent to (at a terminal, or piped: `echo \"$URL\" | mailreg verify …`); or sign in with --device-code",
+        ));
+    }
     let url = Url::parse(line.trim())
         .map_err(|e| Error::bad_input(format!("the pasted text is not the redirect URL: {e}")))?;
     let target = match url.query() {
@@ -289,6 +302,17 @@ mod tests {
                 .contains("state does not match")
         );
         assert!(parse_pasted("not a url", "s").is_err());
+        let eof = parse_pasted("", "s").unwrap_err();
+        assert_eq!(
+            eof.message,
+            "no redirect URL was pasted: standard input ended before a line was read"
+        );
+        assert_eq!(eof.kind, ErrorKind::BadInput);
+        assert!(eof.hint.unwrap().ends_with("or sign in with --device-code"));
+        assert_eq!(
+            parse_pasted(" \n", "s").unwrap_err().message,
+            "no redirect URL was pasted: the line was empty"
+        );
     }
 
     #[test]

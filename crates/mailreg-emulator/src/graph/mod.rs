@@ -36,6 +36,7 @@ use super::wire::{EmuRequest, EmuResponse};
 mod applications;
 pub mod approles;
 mod deleted;
+mod devicecode;
 mod policies;
 mod principals;
 mod query;
@@ -269,6 +270,8 @@ pub struct GraphState {
     users: users::Users,
     /// The user sign-in's state: secret values, codes, refresh and mail tokens (signin.rs).
     signin: signin::SignIn,
+    /// The device codes handed out and who signed in with them (devicecode.rs).
+    devices: devicecode::Devices,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -438,6 +441,7 @@ impl GraphState {
             policy_id: String::new(),
             users: Default::default(),
             signin: Default::default(),
+            devices: Default::default(),
         };
         let graph_sp_id = st.uuid();
         st.policy_id = st.uuid();
@@ -455,6 +459,12 @@ impl GraphState {
         }
         if signin::authorize_path(&req.path) {
             return Some(self.authorize(req, now));
+        }
+        if let Some(tenant) = devicecode::devicecode_path_tenant(&req.path) {
+            return Some(self.devicecode(req, &tenant, now));
+        }
+        if req.path == devicecode::DEVICELOGIN_PATH {
+            return Some(self.devicelogin(req, now));
         }
         if req.path == "/v1.0" || req.path.starts_with("/v1.0/") {
             return Some(self.graph(req, now));

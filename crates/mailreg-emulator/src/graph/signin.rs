@@ -46,11 +46,12 @@ struct Code {
     expires_at: OffsetDateTime,
 }
 
+/// Who signed in to which app for what: what a code, a device code or a refresh token stands for.
 #[derive(Clone)]
-struct Grant {
-    app_id: String,
-    user: String,
-    scopes: Vec<String>,
+pub(super) struct Grant {
+    pub(super) app_id: String,
+    pub(super) user: String,
+    pub(super) scopes: Vec<String>,
 }
 
 /// What a mail token the emulator issued stands for.
@@ -111,7 +112,7 @@ impl GraphState {
     }
 
     /// The app's registration (live) by appId.
-    fn app_by_app_id(&self, app_id: &str) -> Option<&serde_json::Map<String, Value>> {
+    pub(super) fn app_by_app_id(&self, app_id: &str) -> Option<&serde_json::Map<String, Value>> {
         self.apps.iter().map(|r| &r.body).find(|b| {
             b["appId"]
                 .as_str()
@@ -202,6 +203,27 @@ impl GraphState {
         redirect(&[("code", &code), ("state", &state)])
     }
 
+    /// Whether `secret` is a value `addPassword` handed out for the app and still on it.
+    pub(super) fn secret_valid(&self, client_id: &str, secret: Option<&str>) -> bool {
+        let Some(app) = self.app_by_app_id(client_id) else {
+            return false;
+        };
+        let keys: Vec<String> = app["passwordCredentials"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["keyId"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        secret.is_some_and(|s| {
+            self.signin
+                .secrets
+                .iter()
+                .any(|(a, k, v)| a.eq_ignore_ascii_case(client_id) && keys.contains(k) && v == s)
+        })
+    }
+
     /// The authorization-code and refresh grants at the token endpoint: the answer's body, or
     /// (status, error, AADSTS code, text) for the endpoint's error shape.
     pub(super) fn user_grant(
@@ -215,7 +237,7 @@ impl GraphState {
             .or_else(|| basic.map(|b| b.0.clone()))
             .unwrap_or_default();
         let secret = field("client_secret").or_else(|| basic.map(|b| b.1.clone()));
-        let Some(app) = self.app_by_app_id(&client_id) else {
+        if self.app_by_app_id(&client_id).is_none() {
             return Err((
                 400,
                 "unauthorized_client",
@@ -224,22 +246,8 @@ impl GraphState {
                     "Application with identifier '{client_id}' was not found in the directory."
                 ),
             ));
-        };
-        let keys: Vec<String> = app["passwordCredentials"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|c| c["keyId"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let valid = secret.as_deref().is_some_and(|s| {
-            self.signin
-                .secrets
-                .iter()
-                .any(|(a, k, v)| a.eq_ignore_ascii_case(&client_id) && keys.contains(k) && v == s)
-        });
-        if !valid {
+        }
+        if !self.secret_valid(&client_id, secret.as_deref()) {
             return Err((
                 401,
                 "invalid_client",
@@ -299,8 +307,9 @@ impl GraphState {
         Ok(self.issue(grant, now))
     }
 
-    /// Mints an access token (and a refresh token with `offline_access`) for a grant.
-    fn issue(&mut self, grant: Grant, now: OffsetDateTime) -> Value {
+    /// Mints an access token (and a refresh token with `offline_access`) for a grant: the code
+    /// flow's and the device flow's answers are the same.
+    pub(super) fn issue(&mut self, grant: Grant, now: OffsetDateTime) -> Value {
         let scopes: Vec<String> = grant
             .scopes
             .iter()

@@ -121,6 +121,17 @@ impl GraphState {
                 Err((s, e, c, t)) => aad_err(s, e, c, t),
             };
         }
+        if grant_type == super::devicecode::GRANT_TYPE {
+            // The device flow's poll (devicecode.rs): `verify --device-code` against the emulator.
+            return match self.device_grant(&field, basic.as_ref(), now) {
+                Ok(body) => EmuResponse::json(200, &body)
+                    .with_header("cache-control", "no-store, no-cache")
+                    .with_header("pragma", "no-cache")
+                    .with_header("x-ms-request-id", trace_id.clone())
+                    .with_header("client-request-id", correlation_id.clone()),
+                Err((s, e, c, t)) => aad_err(s, e, c, t),
+            };
+        }
         if grant_type != "client_credentials" {
             // INFERRED: AADSTS70003 text.
             return aad_err(

@@ -71,6 +71,16 @@ impl GraphState {
                 .any(|u| u.seed.upn.eq_ignore_ascii_case(upn))
     }
 
+    /// The rehearsal mailbox: the first user of the directory who may sign in (the one
+    /// `mailreg emulator` seeds), for sign-ins that carry no user name (the device flow).
+    pub(super) fn rehearsal_user(&self) -> Option<String> {
+        self.users
+            .list
+            .iter()
+            .find(|u| u.seed.account_enabled)
+            .map(|u| u.seed.upn.clone())
+    }
+
     /// Takes `User.Read.All` away from the operator (or gives it back).
     pub fn deny_user_read(&mut self, denied: bool) {
         self.users.denied = denied;
