@@ -92,6 +92,10 @@ pub struct MicrosoftCredentials {
     /// the identity Exchange grants mailbox rights to. Written by the app-role resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_principal_id: Option<String>,
+    /// App access: the mailbox rights mailreg gave that service principal in Exchange, so a
+    /// mailbox taken out of the spec has its rights removed (and only those).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mailbox_grants: BTreeMap<String, Vec<crate::spec::Right>>,
 }
 
 /// A Google Web OAuth client, imported from the console's download (or pasted).
@@ -141,6 +145,7 @@ impl MicrosoftCredentials {
             self.refresh_tokens = o.refresh_tokens.clone();
             if self.service_principal_id.is_none() {
                 self.service_principal_id = o.service_principal_id.clone();
+                self.mailbox_grants = o.mailbox_grants.clone();
             }
         }
         self
@@ -244,6 +249,7 @@ mod tests {
         rec.microsoft = Some(MicrosoftCredentials {
             access: Default::default(),
             service_principal_id: None,
+            mailbox_grants: Default::default(),
             tenant: "t".into(),
             object_id: "o".into(),
             client_id: "c".into(),

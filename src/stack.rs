@@ -3,6 +3,8 @@
 //! | key | what | needs |
 //! | --- | --- | --- |
 //! | `microsoft` | the Entra app, its secret, admin consent | |
+//! | `microsoft.app_roles` | app access: the app's service principal, Exchange app roles (consent) | `microsoft` |
+//! | `exchange` | app access: Exchange's service principal, each mailbox's FullAccess/SendAs | `microsoft.app_roles` |
 //! | `google` | the project, the Gmail API, the OAuth client's gap | |
 //! | `mailboxes` | the mailboxes' IMAP/POP/SMTP AUTH settings (`up`) | |
 //! | `google.console` | the person's console step for the OAuth client | `google`, `microsoft` |
@@ -67,6 +69,10 @@ impl Stack {
         };
         if let Some(m) = &microsoft {
             resources.push(m.clone());
+            if let Some((roles, rights)) = m.app_access(http)? {
+                resources.push(Arc::new(roles));
+                resources.push(Arc::new(rights));
+            }
         }
         let google = match spec.google {
             Some(_) if scope.registrations => Some(Arc::new(GoogleProvider::new(spec, http)?)),

@@ -19,9 +19,10 @@ use crate::microsoft::auth::GraphAuth;
 use crate::microsoft::cloud::Endpoints;
 use crate::microsoft::exchange::{Exchange, Refusal};
 use crate::microsoft::graph::Graph;
+use crate::microsoft::rights::MailboxRights;
 use crate::microsoft::users::{LicenseDetail, User};
 use crate::plan::{Action, Change, Plan};
-use crate::spec::Spec;
+use crate::spec::{Access, Spec};
 
 pub const PROVIDER: &str = "microsoft";
 
@@ -47,9 +48,9 @@ impl Protocols {
     pub fn from_permissions(permissions: &[String]) -> Protocols {
         let has = |p: &str| permissions.iter().any(|x| x.eq_ignore_ascii_case(p));
         Protocols {
-            imap: has("IMAP.AccessAsUser.All"),
-            pop: has("POP.AccessAsUser.All"),
-            smtp: has("SMTP.Send"),
+            imap: has("IMAP.AccessAsUser.All") || has("IMAP.AccessAsApp"),
+            pop: has("POP.AccessAsUser.All") || has("POP.AccessAsApp"),
+            smtp: has("SMTP.Send") || has("SMTP.SendAsApp"),
         }
     }
     pub fn any(self) -> bool {
@@ -71,6 +72,8 @@ pub struct Checker {
     protocols: Protocols,
     name: String,
     env: String,
+    /// App access: Exchange's service principal and the mailboxes' rights are checked too.
+    app: Option<super::app_access::AppAccess>,
 }
 
 /// The outcome of one mailbox's reads, kept for the fix.
@@ -87,8 +90,22 @@ impl Checker {
             .ok_or_else(|| crate::error::Error::internal("no [microsoft] section"))?;
         let endpoints = Endpoints::for_cloud(ms.cloud)?;
         let auth = GraphAuth::from_env(http, &endpoints, &ms.tenant)?;
+        let exchange = Exchange::new(http, ms.cloud, &ms.tenant, auth.clone())?;
+        let app = match ms.access {
+            Access::App => Some(super::app_access::AppAccess {
+                rights: MailboxRights::new(spec, exchange.clone(), http.clock()),
+                mailboxes: ms.app_mailboxes(),
+                record: crate::credentials::Store::for_spec(&spec.file)
+                    .load(&spec.name, &spec.env)
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.microsoft),
+            }),
+            Access::Delegated => None,
+        };
         Ok(Checker {
-            exchange: Exchange::new(http, ms.cloud, &ms.tenant, auth.clone())?,
+            app,
+            exchange,
             graph: Graph::new(http.clone(), endpoints, auth),
             protocols: Protocols::from_permissions(&ms.permissions),
             name: spec.name.clone(),
@@ -119,7 +136,14 @@ impl Checker {
         let mailboxes = futures::stream::iter(reads)
             .buffered(CONCURRENCY)
             .collect::<Vec<_>>();
-        let (transport, mailboxes) = tokio::join!(transport, mailboxes);
+        let app = async {
+            match &self.app {
+                Some(a) => a.checks(users).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (transport, mailboxes, app) = tokio::join!(transport, mailboxes, app);
+        let mut app = app?.unwrap_or_default();
         let org_smtp_disabled = match transport {
             None => Ok(None),
             Some(Ok(Ok(values))) => Ok(values
@@ -131,7 +155,14 @@ impl Checker {
         };
         let mut out = Vec::new();
         for (user, reads) in users.iter().zip(mailboxes) {
-            out.push(self.judge(user, reads?, &org_smtp_disabled));
+            let mut c = self.judge(user, reads?, &org_smtp_disabled);
+            if let Some(i) = app.iter().position(|(m, _)| m.eq_ignore_ascii_case(user)) {
+                let (_, extra) = app.remove(i);
+                let mut checks = c.report.checks.clone();
+                checks.extend(extra);
+                c.report = Report::new(user, PROVIDER, checks);
+            }
+            out.push(c);
         }
         Ok(out)
     }

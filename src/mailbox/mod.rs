@@ -9,6 +9,7 @@
 //! reads Gmail's settings with the mailbox's own token (for `verify`); [`logo`] checks the
 //! consent-screen image before anything is sent.
 
+pub mod app_access;
 pub mod google;
 pub mod logo;
 pub mod microsoft;

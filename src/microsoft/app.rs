@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 use super::graph::{Application, RequiredResourceAccess, ResourceAccess};
 use super::permissions::{GRAPH_APP_ID, known_name};
+use super::roles::EXCHANGE_APP_ID;
 use crate::plan::{Action, Change};
-use crate::spec::{Audience, MicrosoftSpec};
+use crate::spec::{Access, Audience, MicrosoftSpec};
 
 pub const TAG_MANAGED: &str = "mailreg:managed";
 /// Expiry mark set by `apply --ttl`: `mailreg:expires=<RFC 3339>`.
@@ -53,8 +54,13 @@ pub struct DesiredApp {
     pub display_name: String,
     pub audience: Audience,
     pub redirect_uris: Vec<String>,
-    /// (name, id) of each delegated Graph permission, in spec order.
+    /// (name, id) of each permission, in spec order: delegated Graph permissions, or with app
+    /// access Exchange Online's application permissions.
     pub permissions: Vec<(String, String)>,
+    /// The permissions' resource (Graph or Exchange Online) and kind (`Scope`: delegated,
+    /// `Role`: application).
+    pub resource: &'static str,
+    pub kind: &'static str,
     pub tags: Vec<String>,
     pub notes: String,
 }
@@ -71,7 +77,13 @@ impl DesiredApp {
         let mut tags = mailreg_tags(name, env);
         tags.extend(spec.tags.iter().cloned());
         tags.extend(expires);
+        let (resource, kind) = match spec.access {
+            Access::Delegated => (GRAPH_APP_ID, "Scope"),
+            Access::App => (EXCHANGE_APP_ID, "Role"),
+        };
         DesiredApp {
+            resource,
+            kind,
             display_name: spec.display_name(name, env),
             audience: spec.audience,
             redirect_uris: spec.redirect_uris.clone(),
@@ -85,9 +97,9 @@ impl DesiredApp {
 
     fn required_resource_access(&self) -> Value {
         json!([{
-            "resourceAppId": GRAPH_APP_ID,
+            "resourceAppId": self.resource,
             "resourceAccess": self.permissions.iter()
-                .map(|(_, id)| json!({"id": id, "type": "Scope"}))
+                .map(|(_, id)| json!({"id": id, "type": self.kind}))
                 .collect::<Vec<_>>(),
         }])
     }
@@ -133,8 +145,12 @@ pub struct AppDiff {
 }
 
 /// Names of the permissions an app holds on Graph, by id (unknown ids shown as ids).
-fn observed_permission_names(app: &Application, resolved: &[(String, String)]) -> Vec<String> {
-    observed_graph_access(&app.required_resource_access)
+fn observed_permission_names(
+    app: &Application,
+    resource: &str,
+    resolved: &[(String, String)],
+) -> Vec<String> {
+    observed_access(&app.required_resource_access, resource)
         .iter()
         .map(|a| {
             resolved
@@ -147,9 +163,9 @@ fn observed_permission_names(app: &Application, resolved: &[(String, String)]) -
         .collect()
 }
 
-fn observed_graph_access(rra: &[RequiredResourceAccess]) -> Vec<ResourceAccess> {
+fn observed_access(rra: &[RequiredResourceAccess], resource: &str) -> Vec<ResourceAccess> {
     rra.iter()
-        .filter(|r| r.resource_app_id.eq_ignore_ascii_case(GRAPH_APP_ID))
+        .filter(|r| r.resource_app_id.eq_ignore_ascii_case(resource))
         .flat_map(|r| r.resource_access.iter().cloned())
         .collect()
 }
@@ -202,20 +218,21 @@ pub fn diff(desired: &DesiredApp, app: &Application) -> AppDiff {
         .iter()
         .map(|(_, id)| ResourceAccess {
             id: id.to_ascii_lowercase(),
-            kind: "Scope".into(),
+            kind: desired.kind.into(),
         })
         .collect();
-    let have: Vec<ResourceAccess> = observed_graph_access(&app.required_resource_access)
-        .into_iter()
-        .map(|a| ResourceAccess {
-            id: a.id.to_ascii_lowercase(),
-            kind: a.kind,
-        })
-        .collect();
+    let have: Vec<ResourceAccess> =
+        observed_access(&app.required_resource_access, desired.resource)
+            .into_iter()
+            .map(|a| ResourceAccess {
+                id: a.id.to_ascii_lowercase(),
+                kind: a.kind,
+            })
+            .collect();
     let foreign_resources = app
         .required_resource_access
         .iter()
-        .any(|r| !r.resource_app_id.eq_ignore_ascii_case(GRAPH_APP_ID));
+        .any(|r| !r.resource_app_id.eq_ignore_ascii_case(desired.resource));
     if sorted(&want) != sorted(&have) || foreign_resources {
         patch.insert(
             "requiredResourceAccess".into(),
@@ -223,7 +240,11 @@ pub fn diff(desired: &DesiredApp, app: &Application) -> AppDiff {
         );
         change = change.field(
             "permissions",
-            json!(observed_permission_names(app, &desired.permissions)),
+            json!(observed_permission_names(
+                app,
+                desired.resource,
+                &desired.permissions
+            )),
             json!(desired.permission_names()),
         );
     }
@@ -269,6 +290,8 @@ mod tests {
             )],
             tags: mailreg_tags("x", "test"),
             notes: "notes".into(),
+            resource: GRAPH_APP_ID,
+            kind: "Scope",
         }
     }
 

@@ -80,6 +80,19 @@ impl Exchange {
         parameters: Value,
         anchor: Option<&str>,
     ) -> Result<std::result::Result<Vec<Value>, Refusal>> {
+        self.invoke_as(cmdlet, parameters, anchor, Safety::Idempotent)
+            .await
+    }
+
+    /// As [`Exchange::invoke`], for a cmdlet that must not be repeated blindly
+    /// (`New-ServicePrincipal`): `Safety::NotIdempotent` retries only what provably did not run.
+    pub async fn invoke_as(
+        &self,
+        cmdlet: &str,
+        parameters: Value,
+        anchor: Option<&str>,
+        safety: Safety,
+    ) -> Result<std::result::Result<Vec<Value>, Refusal>> {
         let token = self.token().await?;
         // The path wants the tenant's ID; the token names it (`tid`), the spec may give a domain.
         let tenant = tenant_of(&token).unwrap_or_else(|| self.tenant.clone());
@@ -98,7 +111,7 @@ impl Exchange {
             let req = Request::new(Method::POST, url)
                 .json(body.clone())
                 .header("x-anchormailbox", &anchor)
-                .safety(Safety::Idempotent)
+                .safety(safety)
                 .bearer(&token);
             let resp = self.http.send_raw(req).await?;
             if resp.status >= 400 {

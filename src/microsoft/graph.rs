@@ -120,6 +120,9 @@ pub struct ServicePrincipal {
     pub id: String,
     #[serde(default, deserialize_with = "null_default")]
     pub oauth2_permission_scopes: Vec<PermissionScope>,
+    /// A resource's application permissions (`Exchange`'s `IMAP.AccessAsApp`, …).
+    #[serde(default, deserialize_with = "null_default")]
+    pub app_roles: Vec<PermissionScope>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -192,6 +195,11 @@ impl Graph {
         }
     }
 
+    /// The sign-in Graph uses, for the other Microsoft endpoints of the same run (Exchange).
+    pub fn auth(&self) -> &GraphAuth {
+        &self.auth
+    }
+
     /// A current access token. azure_identity caches it and asks for a new one before it
     /// expires, so no copy is kept here: a long paced run never sends an expired token.
     pub async fn token(&self) -> Result<String> {
@@ -204,6 +212,10 @@ impl Graph {
             url.query_pairs_mut().extend_pairs(query);
         }
         url
+    }
+
+    pub(super) async fn list_of<T: for<'de> Deserialize<'de>>(&self, first: Url) -> Result<Vec<T>> {
+        self.list(first).await
     }
 
     pub(super) async fn call(&self, req: Request) -> Result<crate::http::Response> {

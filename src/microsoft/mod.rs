@@ -3,6 +3,7 @@
 
 mod aadsts;
 pub mod app;
+pub mod approles;
 pub mod auth;
 pub mod cloud;
 pub mod consent;
@@ -11,6 +12,8 @@ mod gc;
 pub mod graph;
 pub mod permissions;
 pub mod policy;
+pub mod rights;
+pub mod roles;
 
 pub use gc::GcCandidate;
 pub mod secret;
@@ -84,6 +87,27 @@ impl MicrosoftProvider {
         &self.spec.name
     }
 
+    /// App access's resources after the registration: its app roles (Entra) and the mailbox
+    /// rights (Exchange), on this run's sign-in. `None` with delegated access.
+    pub fn app_access(
+        &self,
+        http: &Http,
+    ) -> Result<Option<(approles::AppRoles, rights::MailboxRights)>> {
+        if self.ms.access != Access::App {
+            return Ok(None);
+        }
+        let exchange = exchange::Exchange::new(
+            http,
+            self.ms.cloud,
+            &self.ms.tenant,
+            self.graph.auth().clone(),
+        )?;
+        Ok(Some((
+            approles::AppRoles::new(&self.spec, self.graph.clone()),
+            rights::MailboxRights::new(&self.spec, exchange, self.clock),
+        )))
+    }
+
     /// The app with mailreg's id tag; refuses if it lacks mailreg's other marks, or if there are
     /// several (someone copied the tags).
     async fn find_app(&self) -> Result<Option<Application>> {
@@ -112,39 +136,45 @@ impl MicrosoftProvider {
         Ok(Some(found))
     }
 
-    /// (name, id) for each permission in the spec: constants for the known ones, one read of
-    /// the Graph service principal for the others. Unknown names are spec errors at their line.
+    /// (name, id) for each permission in the spec: constants for the known delegated ones, one
+    /// read of the resource's service principal for the others (always for app access, whose
+    /// ids are Exchange's app roles). Unknown names are spec errors at their line.
     async fn resolve_permissions(
         &self,
         graph_sp: &mut Option<graph::ServicePrincipal>,
     ) -> Result<Vec<(String, String)>> {
+        let app = self.ms.access == Access::App;
         let mut out = Vec::new();
         for (i, name) in self.ms.permissions.iter().enumerate() {
-            if let Some(id) = permissions::known_id(name) {
+            if !app && let Some(id) = permissions::known_id(name) {
                 out.push((name.clone(), id.to_owned()));
                 continue;
             }
             if graph_sp.is_none() {
-                *graph_sp = Some(self.graph.graph_service_principal().await?);
+                *graph_sp = Some(match app {
+                    true => self.graph.exchange_service_principal().await?,
+                    false => self.graph.graph_service_principal().await?,
+                });
             }
             let sp = graph_sp.as_ref().expect("just set");
-            match sp
-                .oauth2_permission_scopes
-                .iter()
-                .find(|s| s.value == *name)
-            {
+            let offered = match app {
+                true => &sp.app_roles,
+                false => &sp.oauth2_permission_scopes,
+            };
+            match offered.iter().find(|s| s.value == *name) {
                 Some(s) => out.push((name.clone(), s.id.clone())),
                 None => {
-                    let near: Vec<&str> = sp
-                        .oauth2_permission_scopes
-                        .iter()
-                        .filter(|s| s.value.eq_ignore_ascii_case(name))
-                        .map(|s| s.value.as_str())
-                        .collect();
-                    let mut msg =
-                        format!("{name:?} is not a delegated permission of Microsoft Graph");
-                    if let Some(n) = near.first() {
-                        msg.push_str(&format!(" (did you mean {n:?}?)"));
+                    let near = offered.iter().find(|s| s.value.eq_ignore_ascii_case(name));
+                    let mut msg = match app {
+                        true => format!(
+                            "{name:?} is not an application permission of Office 365 Exchange Online"
+                        ),
+                        false => {
+                            format!("{name:?} is not a delegated permission of Microsoft Graph")
+                        }
+                    };
+                    if let Some(n) = near {
+                        msg.push_str(&format!(" (did you mean {:?}?)", n.value));
                     }
                     return Err(self
                         .spec
@@ -156,11 +186,19 @@ impl MicrosoftProvider {
     }
 
     /// Graph's service principal when admin consent needs it.
+    /// With app access, Exchange Online's (whose app roles name the permissions).
     async fn read_graph_sp(&self) -> Result<Option<graph::ServicePrincipal>> {
-        if !self.ms.admin_consent {
-            return Ok(None);
+        match (self.ms.access, self.ms.admin_consent) {
+            (Access::App, _) => self.graph.exchange_service_principal().await.map(Some),
+            (Access::Delegated, true) => self.graph.graph_service_principal().await.map(Some),
+            (Access::Delegated, false) => Ok(None),
         }
-        self.graph.graph_service_principal().await.map(Some)
+    }
+
+    /// Delegated admin consent (an `oauth2PermissionGrant`); app access consents through app
+    /// role assignments, a resource of its own ([`approles`]).
+    fn delegated_consent(&self) -> bool {
+        self.ms.admin_consent && self.ms.access == Access::Delegated
     }
 
     fn grant_scope(&self) -> String {
@@ -207,6 +245,7 @@ impl MicrosoftProvider {
         MicrosoftCredentials {
             access: self.ms.access,
             service_principal_id: None,
+            mailbox_grants: Default::default(),
             tenant: self.ms.tenant.clone(),
             object_id: app.id.clone(),
             client_id: app.app_id.clone(),
@@ -417,11 +456,13 @@ impl Resource for MicrosoftProvider {
         // is read. With only built-in names (the usual case) nothing needs resolving, and the
         // app and Graph's service principal (admin consent) are read together.
         let mut graph_sp = None;
-        let builtin_only = self
-            .ms
-            .permissions
-            .iter()
-            .all(|n| permissions::known_id(n).is_some());
+        // App access reads Exchange's service principal (its app roles) together with the app.
+        let builtin_only = self.ms.access == Access::App
+            || self
+                .ms
+                .permissions
+                .iter()
+                .all(|n| permissions::known_id(n).is_some());
         // With no secret on record (a first apply, or a lost store) one will be added: the
         // tenant's cap on its lifetime is read together with the app, in the same round trip.
         let expect_secret = ctx
@@ -504,7 +545,7 @@ impl Resource for MicrosoftProvider {
                 .changes(self.ms.secret_lifetime_days, ctx.now),
         );
         self.check_lifetime_cap(&changes, cap).await?;
-        if self.ms.admin_consent {
+        if self.delegated_consent() {
             let sp = match graph_sp {
                 Some(sp) => sp,
                 None => self.graph.graph_service_principal().await?,
@@ -636,7 +677,7 @@ impl MicrosoftProvider {
             }
         };
         let graph_sp = async {
-            match self.ms.admin_consent {
+            match self.delegated_consent() {
                 true => self.graph.graph_service_principal().await.map(Some),
                 false => Ok(None),
             }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-pub use access::{APP_PERMISSIONS, Access, MailboxEntry, Right};
+pub use access::{Access, MailboxEntry, Right};
 pub use locate::Locator;
 use mailboxes::check_mailboxes;
 
