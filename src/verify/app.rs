@@ -23,25 +23,23 @@ use crate::credentials::{MicrosoftCredentials, Record, SecretValue};
 use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::http::Http;
 use crate::mailbox::microsoft::Protocols;
-use crate::spec::{APP_PERMISSIONS, Access, Right, Spec};
+use crate::spec::{Access, Right, Spec};
 
 /// Where the token came from, as reports and the JSON say it.
 const SOURCE: &str = "client_credentials";
 
 /// The protocols a mailbox's rights open with the app's permissions: a protocol's permission
-/// must be granted, and the right it uses (the spec's table) held by the mailbox.
+/// must be granted and the right it uses held by the mailbox (`read`: FullAccess, for IMAP and
+/// POP; `send`: SendAs, for SMTP; as in `spec::access`).
 pub fn protocols(rights: &[Right], permissions: &[String]) -> Protocols {
-    let granted = |protocol: Protocol| {
+    let granted = |protocol: Protocol, right: Right| {
         let name = needed_role(protocol);
-        APP_PERMISSIONS
-            .iter()
-            .any(|(n, right)| *n == name && rights.contains(right))
-            && permissions.iter().any(|p| p.eq_ignore_ascii_case(name))
+        rights.contains(&right) && permissions.iter().any(|p| p.eq_ignore_ascii_case(name))
     };
     Protocols {
-        imap: granted(Protocol::Imap),
-        pop: granted(Protocol::Pop3),
-        smtp: granted(Protocol::Smtp),
+        imap: granted(Protocol::Imap, Right::Read),
+        pop: granted(Protocol::Pop3, Right::Read),
+        smtp: granted(Protocol::Smtp, Right::Send),
     }
 }
 
