@@ -328,9 +328,11 @@ pub struct VerifyArgs {
     /// Which registration to use; may be left out when the record holds only one.
     #[arg(long, value_enum)]
     pub provider: Option<crate::verify::Provider>,
-    /// The mailbox to sign in as (also sent as the sign-in's `login_hint`).
+    /// The mailbox to sign in as (also sent as the sign-in's `login_hint`); required with
+    /// delegated access. With app access (client credentials, no browser): one of the spec's
+    /// mailboxes to check, instead of all of them.
     #[arg(long, short = 'u')]
-    pub user: String,
+    pub user: Option<String>,
     /// Check IMAP. With none of --imap/--pop/--smtp, all three are checked.
     #[arg(long)]
     pub imap: bool,
@@ -383,7 +385,7 @@ impl VerifyArgs {
     pub fn options(&self, global: &Global) -> crate::verify::Options {
         let mut o = self
             .login
-            .options(&self.target, &self.user, self.wait, global);
+            .options(&self.target, self.user.as_deref(), self.wait, global);
         o.provider = self.provider;
         (o.imap, o.pop, o.smtp) = (self.imap, self.pop, self.smtp);
         o
@@ -429,7 +431,7 @@ impl LoginArgs {
     pub fn options(
         &self,
         target: &Target,
-        user: &str,
+        user: Option<&str>,
         wait: Option<std::time::Duration>,
         global: &Global,
     ) -> crate::verify::Options {
@@ -438,7 +440,7 @@ impl LoginArgs {
             file: target.file.clone(),
             env: target.env.clone(),
             provider: None,
-            user: user.to_owned(),
+            user: user.map(str::to_owned),
             imap: false,
             pop: false,
             smtp: false,

@@ -201,3 +201,230 @@ fn template_and_output_errors_stop_before_any_request() {
         "no write request for bad outputs"
     );
 }
+
+// App-only access (client credentials): the outputs carry what such a client needs, and leave
+// out the code flow (authorize URL, redirect URI, refresh-token parameters).
+
+const APP_SPEC: &str = r#"name = "agileapps-mail"
+
+[microsoft]
+access = "app"
+tenant = "contoso.onmicrosoft.com"
+mailboxes = ["helpdesk@contoso.com", { address = "noreply@contoso.com", rights = ["send"] }]
+
+[[output]]
+provider = "microsoft"
+template = "agileapps"
+path = "out/agileapps.json"
+vars = { email = "helpdesk@contoso.com" }
+"#;
+
+const APP_SECRET: &str = "app~secret.Value-0123456789abcdefghij";
+
+/// A spec with app access and the record `apply` writes for it.
+fn app_harness() -> Harness {
+    let h = Harness::new(APP_SPEC);
+    std::fs::create_dir_all(h.state_dir()).unwrap();
+    let record = serde_json::json!({"version": 1, "name": "agileapps-mail", "env": "test", "microsoft": {
+        "access": "app",
+        "tenant": "contoso.onmicrosoft.com", "object_id": "00000000-0000-0000-0000-0000000000a1",
+        "client_id": "11111111-2222-3333-4444-555555555555",
+        "audience": "AzureADMyOrg",
+        "authorize_url": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
+        "token_url": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        "scopes": ["https://outlook.office365.com/.default"],
+        "redirect_uris": [],
+        "service_principal_id": "99999999-8888-7777-6666-555555555555",
+        "secret": {"key_id": "k", "value": APP_SECRET,
+                   "expires": "2027-01-01T00:00:00Z", "created": "2025-01-01T00:00:00Z"}}});
+    std::fs::write(h.store_file("test"), record.to_string()).unwrap();
+    h
+}
+
+fn app_output(h: &Harness, template: &str) -> String {
+    let r = h.ok(&[
+        "output",
+        "--env",
+        "test",
+        "--format",
+        template,
+        "--show-secrets",
+    ]);
+    let masked = h.ok(&["output", "--env", "test", "--format", template]);
+    assert!(!masked.stdout.contains(APP_SECRET), "{template} leaks");
+    r.stdout
+}
+
+#[test]
+fn every_builtin_template_renders_for_app_access() {
+    let h = app_harness();
+    for template in ["json", "env", "yaml", "agileapps", "agileapps-sheet"] {
+        let text = app_output(&h, template);
+        for gone in ["authorize", "redirect", "refresh", "offline", "AUTH_URL"] {
+            assert!(
+                !text.to_lowercase().contains(&gone.to_lowercase())
+                    || template.starts_with("agileapps"),
+                "{template} carries {gone}:\n{text}"
+            );
+        }
+        insta::assert_snapshot!(
+            format!("template_{template}_microsoft_app"),
+            text.replace(APP_SECRET, "[SECRET]")
+        );
+    }
+}
+
+#[test]
+fn the_app_json_output_has_exactly_what_a_client_credentials_client_needs() {
+    let h = app_harness();
+    let doc: serde_json::Value = serde_json::from_str(&app_output(&h, "json")).unwrap();
+    let keys: Vec<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "access",
+            "client_id",
+            "client_secret",
+            "env",
+            "grant_type",
+            "mailboxes",
+            "name",
+            "provider",
+            "scope",
+            "secret_expires",
+            "servers",
+            "tenant",
+            "token_url"
+        ]
+    );
+    assert_eq!(doc["access"], "app");
+    assert_eq!(doc["grant_type"], "client_credentials");
+    assert_eq!(doc["client_id"], "11111111-2222-3333-4444-555555555555");
+    assert_eq!(doc["client_secret"], APP_SECRET);
+    assert_eq!(doc["tenant"], "contoso.onmicrosoft.com");
+    assert_eq!(
+        doc["token_url"],
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+    assert_eq!(doc["scope"], "https://outlook.office365.com/.default");
+    assert_eq!(
+        doc["mailboxes"],
+        serde_json::json!([
+            {"address": "helpdesk@contoso.com", "rights": ["read", "send"], "protocols": ["imap", "pop", "smtp"]},
+            {"address": "noreply@contoso.com", "rights": ["send"], "protocols": ["smtp"]}
+        ])
+    );
+    assert_eq!(doc["servers"]["imap"]["host"], "outlook.office365.com");
+}
+
+#[test]
+fn the_app_env_output_has_exactly_what_a_client_credentials_client_needs() {
+    let h = app_harness();
+    let text = app_output(&h, "env");
+    let vars: Vec<(String, String)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (k.to_owned(), serde_json::from_str::<String>(v).unwrap())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("MAILREG_PROVIDER", "microsoft"),
+        ("MAILREG_ACCESS", "app"),
+        ("MAILREG_TENANT", "contoso.onmicrosoft.com"),
+        ("MAILREG_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
+        ("MAILREG_CLIENT_SECRET", APP_SECRET),
+        ("MAILREG_GRANT_TYPE", "client_credentials"),
+        (
+            "MAILREG_TOKEN_URL",
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        ),
+        ("MAILREG_SCOPE", "https://outlook.office365.com/.default"),
+        ("MAILREG_IMAP_SERVER", "outlook.office365.com:993"),
+        ("MAILREG_POP_SERVER", "outlook.office365.com:995"),
+        ("MAILREG_SMTP_SERVER", "smtp.office365.com:587"),
+        ("MAILREG_SECRET_EXPIRES", "2027-01-01T00:00:00Z"),
+        (
+            "MAILREG_MAILBOXES",
+            "helpdesk@contoso.com noreply@contoso.com",
+        ),
+        ("MAILREG_MAILBOX_1_ADDRESS", "helpdesk@contoso.com"),
+        ("MAILREG_MAILBOX_1_RIGHTS", "read send"),
+        ("MAILREG_MAILBOX_1_PROTOCOLS", "imap pop smtp"),
+        ("MAILREG_MAILBOX_2_ADDRESS", "noreply@contoso.com"),
+        ("MAILREG_MAILBOX_2_RIGHTS", "send"),
+        ("MAILREG_MAILBOX_2_PROTOCOLS", "smtp"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    assert_eq!(vars, expected);
+}
+
+#[test]
+fn the_app_yaml_output_has_exactly_what_a_client_credentials_client_needs() {
+    let h = app_harness();
+    let text = app_output(&h, "yaml");
+    // Top-level keys, in order; scalar values are JSON (the template writes them with tojson).
+    let top: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with(' '))
+        .map(|l| l.split_once(':').map(|(k, v)| (k, v.trim())).unwrap())
+        .collect();
+    assert_eq!(
+        top,
+        [
+            ("provider", "\"microsoft\""),
+            ("access", "\"app\""),
+            ("tenant", "\"contoso.onmicrosoft.com\""),
+            ("client_id", "\"11111111-2222-3333-4444-555555555555\""),
+            ("client_secret", &*format!("\"{APP_SECRET}\"")),
+            ("secret_expires", "\"2027-01-01T00:00:00Z\""),
+            ("grant_type", "\"client_credentials\""),
+            (
+                "token_url",
+                "\"https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token\""
+            ),
+            ("scope", "\"https://outlook.office365.com/.default\""),
+            ("mailboxes", ""),
+            ("servers", ""),
+        ]
+    );
+    assert!(text.contains(
+        "mailboxes:\n  - address: \"helpdesk@contoso.com\"\n    rights: [\"read\", \"send\"]\n    protocols: [\"imap\", \"pop\", \"smtp\"]\n  - address: \"noreply@contoso.com\"\n    rights: [\"send\"]\n    protocols: [\"smtp\"]\n"
+    ), "{text}");
+}
+
+#[test]
+fn the_agileapps_outputs_say_app_access_cannot_fill_the_form() {
+    let h = app_harness();
+    let doc: serde_json::Value = serde_json::from_str(&app_output(&h, "agileapps")).unwrap();
+    assert_eq!(doc["supported"], false);
+    assert!(
+        doc["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("AgileApps' mailbox form (Setup > Mailboxes, authentication type OAuth) signs in with the authorization-code flow only")
+    );
+    for form_field in [
+        "clientSecret",
+        "authUrl",
+        "accessTokenUrl",
+        "redirectUri",
+        "mailServer",
+    ] {
+        assert!(doc.get(form_field).is_none(), "{form_field} in {doc}");
+    }
+    let sheet = app_output(&h, "agileapps-sheet");
+    assert_eq!(
+        sheet.lines().next().unwrap(),
+        "AgileApps mailbox settings: microsoft (agileapps-mail, test): NOT POSSIBLE WITH APP ACCESS"
+    );
+    assert!(!sheet.contains(APP_SECRET));
+}

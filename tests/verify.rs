@@ -207,10 +207,13 @@ support_email = "ops@example.com"
     /// No token, code, secret or refresh token in any output.
     fn assert_no_secrets(&self, p: &Peers, run: &Run) {
         let both = format!("{}{}", run.stdout, run.stderr);
-        assert!(
-            !both.contains(p.get("CLIENT_SECRET")),
-            "client secret printed:\n{both}"
-        );
+        for key in [
+            "CLIENT_SECRET",
+            "APP_CLIENT_SECRET",
+            "NOROLES_CLIENT_SECRET",
+        ] {
+            assert!(!both.contains(p.get(key)), "{key} printed:\n{both}");
+        }
         assert!(
             !both.contains("eyJ"),
             "a JWT (access token) printed:\n{both}"
@@ -780,4 +783,280 @@ fn http_any(p: &Peers, request: String) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+// App-only access (client credentials): the app's token, used as each of the spec's mailboxes.
+
+const OTHER: &str = "other@example.test";
+
+impl Case {
+    /// A spec with `access = "app"` and its `mailboxes` line, and the record `apply` writes for
+    /// it: Exchange's `.default` scope, the tenant's token URL (at the IdP), the app's secret.
+    fn app(idp: &str, client_id: &str, secret: &str, mailboxes: &str) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = format!(
+            "name = \"agileapps-mail\"\n\n[microsoft]\naccess = \"app\"\ntenant = \"contoso.onmicrosoft.com\"\nmailboxes = {mailboxes}\n"
+        );
+        let record = serde_json::json!({"version": 1, "name": "agileapps-mail", "env": "test", "microsoft": {
+            "access": "app",
+            "tenant": "contoso.onmicrosoft.com", "object_id": "o", "client_id": client_id,
+            "audience": "AzureADMyOrg",
+            "authorize_url": format!("{idp}/contoso.onmicrosoft.com/oauth2/v2.0/authorize"),
+            "token_url": format!("{idp}/contoso.onmicrosoft.com/oauth2/v2.0/token"),
+            "scopes": ["https://outlook.office365.com/.default"],
+            "redirect_uris": [],
+            "service_principal_id": format!("sp-{client_id}"),
+            "secret": {"key_id": "k", "value": secret,
+                       "expires": "2099-01-01T00:00:00Z", "created": "2024-01-01T00:00:00Z"}}});
+        std::fs::write(dir.path().join("mailreg.toml"), spec).unwrap();
+        std::fs::create_dir(dir.path().join(".mailreg")).unwrap();
+        std::fs::write(
+            dir.path().join(".mailreg/agileapps-mail.test.json"),
+            record.to_string(),
+        )
+        .unwrap();
+        Case {
+            dir,
+            browser_params: String::new(),
+        }
+    }
+
+    /// The app client with Exchange's mail roles; its token is good for `APP_MAILBOX` only.
+    fn consented(p: &Peers, mailboxes: &str) -> Case {
+        Case::app(
+            p.get("IDP_URL"),
+            p.get("APP_CLIENT_ID"),
+            p.get("APP_CLIENT_SECRET"),
+            mailboxes,
+        )
+    }
+}
+
+/// What verify says when the server refuses the app's token as `mailbox` on IMAP.
+fn refused_imap(p: &Peers, mailbox: &str, server: &str) -> String {
+    format!(
+        "imap  FAILED  127.0.0.1:{} (XOAUTH2, TLS): the server did not let the app in as {mailbox}; the usual causes, most likely first: \
+         (1) Exchange has no service principal for the app, or one made with the app registration's object ID instead of the enterprise application's (New-ServicePrincipal -AppId {app} -ServiceId sp-{app}); \
+         (2) the app has no FullAccess on the mailbox (Add-MailboxPermission -Identity {mailbox} -User sp-{app} -AccessRights FullAccess); \
+         (3) IMAP is disabled for the mailbox (Set-CASMailbox -Identity {mailbox} -ImapEnabled $true). \
+         New service principals and permissions take up to 30 minutes to apply (`--wait 45m` retries until they do); \
+         `mailreg mailbox check --env test` checks all three (server: {server})",
+        p.get("IMAPS_PORT"),
+        app = p.get("APP_CLIENT_ID"),
+    )
+}
+
+#[test]
+fn app_access_logs_in_as_the_mailbox_with_a_client_credentials_token() {
+    let p = peers_or_skip!();
+    let mailbox = p.get("APP_MAILBOX");
+    let case = Case::consented(
+        p,
+        &format!("[{{ address = \"{mailbox}\", rights = [\"read\", \"send\"] }}]"),
+    );
+    // `BROWSER=false`: a sign-in page opened would fail the run.
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSIONS_PORT");
+    let r = {
+        let out = case
+            .command(&args(&s, &["--tls"]))
+            .env("BROWSER", "false")
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    case.assert_no_secrets(p, &r);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{mailbox} (app access)\n\
+             imap  OK      127.0.0.1:{} (XOAUTH2, TLS)\n\
+             pop3  OK      127.0.0.1:{} (XOAUTH2, TLS)\n\
+             smtp  OK      127.0.0.1:{} (XOAUTH2, TLS)\n",
+            p.get("IMAPS_PORT"),
+            p.get("POP3S_PORT"),
+            p.get("SUBMISSIONS_PORT")
+        )
+    );
+    assert_eq!(r.stderr, "", "no sign-in prompt, no warning");
+
+    // The JSON names the grant and the roles the token carries; STARTTLS and plain work too.
+    let s = servers(p, "IMAP_PORT", "POP3_PORT", "SUBMISSION_PORT");
+    let r = case.run(p, &args(&s, &["--starttls", "-o", "json"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let doc = json(&r);
+    assert_eq!(doc["provider"], "microsoft");
+    assert_eq!(doc["access"], "app");
+    assert_eq!(
+        doc["token"],
+        serde_json::json!({"source": "client_credentials",
+                           "roles": ["IMAP.AccessAsApp", "POP.AccessAsApp", "SMTP.SendAsApp"]})
+    );
+    let boxes = doc["mailboxes"].as_array().unwrap();
+    assert_eq!(boxes.len(), 1);
+    assert_eq!(boxes[0]["user"], mailbox);
+    let results: Vec<(String, String, bool)> = boxes[0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["protocol"].as_str().unwrap().to_owned(),
+                x["security"].as_str().unwrap().to_owned(),
+                x["ok"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            ("imap".into(), "starttls".into(), true),
+            ("pop3".into(), "starttls".into(), true),
+            ("smtp".into(), "starttls".into(), true)
+        ]
+    );
+}
+
+#[test]
+fn a_mailbox_the_app_may_not_open_names_the_three_causes() {
+    let p = peers_or_skip!();
+    let mailbox = p.get("APP_MAILBOX");
+    // Bare addresses: `read`, so IMAP and POP; `--imap` narrows to IMAP.
+    let case = Case::consented(p, &format!("[\"{mailbox}\", \"{OTHER}\"]"));
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSIONS_PORT");
+    let r = case.run(p, &args(&s, &["--imap"]));
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{mailbox} (app access)\n\
+             imap  OK      127.0.0.1:{} (XOAUTH2, TLS)\n\
+             {OTHER} (app access)\n\
+             {}\n",
+            p.get("IMAPS_PORT"),
+            refused_imap(
+                p,
+                OTHER,
+                "a2 NO [AUTHENTICATIONFAILED] Authentication failed."
+            )
+        )
+    );
+    assert_eq!(
+        r.stderr,
+        format!("error: 1 of 2 app-only logins failed ({OTHER})\n")
+    );
+
+    // `--user` narrows the check to that mailbox; `--wait` retries the refused login (the
+    // token is fetched once) until the deadline, and says how many tries it took.
+    let r = case.run(p, &args(&s, &["--imap", "--user", OTHER, "--wait", "30m"]));
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], format!("{OTHER} (app access)"));
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(lines[1].starts_with("imap  FAILED"), "{}", r.stdout);
+    assert_eq!(
+        r.stderr,
+        format!("error: 1 of 1 app-only logins failed ({OTHER})\n")
+    );
+    let r = case.run(
+        p,
+        &args(
+            &s,
+            &["--imap", "--user", OTHER, "--wait", "30m", "-o", "json"],
+        ),
+    );
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    let doc = json(&r);
+    let imap = &doc["mailboxes"][0]["results"][0];
+    assert_eq!(imap["ok"], false);
+    assert!(imap["first_success"].is_null());
+    // MAILREG_TIME_SCALE=0.001: 30 minutes are 1.8 s, pauses of 15, 30, 60, then 120 ms (a
+    // refused login at Dovecot takes about half a second).
+    assert!(imap["attempts"].as_u64().unwrap() > 1, "{imap}");
+}
+
+#[test]
+fn a_token_without_the_mail_role_says_consent_is_missing() {
+    let p = peers_or_skip!();
+    let mailbox = p.get("APP_MAILBOX");
+    let case = Case::app(
+        p.get("IDP_URL"),
+        p.get("NOROLES_CLIENT_ID"),
+        p.get("NOROLES_CLIENT_SECRET"),
+        &format!("[\"{mailbox}\"]"),
+    );
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSIONS_PORT");
+    let r = case.run(p, &args(&s, &["--pop"]));
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{mailbox} (app access)\n\
+             pop3  FAILED  127.0.0.1:{} (XOAUTH2, TLS): the app's token carries no POP.AccessAsApp role (its roles: none): admin consent for the application permission was not granted; `mailreg apply` assigns it (appRoleAssignedTo on Office 365 Exchange Online), or an administrator grants consent (Enterprise applications > the app > Permissions) (server: -ERR [AUTH] Authentication failed.)\n",
+            p.get("POP3S_PORT")
+        )
+    );
+}
+
+#[test]
+fn a_wrong_app_secret_is_reported_with_its_fix() {
+    let p = peers_or_skip!();
+    let mailbox = p.get("APP_MAILBOX");
+    let case = Case::app(
+        p.get("IDP_URL"),
+        p.get("APP_CLIENT_ID"),
+        "not-the-secret",
+        &format!("[\"{mailbox}\"]"),
+    );
+    let s = servers(p, "IMAPS_PORT", "POP3S_PORT", "SUBMISSIONS_PORT");
+    let r = case.run(p, &args(&s, &[]));
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout, "");
+    assert_eq!(
+        r.stderr,
+        concat!(
+            "error: app sign-in (client credentials) failed at the token endpoint: HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided.\n",
+            "  hint: the client secret on record is not the app's (wrong, or deleted): `mailreg rotate` stores a new one\n"
+        )
+    );
+    assert!(!r.stderr.contains("not-the-secret"));
+}
+
+#[test]
+fn app_access_flags_are_checked_before_any_request() {
+    // No peers needed: every case is refused before the token endpoint (a closed port) is asked.
+    let case = Case::app(
+        "http://127.0.0.1:9",
+        "c",
+        "s3cret-value",
+        "[\"helpdesk@example.test\", { address = \"noreply@example.test\", rights = [\"send\"] }]",
+    );
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--user", "bob@example.test"],
+            "error: --user bob@example.test: not one of the spec's microsoft.mailboxes (helpdesk@example.test, noreply@example.test); app access opens only the mailboxes listed there\n",
+        ),
+        (
+            &["--device-code"],
+            "error: --device-code: this registration has app access (client credentials): the app signs in as itself, with no person, browser or refresh token\n",
+        ),
+        (
+            &["--keep-refresh-token"],
+            "error: --keep-refresh-token: this registration has app access (client credentials): the app signs in as itself, with no person, browser or refresh token\n",
+        ),
+        (
+            &["--user", "noreply@example.test", "--imap"],
+            "error: nothing to check: the protocols asked for are not among those the mailbox rights open: noreply@example.test (rights: send) (read: IMAP/POP, send: SMTP)\n",
+        ),
+    ];
+    for (extra, stderr) in cases {
+        let out = case.command(extra).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{extra:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), stderr, "{extra:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    }
 }

@@ -66,12 +66,13 @@ pub fn run(
             .max_by_key(|o| o.template == format)
             .map(|o| o.vars.clone())
             .unwrap_or_default();
-        let ctx = context::for_record(&record, chosen, &vars, show_secrets).ok_or_else(|| {
-            Error::bad_input(format!(
-                "no complete {} credentials on record",
-                chosen.as_str()
-            ))
-        })?;
+        let ctx =
+            context::for_spec(&spec, &record, chosen, &vars, show_secrets).ok_or_else(|| {
+                Error::bad_input(format!(
+                    "no complete {} credentials on record",
+                    chosen.as_str()
+                ))
+            })?;
         // A person at a terminal pastes into AgileApps' form: show its labels, not the JSON.
         let format = if format == "agileapps"
             && global.output == OutputFormat::Text

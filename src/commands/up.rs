@@ -66,9 +66,9 @@ pub async fn run(args: &UpArgs, global: &Global) -> Result<ExitCode> {
                 protocol_list(*protocols)
             );
         }
-        let mut options = args
-            .login
-            .options(&args.apply.target, user, Some(args.wait), global);
+        let mut options =
+            args.login
+                .options(&args.apply.target, Some(user), Some(args.wait), global);
         options.provider = Some(*provider);
         (options.imap, options.pop, options.smtp) = (protocols.imap, protocols.pop, protocols.smtp);
         // The document at the end carries every result; verify itself prints nothing.
@@ -120,17 +120,29 @@ pub async fn run(args: &UpArgs, global: &Global) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-/// The logins to verify: each spec mailbox with the protocols its registration grants.
+/// The logins to verify: each spec mailbox with the protocols its registration grants (app
+/// access: its rights).
 fn logins(s: &Session, args: &UpArgs) -> Vec<(Provider, String, Protocols)> {
     if args.no_verify {
         return Vec::new();
     }
     let mut out = Vec::new();
     if let Some(m) = &s.spec.microsoft {
-        let protocols = Protocols::from_permissions(&m.permissions);
-        if protocols.any() {
-            for user in m.mailbox_addresses() {
-                out.push((Provider::Microsoft, user, protocols));
+        if m.access == crate::spec::Access::App {
+            // App access: each mailbox on what its rights open (verify logs in as it with the
+            // app's token).
+            for (user, rights) in m.app_mailboxes() {
+                let protocols = crate::verify::app_protocols(&rights, &m.permissions);
+                if protocols.any() {
+                    out.push((Provider::Microsoft, user, protocols));
+                }
+            }
+        } else {
+            let protocols = Protocols::from_permissions(&m.permissions);
+            if protocols.any() {
+                for user in m.mailbox_addresses() {
+                    out.push((Provider::Microsoft, user, protocols));
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::clock::rfc3339;
 use crate::credentials::{Record, mask};
 pub use crate::spec::Provider;
+use crate::spec::{Access, Spec};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Server {
@@ -66,11 +67,31 @@ pub fn servers(p: Provider) -> Servers {
     }
 }
 
+/// App access: one mailbox the app may open, with the rights it holds there and the protocols
+/// those open (the keys of `servers`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AppMailbox {
+    pub address: String,
+    /// `read` (FullAccess: IMAP, POP), `send` (SendAs: SMTP).
+    pub rights: Vec<&'static str>,
+    /// `imap`, `pop`, `smtp`: what the rights open with the app's permissions.
+    pub protocols: Vec<&'static str>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct MailboxContext {
     pub provider: Provider,
     pub name: String,
     pub env: String,
+    /// `delegated` (a person signs in once; the code flow, then refresh tokens) or `app` (client
+    /// credentials: the application signs in as itself). Google: always `delegated`.
+    pub access: &'static str,
+    /// The grant a client requests its tokens with: `authorization_code` (then `refresh_token`)
+    /// or, with app access, `client_credentials`.
+    pub grant_type: &'static str,
+    /// App access: the mailboxes the app may open (the spec's), each authenticated as with
+    /// XOAUTH2 `user=<address>` and the app's token. Empty with delegated access.
+    pub mailboxes: Vec<AppMailbox>,
     /// Microsoft: the directory. `None` for Google.
     pub tenant: Option<String>,
     /// Google: the project. `None` for Microsoft.
@@ -135,6 +156,9 @@ pub fn for_record(
                 provider,
                 name: record.name.clone(),
                 env: record.env.clone(),
+                access: ms.access.as_str(),
+                grant_type: grant_type(ms.access),
+                mailboxes: Vec::new(),
                 tenant: Some(ms.tenant.clone()),
                 project_id: None,
                 client_id: ms.client_id.clone(),
@@ -160,6 +184,9 @@ pub fn for_record(
                 provider,
                 name: record.name.clone(),
                 env: record.env.clone(),
+                access: Access::Delegated.as_str(),
+                grant_type: grant_type(Access::Delegated),
+                mailboxes: Vec::new(),
                 tenant: None,
                 project_id: Some(g.project_id.clone()),
                 client_id: client.client_id.clone(),
@@ -180,6 +207,74 @@ pub fn for_record(
     }
 }
 
+/// The grant a client of this access uses.
+fn grant_type(access: Access) -> &'static str {
+    match access {
+        Access::Delegated => "authorization_code",
+        Access::App => "client_credentials",
+    }
+}
+
+/// The spec's app mailboxes as templates see them.
+fn app_mailboxes(spec: &Spec) -> Vec<AppMailbox> {
+    let Some(ms) = &spec.microsoft else {
+        return Vec::new();
+    };
+    ms.app_mailboxes()
+        .into_iter()
+        .map(|(address, rights)| {
+            let open = crate::verify::app_protocols(&rights, &ms.permissions);
+            let protocols = [(open.imap, "imap"), (open.pop, "pop"), (open.smtp, "smtp")]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, n)| n)
+                .collect();
+            AppMailbox {
+                address,
+                rights: rights.iter().map(|r| r.as_str()).collect(),
+                protocols,
+            }
+        })
+        .collect()
+}
+
+/// [`for_record`] with what only the spec knows: app access's mailboxes and their rights (the
+/// record holds the registration, the spec which mailboxes it opens). Every template renders
+/// from this one.
+pub fn for_spec(
+    spec: &Spec,
+    record: &Record,
+    provider: Provider,
+    vars: &BTreeMap<String, serde_json::Value>,
+    show_secrets: bool,
+) -> Option<MailboxContext> {
+    let mut ctx = for_record(record, provider, vars, show_secrets)?;
+    if ctx.access == Access::App.as_str() {
+        ctx.mailboxes = app_mailboxes(spec);
+    }
+    Some(ctx)
+}
+
+/// A placeholder context for the access the spec asks for: templates are checked against the
+/// values they will get.
+pub fn sample_for(provider: Provider, access: Access) -> MailboxContext {
+    let mut ctx = sample(provider);
+    if provider == Provider::Microsoft && access == Access::App {
+        ctx.access = access.as_str();
+        ctx.grant_type = grant_type(access);
+        ctx.scopes = vec!["https://outlook.office365.com/.default".into()];
+        ctx.scope = ctx.scopes.join(" ");
+        ctx.redirect_uri = String::new();
+        ctx.redirect_uris = Vec::new();
+        ctx.mailboxes = vec![AppMailbox {
+            address: "helpdesk@contoso.com".into(),
+            rights: vec!["read", "send"],
+            protocols: vec!["imap", "pop", "smtp"],
+        }];
+    }
+    ctx
+}
+
 /// A context with placeholder values, to check templates before anything is sent.
 pub fn sample(provider: Provider) -> MailboxContext {
     let google = provider == Provider::Google;
@@ -195,6 +290,9 @@ pub fn sample(provider: Provider) -> MailboxContext {
         provider,
         name: "name".into(),
         env: "env".into(),
+        access: Access::Delegated.as_str(),
+        grant_type: grant_type(Access::Delegated),
+        mailboxes: Vec::new(),
         tenant: (!google).then(|| "contoso.onmicrosoft.com".into()),
         project_id: google.then(|| "project-id".into()),
         client_id: "client-id".into(),

@@ -187,7 +187,7 @@ pub fn template_problems(body: &crate::spec::SpecBody, spec_dir: &Path) -> Vec<P
                 continue;
             }
         };
-        let mut ctx = context::sample(out.provider);
+        let mut ctx = context::sample_for(out.provider, access_of(body.microsoft.as_ref()));
         ctx.vars = out.vars.clone();
         let mut value = serde_json::to_value(&ctx).unwrap_or_default();
         for _ in 0..MAX_UNDEFINED {
@@ -263,12 +263,17 @@ pub fn check_templates(spec: &Spec) -> Result<()> {
     for (i, out) in spec.outputs.iter().enumerate() {
         let tmpl = Template::resolve(&out.template, &spec_dir(spec))
             .map_err(|m| spec.field_error(&format!("output[{i}].template"), m))?;
-        let mut ctx = context::sample(out.provider);
+        let mut ctx = context::sample_for(out.provider, access_of(spec.microsoft.as_ref()));
         ctx.vars = out.vars.clone();
         tmpl.render(&ctx)
             .map_err(|e| spec.field_error(&format!("output[{i}].template"), e.message))?;
     }
     Ok(())
+}
+
+/// The access a spec's Microsoft registration has (delegated when it has none).
+fn access_of(ms: Option<&crate::spec::MicrosoftSpec>) -> crate::spec::Access {
+    ms.map(|m| m.access).unwrap_or_default()
 }
 
 /// The folder relative paths in a spec are taken from.
@@ -378,7 +383,7 @@ fn files_of(spec: &Spec, i: usize) -> Vec<(PathBuf, String)> {
 /// credentials are not complete.
 fn render(spec: &Spec, i: usize, template: &str, record: &Record) -> Result<Option<String>> {
     let out = &spec.outputs[i];
-    let Some(ctx) = context::for_record(record, out.provider, &out.vars, true) else {
+    let Some(ctx) = context::for_spec(spec, record, out.provider, &out.vars, true) else {
         return Ok(None);
     };
     let tmpl = Template::resolve(template, &spec_dir(spec))
@@ -493,8 +498,14 @@ mod tests {
     fn every_builtin_renders_for_both_providers() {
         for (name, _) in BUILTIN {
             let t = Template::resolve(name, Path::new(".")).unwrap();
-            for p in [Provider::Microsoft, Provider::Google] {
-                let out = t.render(&context::sample(p)).unwrap();
+            let samples = [
+                context::sample(Provider::Microsoft),
+                context::sample(Provider::Google),
+                context::sample_for(Provider::Microsoft, crate::spec::Access::App),
+            ];
+            for ctx in samples {
+                let p = (ctx.provider, ctx.access);
+                let out = t.render(&ctx).unwrap();
                 if *name == "json" || *name == "agileapps" {
                     serde_json::from_str::<serde_json::Value>(&out)
                         .unwrap_or_else(|e| panic!("{name}/{p:?}: {e}\n{out}"));

@@ -9,6 +9,11 @@ use crate::error::{Error, ErrorKind};
 /// connection or protocol failure); the orchestration adds what it knows about the token.
 pub const REJECTED: &str = "verify.rejected";
 
+/// Error code on Exchange's `User is authenticated but not connected.`: the token was valid, the
+/// mailbox was not reachable with it. For an app-only login that is mostly a missing mailbox
+/// permission, so the app-only explanation takes it up too.
+pub const NOT_CONNECTED: &str = "verify.not_connected";
+
 /// Explains a failed authentication: the error challenge (when one came) or the final line.
 pub fn rejected(challenge: Option<&ErrorChallenge>, last: &str) -> Error {
     let lower = last.to_ascii_lowercase();
@@ -24,8 +29,19 @@ pub fn rejected(challenge: Option<&ErrorChallenge>, last: &str) -> Error {
     );
     if rejected {
         e.code = Some(REJECTED.into());
+    } else if lower.contains("user is authenticated but not connected") {
+        e.code = Some(NOT_CONNECTED.into());
     }
     e
+}
+
+/// The `(server: …)` end of a message [`rejected`] made: what the server said, for a caller that
+/// rewrites the explanation in front of it.
+pub fn server_part(message: &str) -> Option<&str> {
+    message
+        .rfind(" (server: ")
+        .map(|i| &message[i + 1..])
+        .filter(|s| s.ends_with(')'))
 }
 
 /// Known answers: (explanation, whether it is a rejection of the token).
@@ -111,7 +127,7 @@ mod tests {
     fn known_server_texts_win() {
         let e = rejected(None, "a3 BAD User is authenticated but not connected.");
         assert!(e.message.contains("IMAP/POP may be disabled"));
-        assert_eq!(e.code, None);
+        assert_eq!(e.code.as_deref(), Some(NOT_CONNECTED));
         let e = rejected(
             None,
             "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",

@@ -2,7 +2,9 @@
 //!
 //! 1. A token for the mailbox with the stored client ([`oauth`]): the stored refresh token first
 //!    (when one was kept), else the authorization-code flow with PKCE through a loopback redirect
-//!    ([`loopback`], [`browser`]) or a pasted redirect URL, or the device flow.
+//!    ([`loopback`], [`browser`]) or a pasted redirect URL, or the device flow. With app-only
+//!    access ([`app`]) the application's own token instead (client credentials, no browser),
+//!    used for each of the spec's mailboxes.
 //! 2. A SASL XOAUTH2/OAUTHBEARER login ([`sasl`]) on IMAP ([`imap`]), POP3 ([`pop3`]) and SMTP
 //!    submission ([`smtp`]), over TLS or STARTTLS ([`tls`], [`conn`]).
 //! 3. One line per protocol, or one JSON document; exit 6 when anything failed.
@@ -11,6 +13,8 @@
 //! Google, a national cloud, or a test server. No token, code, secret or refresh token is ever
 //! printed or logged.
 
+mod app;
+pub use app::protocols as app_protocols;
 pub mod browser;
 mod conn;
 pub mod explain;
@@ -38,7 +42,7 @@ use crate::clock::Clock;
 use crate::credentials::{Record, SecretValue, Store};
 use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::http::{Http, check_url};
-use crate::spec::Spec;
+use crate::spec::{Access, Spec};
 use conn::Conn;
 use oauth::{Client, Tokens};
 use sasl::Mechanism;
@@ -196,6 +200,33 @@ impl Login<'_> {
     }
 }
 
+/// One login on one protocol, within the check's deadline.
+async fn attempt(
+    t: &Target,
+    user: &str,
+    token: &SecretValue,
+    mech: Mechanism,
+    tls: &TlsConnector,
+    limit: Duration,
+) -> Result<()> {
+    let login = Login {
+        user,
+        token,
+        mech,
+        host: &t.host,
+        port: t.port,
+        security: t.security,
+        tls,
+        limit,
+    };
+    let name = t.protocol.as_str();
+    match t.protocol {
+        Protocol::Imap => conn::deadline(name, limit, imap::login(&login)).await,
+        Protocol::Pop3 => conn::deadline(name, limit, pop3::login(&login)).await,
+        Protocol::Smtp => conn::deadline(name, limit, smtp::login(&login)).await,
+    }
+}
+
 /// A login failure with its reason.
 pub(crate) fn fail(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::VerifyFailed, message)
@@ -253,8 +284,12 @@ pub struct Outcome {
 pub struct Report {
     pub provider: Provider,
     pub user: String,
-    /// Where the access token came from: `refresh`, `code` or `device`.
+    /// Delegated (the user's own token) or app-only (the application's token, as the mailbox).
+    pub access: Access,
+    /// Where the access token came from: `refresh`, `code`, `device` or `client_credentials`.
     pub source: &'static str,
+    /// App-only access: the app roles the token carries (read from it, for the messages).
+    pub roles: Vec<String>,
     pub mech: Mechanism,
     /// Whether logins were retried (`--wait`): the JSON then says attempts and first success.
     pub waited: bool,
@@ -289,12 +324,18 @@ impl Report {
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        json!({
+        let mut doc = json!({
             "provider": self.provider.as_str(),
             "user": self.user,
             "token": {"source": self.source},
             "results": self.results_json(),
-        })
+        });
+        // Only app access adds fields: delegated documents stay as they were.
+        if self.access == Access::App {
+            doc["access"] = json!(self.access.as_str());
+            doc["token"]["roles"] = json!(self.roles);
+        }
+        doc
     }
 
     /// One line per protocol; with `quiet`, only the failures.
@@ -342,7 +383,7 @@ impl Report {
     }
 }
 
-fn pick_provider(args: &Options, record: &Record) -> Result<Provider> {
+pub(crate) fn pick_provider(args: &Options, record: &Record) -> Result<Provider> {
     match args.provider {
         Some(p) => Ok(p),
         None => match (&record.microsoft, &record.google) {
@@ -436,6 +477,7 @@ async fn code_flow(
     client: &Client,
     redirects: &[String],
     args: &Options,
+    user: &str,
     provider: Provider,
 ) -> Result<Tokens> {
     let chosen = match &args.redirect_uri {
@@ -467,12 +509,12 @@ async fn code_flow(
         };
         let listener = loopback::bind(&redirect, rule).await?;
         let redirect_uri = listener.redirect_uri.clone();
-        let url = oauth::authorize_url(client, &redirect_uri, &state, &challenge, &args.user);
+        let url = oauth::authorize_url(client, &redirect_uri, &state, &challenge, user);
         let waiting = listener.wait(&state, Duration::from_secs(args.timeout));
         let code = if rehearsal::applies(&url) {
             eprintln!(
                 "Rehearsal: the emulator signs in as {} by itself (its sign-in page is on loopback).",
-                args.user
+                user
             );
             let (code, _) = tokio::try_join!(waiting, async {
                 rehearsal::deliver(http, &rehearsal::sign_in(http, &url).await?).await;
@@ -480,7 +522,7 @@ async fn code_flow(
             })?;
             code
         } else {
-            eprintln!("Sign in as {} to continue:\n  {url}", args.user);
+            eprintln!("Sign in as {} to continue:\n  {url}", user);
             if !args.no_browser
                 && let Err(e) = browser::open(url.as_str())
             {
@@ -490,11 +532,11 @@ async fn code_flow(
         };
         (code, redirect_uri)
     } else {
-        let url = oauth::authorize_url(client, &chosen, &state, &challenge, &args.user);
+        let url = oauth::authorize_url(client, &chosen, &state, &challenge, user);
         if rehearsal::applies(&url) {
             eprintln!(
                 "Rehearsal: the emulator signs in as {} by itself (its sign-in page is on loopback).",
-                args.user
+                user
             );
             let sent_to = rehearsal::sign_in(http, &url).await?;
             let code = loopback::parse_pasted(sent_to.as_str(), &state)?;
@@ -502,7 +544,7 @@ async fn code_flow(
         }
         eprintln!(
             "Sign in as {} at this URL, then paste the full URL the browser was sent to:\n  {url}",
-            args.user
+            user
         );
         let line = crate::interrupt::read_line().await?;
         (loopback::parse_pasted(&line, &state)?, chosen)
@@ -511,7 +553,11 @@ async fn code_flow(
 }
 
 pub async fn run(args: &Options) -> Result<ExitCode> {
-    let report = check(args).await?;
+    let mut reports = check_all(args).await?;
+    if reports.iter().any(|r| r.access == Access::App) {
+        return app::print(reports, args);
+    }
+    let report = reports.remove(0);
     match args.json {
         true => println!(
             "{}",
@@ -522,16 +568,55 @@ pub async fn run(args: &Options) -> Result<ExitCode> {
     report.into_result(args.json)
 }
 
-/// Signs in and tries every login; errors only for what stops the check itself (bad flags,
-/// a failed sign-in), while failed logins are outcomes in the report.
+/// One mailbox's check (`args.user`), for callers that verify mailbox by mailbox (`up`).
 pub async fn check(args: &Options) -> Result<Report> {
+    if args.user.is_none() {
+        return Err(Error::internal("verify::check: no mailbox named"));
+    }
+    let mut reports = check_all(args).await?;
+    Ok(reports.remove(0))
+}
+
+/// Signs in and tries every login: one report per mailbox (delegated access: the `--user`
+/// signed in; app access: each of the spec's mailboxes, or the one `--user` names). Errors only
+/// for what stops the check itself (bad flags, a failed sign-in); failed logins are outcomes in
+/// the reports.
+pub async fn check_all(args: &Options) -> Result<Vec<Report>> {
     // Settings from the environment first: a bad one is bad input whatever else is wrong.
     let limit = conn::deadline_from_env()?;
     let clock = Clock::from_env()?;
     let spec = Spec::load(&args.file, &args.env)?;
     let store = Store::for_spec(&spec.file);
-    let mut record = store.load_required(&spec.name, &spec.env)?;
+    let record = store.load_required(&spec.name, &spec.env)?;
     let provider = pick_provider(args, &record)?;
+    // The record decides: it says how the registration that exists was made.
+    let app = provider == Provider::Microsoft
+        && record
+            .microsoft
+            .as_ref()
+            .is_some_and(|m| m.access == Access::App);
+    if app {
+        return app::check(args, &spec, &record, limit, clock).await;
+    }
+    let user = args.user.clone().ok_or_else(|| {
+        Error::bad_input("--user: name the mailbox to sign in as (delegated access signs in as the mailbox's own account)")
+    })?;
+    let report = delegated(args, &user, &spec, &store, record, provider, limit, clock).await?;
+    Ok(vec![report])
+}
+
+/// The delegated check: the mailbox's own token (refresh token, code flow or device flow).
+#[allow(clippy::too_many_arguments)]
+async fn delegated(
+    args: &Options,
+    user: &str,
+    spec: &Spec,
+    store: &Store,
+    mut record: Record,
+    provider: Provider,
+    limit: Duration,
+    clock: Clock,
+) -> Result<Report> {
     let (client, redirects) = client(&record, provider)?;
     // Everything that can be wrong in the flags is found before anyone is asked to sign in.
     let targets = targets(args, provider)?;
@@ -546,9 +631,7 @@ pub async fn check(args: &Options) -> Result<Report> {
     }
     let http = Http::new(clock)?;
 
-    let stored = refresh_tokens(&mut record, provider)
-        .get(&args.user)
-        .cloned();
+    let stored = refresh_tokens(&mut record, provider).get(user).cloned();
     let mut tokens = None;
     let mut source = "code";
     if let Some(rt) = &stored {
@@ -558,10 +641,10 @@ pub async fn check(args: &Options) -> Result<Report> {
         } else {
             // Revoked or expired: forget it now, so a failed sign-in below does not leave it to
             // be tried (and reported) again on every run.
-            refresh_tokens(&mut record, provider).remove(&args.user);
+            refresh_tokens(&mut record, provider).remove(user);
             store.update(&spec.name, &spec.env, |fresh| {
                 if self::client(fresh, provider).is_ok() {
-                    refresh_tokens(fresh, provider).remove(&args.user);
+                    refresh_tokens(fresh, provider).remove(user);
                 }
             })?;
             eprintln!("The stored refresh token was rejected; signing in again.");
@@ -573,7 +656,7 @@ pub async fn check(args: &Options) -> Result<Report> {
             source = "device";
             oauth::device(&http, &client, |m| eprintln!("{m}")).await?
         }
-        None => code_flow(&http, &client, &redirects, args, provider).await?,
+        None => code_flow(&http, &client, &redirects, args, user, provider).await?,
     };
     if args.keep_refresh_token || stored.is_some() {
         // Through the store's locked update: only this mailbox's token changes, and only while
@@ -598,13 +681,13 @@ pub async fn check(args: &Options) -> Result<Report> {
         match &tokens.refresh {
             Some(rt) => {
                 keep(&|map| {
-                    map.insert(args.user.clone(), rt.clone());
+                    map.insert(user.to_owned(), rt.clone());
                 })?;
             }
             None if source != "refresh" => {
                 // A spent token must not be tried again next time.
                 keep(&|map| {
-                    map.remove(&args.user);
+                    map.remove(user);
                 })?;
                 eprintln!(
                     "warning: the server returned no refresh token (Microsoft: the scopes need offline_access)"
@@ -624,24 +707,9 @@ pub async fn check(args: &Options) -> Result<Report> {
         Vec::new()
     };
     let login_once = |t: Target| {
-        let (user, token, connector) = (&args.user, &tokens.access, &connector);
+        let (token, connector) = (&tokens.access, &connector);
         async move {
-            let login = Login {
-                user,
-                token,
-                mech: args.mech,
-                host: &t.host,
-                port: t.port,
-                security: t.security,
-                tls: connector,
-                limit,
-            };
-            let name = t.protocol.as_str();
-            let result = match t.protocol {
-                Protocol::Imap => conn::deadline(name, limit, imap::login(&login)).await,
-                Protocol::Pop3 => conn::deadline(name, limit, pop3::login(&login)).await,
-                Protocol::Smtp => conn::deadline(name, limit, smtp::login(&login)).await,
-            };
+            let result = attempt(&t, user, token, args.mech, connector, limit).await;
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             result.err().map(|mut e| {
                 if e.code.as_deref() == Some(explain::REJECTED)
@@ -683,8 +751,10 @@ pub async fn check(args: &Options) -> Result<Report> {
 
     Ok(Report {
         provider,
-        user: args.user.clone(),
+        user: user.to_owned(),
+        access: Access::Delegated,
         source,
+        roles: Vec::new(),
         mech: args.mech,
         waited: args.wait.is_some(),
         outcomes,

@@ -1,5 +1,6 @@
 //! The OAuth 2.0 side of verify: PKCE (RFC 7636, S256), the authorization URL, the code
-//! exchange, the refresh grant, and the device grant (RFC 8628). Every call goes through the
+//! exchange, the refresh grant, the device grant (RFC 8628), and the client-credentials grant
+//! of app-only access (RFC 6749 §4.4). Every call goes through the
 //! shared [`Http`] client, whose log never shows bodies: codes, verifiers, secrets and tokens
 //! travel only in form bodies and answers.
 
@@ -14,7 +15,7 @@ use url::Url;
 
 use crate::credentials::SecretValue;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{Http, Request};
+use crate::http::{Http, Request, Safety};
 
 /// A client as the store describes it.
 #[derive(Clone, Debug)]
@@ -139,6 +140,145 @@ pub async fn refresh(
         }
         Err(e) => Err(e),
     }
+}
+
+/// An app-only token and when it should be replaced. `Debug` shows no token.
+#[derive(Clone, Debug)]
+pub struct AppToken {
+    pub access: SecretValue,
+    /// The token's lifetime as the server stated it (`expires_in`, seconds).
+    pub lifetime: Duration,
+}
+
+#[derive(Deserialize)]
+struct AppTokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+/// The lifetime assumed when the server does not say (Entra always does: 3599 s).
+const DEFAULT_APP_LIFETIME: Duration = Duration::from_secs(3000);
+/// The longest lifetime believed from a server: a day (Entra's app tokens live 60-90 minutes).
+const MAX_APP_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// `expires_in` as sent: a number, or (some servers) a numeric string; bounded either way.
+fn app_lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
+    let secs = match expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    secs.map(Duration::from_secs)
+        .unwrap_or(DEFAULT_APP_LIFETIME)
+        .min(MAX_APP_LIFETIME)
+}
+
+/// How long before its end a token is replaced: five minutes, or half its life when it is
+/// shorter than ten, so a login never starts with a token about to lapse mid-handshake.
+pub fn renew_after(lifetime: Duration) -> Duration {
+    let margin = Duration::from_secs(300).min(lifetime / 2);
+    lifetime - margin
+}
+
+/// The client-credentials grant: the app signs in as itself with its secret (no person, no
+/// refresh token) for the resource's `.default` scope, which carries the app roles an
+/// administrator assigned. Safe to retry: the grant changes nothing at the server.
+pub async fn client_credentials(http: &Http, client: &Client) -> Result<AppToken> {
+    if client.client_secret.is_none() {
+        return Err(Error::bad_input(
+            "no client secret on record: app access signs in with the application's secret",
+        )
+        .with_hint("run `mailreg apply` (it stores a new secret)"));
+    }
+    let mut form = base_form(client, "client_credentials");
+    form.push(("scope".into(), client.scopes.join(" ")));
+    let resp = http
+        .send(
+            Request::new(Method::POST, client.token_url.clone())
+                .form(form)
+                .safety(Safety::Idempotent),
+        )
+        .await
+        .map_err(app_sign_in_error)?;
+    let answer: AppTokenAnswer = resp.json()?;
+    Ok(AppToken {
+        access: SecretValue::new(answer.access_token),
+        lifetime: app_lifetime(answer.expires_in.as_ref()),
+    })
+}
+
+/// A client-credentials failure: what the token endpoint said, and the fix for Entra's
+/// well-known answers to an app signing in as itself.
+fn app_sign_in_error(mut e: Error) -> Error {
+    if e.status.is_none() {
+        e.kind = ErrorKind::VerifyFailed;
+        e.message = format!("the app sign-in cannot reach its server: {}", e.message);
+        return e;
+    }
+    e.kind = ErrorKind::VerifyFailed;
+    let m = e.message.clone();
+    let code = e.code.clone().unwrap_or_default();
+    // Most specific first: Entra's AADSTS number, then the RFC 6749 code.
+    const HINTS: &[(&str, &str)] = &[
+        (
+            "AADSTS7000215",
+            "the client secret on record is not the app's (wrong, or deleted): `mailreg rotate` stores a new one",
+        ),
+        (
+            "AADSTS7000222",
+            "the client secret on record has expired: `mailreg rotate` stores a new one",
+        ),
+        (
+            "AADSTS7000229",
+            "the app has no service principal (enterprise application) in this tenant, so it cannot sign in as itself: `mailreg apply` creates it",
+        ),
+        (
+            "AADSTS700016",
+            "this tenant does not know the application: check microsoft.tenant (app access signs in to the app's own tenant), or run `mailreg apply`",
+        ),
+        (
+            "AADSTS65001",
+            "admin consent for the application permissions is missing: `mailreg apply` assigns the app roles (appRoleAssignedTo), or an administrator grants consent (Enterprise applications > the app > Permissions)",
+        ),
+        (
+            "AADSTS1002012",
+            "client credentials take only a `.default` scope (https://outlook.office365.com/.default): `mailreg apply` rewrites the record",
+        ),
+        (
+            "AADSTS70011",
+            "client credentials take only a `.default` scope (https://outlook.office365.com/.default): `mailreg apply` rewrites the record",
+        ),
+        (
+            "AADSTS90002",
+            "the tenant in the token URL does not exist: check microsoft.tenant",
+        ),
+        (
+            "AADSTS7000112",
+            "the application is disabled in this tenant: enable its sign-in (Enterprise applications > the app > Properties)",
+        ),
+    ];
+    let hint = HINTS
+        .iter()
+        .find(|(needle, _)| m.contains(needle))
+        .map(|(_, h)| *h)
+        .or(match code.as_str() {
+            "invalid_client" => Some(
+                "the token endpoint refused the app's credentials: `mailreg rotate` stores a new secret",
+            ),
+            "unauthorized_client" => Some(
+                "the application may not use client credentials here: check microsoft.tenant, or run `mailreg apply`",
+            ),
+            "invalid_scope" => Some(
+                "client credentials take only a `.default` scope (https://outlook.office365.com/.default): `mailreg apply` rewrites the record",
+            ),
+            _ => None,
+        });
+    e.message = format!("app sign-in (client credentials) failed at the token endpoint: {m}");
+    if let Some(h) = hint {
+        e.hint = Some(h.into());
+    }
+    e
 }
 
 #[derive(Deserialize)]
@@ -388,6 +528,97 @@ mod tests {
             device_timing(None, None),
             (Duration::from_secs(5), Duration::from_secs(900))
         );
+    }
+
+    #[test]
+    fn app_token_lifetimes_are_bounded_and_renewed_early() {
+        assert_eq!(
+            app_lifetime(Some(&serde_json::json!(3599))),
+            Duration::from_secs(3599)
+        );
+        assert_eq!(
+            app_lifetime(Some(&serde_json::json!("3599"))),
+            Duration::from_secs(3599)
+        );
+        assert_eq!(app_lifetime(None), DEFAULT_APP_LIFETIME);
+        assert_eq!(
+            app_lifetime(Some(&serde_json::json!(u64::MAX))),
+            MAX_APP_LIFETIME
+        );
+        assert_eq!(
+            renew_after(Duration::from_secs(3599)),
+            Duration::from_secs(3299)
+        );
+        assert_eq!(
+            renew_after(Duration::from_secs(60)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(renew_after(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn client_credential_errors_name_the_fix() {
+        let failure = |status: u16, body: &str| {
+            app_sign_in_error(
+                crate::http::Failure::parse(status, &Default::default(), body.as_bytes())
+                    .into_error(),
+            )
+        };
+        let cases = [
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#,
+                "the client secret on record is not the app's",
+            ),
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"AADSTS7000222: The provided client secret keys are expired."}"#,
+                "the client secret on record has expired",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_client","error_description":"AADSTS7000229: The client application 1234 is missing service principal in the tenant."}"#,
+                "the app has no service principal",
+            ),
+            (
+                400,
+                r#"{"error":"unauthorized_client","error_description":"AADSTS700016: Application with identifier 'x' was not found in the directory 'contoso'."}"#,
+                "this tenant does not know the application",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_grant","error_description":"AADSTS65001: The user or administrator has not consented to use the application."}"#,
+                "admin consent for the application permissions is missing",
+            ),
+            (
+                400,
+                r#"{"error":"invalid_scope","error_description":"AADSTS1002012: The provided value for scope IMAP.AccessAsApp is not valid."}"#,
+                "client credentials take only a `.default` scope",
+            ),
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"client authentication failed"}"#,
+                "the token endpoint refused the app's credentials",
+            ),
+        ];
+        for (status, body, hint) in cases {
+            let e = failure(status, body);
+            assert_eq!(e.kind, ErrorKind::VerifyFailed);
+            assert!(
+                e.message.starts_with(
+                    "app sign-in (client credentials) failed at the token endpoint: HTTP "
+                ),
+                "{}",
+                e.message
+            );
+            let h = e.hint.unwrap_or_default();
+            assert!(h.starts_with(hint), "{body}: {h}");
+        }
+        let e = failure(
+            500,
+            r#"{"error":"server_error","error_description":"try later"}"#,
+        );
+        assert_eq!(e.hint, None);
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub struct Options {
     pub file: PathBuf,
     pub env: String,
     pub provider: Option<Provider>,
-    pub user: String,
+    /// Delegated access: the mailbox to sign in as (required). App access: narrows the check to
+    /// one of the spec's mailboxes (default: all of them).
+    pub user: Option<String>,
     pub imap: bool,
     pub pop: bool,
     pub smtp: bool,

@@ -8,6 +8,9 @@
 //   * refresh tokens that must have been issued, rotate on use, and can be revoked (RFC 7009);
 //   * a real RFC 7662 /introspect (signature, expiry, revocation) for Dovecot's oauth2 passdb;
 //   * the RFC 8628 device flow (`/devicecode`, approved through `GET /device?user_code=&login_as=`);
+//   * the client-credentials grant of app-only access (RFC 6749 §4.4) for the clients registered
+//     with --app-client, shaped like Entra's app tokens (`roles`, `idtyp: app`, a `.default`
+//     scope required), see `appToken` below;
 //   * a minimal SMTP sink on --smtp-sink-port, the relay Dovecot submission needs.
 // Routes match on the path's end, so Microsoft-shaped (`/common/oauth2/v2.0/authorize`) and
 // Google-shaped (`/o/oauth2/v2/auth`, `/token`) endpoint URLs both work.
@@ -20,6 +23,7 @@
 //   mock_expired=1    issue an access token whose `exp` is already past (a skewed clock)
 //
 // Usage: node idp.mjs --port P --smtp-sink-port S --client ID:SECRET [--client ...]
+//          [--app-client ID:SECRET:MAILBOX:ROLE,ROLE... ...]
 import http from 'node:http';
 import net from 'node:net';
 import crypto from 'node:crypto';
@@ -34,12 +38,20 @@ const opt = (name) => {
 const port = Number(opt('--port'));
 const sinkPort = Number(opt('--smtp-sink-port') || 0);
 const clients = new Map();
+const apps = new Map(); // client_id -> {mailbox, roles}: the app-only clients
 args.forEach((a, i) => {
   if (a === '--client') {
     const [id, secret] = args[i + 1].split(':');
     clients.set(id, secret);
   }
+  if (a === '--app-client') {
+    const [id, secret, mailbox, roles] = args[i + 1].split(':');
+    clients.set(id, secret);
+    apps.set(id, { mailbox, roles: roles ? roles.split(',') : [] });
+  }
 });
+// The app roles that let an app-only token into a mailbox (Exchange's application permissions).
+const MAIL_ROLES = ['IMAP.AccessAsApp', 'POP.AccessAsApp', 'SMTP.SendAsApp'];
 
 const base = `http://127.0.0.1:${port}`;
 const issuer = new OAuth2Issuer();
@@ -74,6 +86,31 @@ async function issue(grant, extra = {}) {
     body.refresh_token = rt;
   }
   return body;
+}
+
+// An app-only access token, as Entra shapes one for `scope=https://outlook.office365.com/.default`:
+// `roles` (the app roles an administrator assigned; absent without consent), `idtyp: app`,
+// `appid`, and no user. Exchange maps such a token to a mailbox through the mailbox permission
+// it holds for the app's service principal (Add-MailboxPermission / Add-RecipientPermission);
+// Dovecot's oauth2 passdb instead compares one username claim (`email`, username_attribute)
+// with the XOAUTH2 `user=`. So the peer names in `email` the one mailbox this app was given
+// (--app-client ID:SECRET:MAILBOX:ROLES): a login as that mailbox passes, a login as any other
+// is refused, as Exchange refuses a mailbox the app holds no permission on.
+async function appToken(f) {
+  const app = apps.get(f.client_id);
+  const jti = rnd(12);
+  const access = await issuer.buildToken({
+    expiresIn: 3600,
+    scopesOrTransform: (_header, p) => {
+      Object.assign(p, {
+        sub: `sp-${f.client_id}`, oid: `sp-${f.client_id}`, appid: f.client_id, azp: f.client_id,
+        client_id: f.client_id, idtyp: 'app', aud: 'https://outlook.office365.com', jti,
+        email: app.mailbox,
+        ...(app.roles.length ? { roles: app.roles } : {}),
+      });
+    },
+  });
+  return { access_token: access, token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599 };
 }
 
 function send(res, status, body, headers = {}) {
@@ -176,6 +213,18 @@ async function token(req, res) {
       devices.delete(f.device_code);
       return send(res, 200, await issue(d.grant));
     }
+    case 'client_credentials': {
+      if (!checkSecret(res, f)) return;
+      if (!apps.has(f.client_id)) {
+        return oauthError(res, 400, 'invalid_client',
+          `AADSTS7000229: The client application ${f.client_id} is missing service principal in the tenant.`);
+      }
+      if (!(f.scope || '').split(' ').every((s) => s.endsWith('/.default'))) {
+        return oauthError(res, 400, 'invalid_scope',
+          `AADSTS1002012: The provided value for scope ${f.scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      }
+      return send(res, 200, await appToken(f));
+    }
     default:
       return oauthError(res, 400, 'unsupported_grant_type', `grant_type ${f.grant_type}`);
   }
@@ -215,6 +264,11 @@ async function introspect(req, res) {
   try {
     const { payload } = await jwtVerify(f.token || '', publicKey, { issuer: base });
     if (revoked.has(payload.jti)) return send(res, 200, { active: false });
+    // Exchange lets no app-only token in without one of its mail roles (admin consent): this
+    // server reports such a token inactive, so Dovecot refuses it the same way.
+    if (payload.idtyp === 'app' && !(payload.roles || []).some((r) => MAIL_ROLES.includes(r))) {
+      return send(res, 200, { active: false });
+    }
     send(res, 200, {
       active: true, username: payload.email, email: payload.email, sub: payload.sub,
       scope: payload.scope, client_id: payload.client_id, exp: payload.exp, iss: payload.iss,

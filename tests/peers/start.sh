@@ -77,11 +77,20 @@ subst "$HERE/oauth2.conf.ext.in" >"$DIR/oauth2.conf.ext"
 
 CLIENT_ID="mailreg-verify-test-client"
 CLIENT_SECRET="test-secret-$(openssl rand -hex 8)"
+# App-only clients (client credentials): one with Exchange's mail roles, for APP_MAILBOX only
+# (idp.mjs says why one mailbox), and one without any role (admin consent not granted).
+APP_CLIENT_ID="mailreg-verify-test-app"
+APP_CLIENT_SECRET="test-app-secret-$(openssl rand -hex 8)"
+APP_MAILBOX="helpdesk@example.test"
+NOROLES_CLIENT_ID="mailreg-verify-test-app-noconsent"
+NOROLES_CLIENT_SECRET="test-app-secret-$(openssl rand -hex 8)"
 
 # Background processes get no handle on our stdout/stderr: a caller reading our output to EOF
 # (the test harness) must not wait for them.
 node "$HERE/idp.mjs" --port "$IDP_PORT" --smtp-sink-port "$SINK_PORT" \
-  --client "$CLIENT_ID:$CLIENT_SECRET" </dev/null >"$DIR/idp.log" 2>&1 &
+  --client "$CLIENT_ID:$CLIENT_SECRET" \
+  --app-client "$APP_CLIENT_ID:$APP_CLIENT_SECRET:$APP_MAILBOX:IMAP.AccessAsApp,POP.AccessAsApp,SMTP.SendAsApp" \
+  --app-client "$NOROLES_CLIENT_ID:$NOROLES_CLIENT_SECRET:$APP_MAILBOX:" </dev/null >"$DIR/idp.log" 2>&1 &
 IDP_PID=$!
 "$DOVECOT" -F -c "$DIR/dovecot.conf" </dev/null >"$DIR/dovecot.out" 2>&1 &
 DOVECOT_PID=$!
@@ -101,6 +110,11 @@ SUBMISSIONS_PORT=$SUBMISSIONS_PORT
 CA_FILE=$DIR/ca.pem
 CLIENT_ID=$CLIENT_ID
 CLIENT_SECRET=$CLIENT_SECRET
+APP_CLIENT_ID=$APP_CLIENT_ID
+APP_CLIENT_SECRET=$APP_CLIENT_SECRET
+APP_MAILBOX=$APP_MAILBOX
+NOROLES_CLIENT_ID=$NOROLES_CLIENT_ID
+NOROLES_CLIENT_SECRET=$NOROLES_CLIENT_SECRET
 ENV
 
 alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
