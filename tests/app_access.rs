@@ -303,3 +303,54 @@ fn an_exchange_record_with_the_registrations_object_id_is_replaced() {
         assert_ne!(p[0].object_id, object_id);
     });
 }
+
+/// The whole app-only path offline: `up` makes everything, then logs in with client
+/// credentials as each mailbox, on the protocols its rights give.
+#[test]
+fn up_ends_in_app_only_logins_as_each_mailbox() {
+    let h = harness();
+    h.emu
+        .with_state(|s| s.exchange.org_smtp_auth_disabled = false);
+    let r = h.ok(&["-o", "json", "up", "--env", "test", "--yes"]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let mut got: Vec<(String, String, bool)> = doc["verify"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| {
+            let user = v["user"].as_str().unwrap().to_owned();
+            v["results"].as_array().unwrap().iter().map(move |x| {
+                (
+                    user.clone(),
+                    x["protocol"].as_str().unwrap().to_owned(),
+                    x["ok"].as_bool().unwrap(),
+                )
+            })
+        })
+        .collect();
+    got.sort();
+    let want = |u: &str, p: &str| (u.to_owned(), p.to_owned(), true);
+    assert_eq!(
+        got,
+        [
+            want(HELPDESK, "imap"),
+            want(HELPDESK, "pop3"),
+            want(HELPDESK, "smtp"),
+            want(NOREPLY, "smtp"),
+        ]
+    );
+
+    // Without the right, Exchange refuses the app's login: verify exits 6.
+    assert!(
+        h.emu
+            .with_state(|s| s.exchange.app.remove_right(HELPDESK, "FullAccess"))
+    );
+    let v = h.expect(6, &["verify", "--env", "test", "--user", HELPDESK]);
+    assert!(
+        v.stdout.contains("FullAccess") || v.stderr.contains("FullAccess"),
+        "{}\n{}",
+        v.stdout,
+        v.stderr
+    );
+}

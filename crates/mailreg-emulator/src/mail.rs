@@ -99,6 +99,9 @@ pub fn check_login(
     token: &str,
 ) -> Result<(), &'static str> {
     let now = time::OffsetDateTime::now_utc();
+    if let Some(app) = state.graph.app_mail_token(token, now) {
+        return check_app_login(state, proto, user, &app, now);
+    }
     let grant = state
         .graph
         .mail_token(token, now)
@@ -113,6 +116,50 @@ pub fn check_login(
     };
     if !grant.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)) {
         return Err("the token lacks the protocol's scope");
+    }
+    let org_smtp_off = state.exchange.org_smtp_auth_disabled;
+    let cas = state
+        .exchange
+        .effective(user, now)
+        .ok_or("no mailbox for this user")?;
+    let allowed = match proto {
+        Protocol::Imap => cas.imap,
+        Protocol::Pop3 => cas.pop,
+        Protocol::Smtp => !cas.smtp_auth_disabled.unwrap_or(org_smtp_off),
+    };
+    allowed
+        .then_some(())
+        .ok_or("the protocol is off for the mailbox")
+}
+
+/// An app-only login as `user`: the protocol's app role in the token, Exchange's record of the
+/// app naming the token's service principal, the mailbox's right for it, and the protocol on.
+fn check_app_login(
+    state: &mut EmuState,
+    proto: Protocol,
+    user: &str,
+    app: &crate::graph::AppMailToken,
+    now: time::OffsetDateTime,
+) -> Result<(), &'static str> {
+    if !app.aud.starts_with("https://outlook.office365.com") {
+        return Err("the app token is not for Exchange Online");
+    }
+    let (role, right) = match proto {
+        Protocol::Imap => ("IMAP.AccessAsApp", "FullAccess"),
+        Protocol::Pop3 => ("POP.AccessAsApp", "FullAccess"),
+        Protocol::Smtp => ("SMTP.SendAsApp", "SendAs"),
+    };
+    if !app.roles.iter().any(|r| r == role) {
+        return Err("the app token lacks the protocol's app role");
+    }
+    if !state
+        .exchange
+        .app
+        .allows(&app.app_id, &app.object_id, user, right)
+    {
+        return Err(
+            "Exchange has no service principal for the app, or the mailbox gives it no right",
+        );
     }
     let org_smtp_off = state.exchange.org_smtp_auth_disabled;
     let cas = state

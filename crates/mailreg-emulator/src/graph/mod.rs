@@ -35,6 +35,8 @@ use super::wire::{EmuRequest, EmuResponse};
 
 mod applications;
 pub mod approles;
+mod apptoken;
+pub use apptoken::AppMailToken;
 mod deleted;
 mod devicecode;
 mod policies;
@@ -263,6 +265,8 @@ pub struct GraphState {
     exchange_sp: Map<String, Value>,
     /// App role assignments (admin consent for application permissions).
     assignments: Vec<Value>,
+    /// Tokens issued to registered apps by client credentials (apptoken.rs).
+    app_tokens: HashMap<String, AppMailToken>,
     sps: Vec<SpRec>,
     grants: Vec<GrantRec>,
     writes: VecDeque<OffsetDateTime>,
@@ -435,6 +439,7 @@ impl GraphState {
             graph_sp: Map::new(),
             exchange_sp: Map::new(),
             assignments: Vec::new(),
+            app_tokens: HashMap::new(),
             sps: Vec::new(),
             grants: Vec::new(),
             writes: VecDeque::new(),

@@ -150,6 +150,24 @@ impl GraphState {
             let (s, e, c, t) = missing("scope");
             return aad_err(s, e, c, t);
         };
+        let operator = self
+            .config
+            .principals
+            .iter()
+            .any(|(id, _)| id.eq_ignore_ascii_case(&client_id));
+        if !operator {
+            let secret = field("client_secret").or_else(|| basic.as_ref().map(|b| b.1.clone()));
+            if let Some(answer) =
+                self.app_client_credentials(&client_id, secret.as_deref(), &scope, now)
+            {
+                return match answer {
+                    Ok(body) => EmuResponse::json(200, &body)
+                        .with_header("cache-control", "no-store, no-cache")
+                        .with_header("x-ms-request-id", trace_id.clone()),
+                    Err((s, e, c, t)) => aad_err(s, e, c, t),
+                };
+            }
+        }
         let Some(expected_secret) = self
             .config
             .principals
