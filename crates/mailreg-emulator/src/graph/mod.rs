@@ -451,7 +451,14 @@ impl GraphState {
         let graph_sp_id = st.uuid();
         st.policy_id = st.uuid();
         st.graph_sp = st.build_graph_sp(graph_sp_id);
-        let exchange_sp_id = st.uuid();
+        // From a generator of its own: the main sequence (and so every id and secret a seeded
+        // run hands out) stays what it was before Exchange's service principal existed here.
+        let bytes = fastrand::Rng::with_seed(st.config.seed ^ 0x0ff1_ce00)
+            .u128(..)
+            .to_le_bytes();
+        let exchange_sp_id = uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string();
         st.exchange_sp = st.build_exchange_sp(exchange_sp_id);
         st
     }
