@@ -117,19 +117,7 @@ pub fn check_login(
     if !grant.scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)) {
         return Err("the token lacks the protocol's scope");
     }
-    let org_smtp_off = state.exchange.org_smtp_auth_disabled;
-    let cas = state
-        .exchange
-        .effective(user, now)
-        .ok_or("no mailbox for this user")?;
-    let allowed = match proto {
-        Protocol::Imap => cas.imap,
-        Protocol::Pop3 => cas.pop,
-        Protocol::Smtp => !cas.smtp_auth_disabled.unwrap_or(org_smtp_off),
-    };
-    allowed
-        .then_some(())
-        .ok_or("the protocol is off for the mailbox")
+    protocol_on(state, proto, user, now)
 }
 
 /// An app-only login as `user`: the protocol's app role in the token, Exchange's record of the
@@ -161,6 +149,16 @@ fn check_app_login(
             "Exchange has no service principal for the app, or the mailbox gives it no right",
         );
     }
+    protocol_on(state, proto, user, now)
+}
+
+/// The mailbox's effective settings (after propagation) allow the protocol.
+fn protocol_on(
+    state: &mut EmuState,
+    proto: Protocol,
+    user: &str,
+    now: time::OffsetDateTime,
+) -> Result<(), &'static str> {
     let org_smtp_off = state.exchange.org_smtp_auth_disabled;
     let cas = state
         .exchange
