@@ -105,7 +105,7 @@ fn app_access_is_one_plan_from_registration_to_mailbox_rights() {
         [
             "5e5addcd-3e8d-4e90-baf5-964efab2b20a",
             "cb842b43-da6e-4506-86fe-bb12199c656d",
-            "a1c5e6f0-7b0e-4d3a-9f3e-2c6d8b1e4f70"
+            "7146a1f0-8703-45b3-9eae-527a64c00995"
         ]
     );
     // Consent: three assignments for the app's service principal, on Exchange's.

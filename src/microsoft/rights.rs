@@ -95,7 +95,9 @@ pub fn not_found(r: &Refusal) -> bool {
 
 fn already_present(r: &Refusal) -> bool {
     let m = r.message.to_ascii_lowercase();
-    m.contains("already exists") || m.contains("existing permission entry")
+    m.contains("already exists")
+        || m.contains("existing permission entry")
+        || m.contains("access control entry is already present")
 }
 
 fn refused(cmdlet: &str, r: Refusal) -> Error {

@@ -5,7 +5,8 @@
 //! here; for the record, the values confirmed in public permission tables (merill's Graph
 //! permissions explorer, "Office 365 Exchange Online"): `IMAP.AccessAsApp`
 //! 5e5addcd-3e8d-4e90-baf5-964efab2b20a, `POP.AccessAsApp` cb842b43-da6e-4506-86fe-bb12199c656d,
-//! `Exchange.ManageAsApp` dc50a0fb-09a3-484d-be87-e023b12c6440.
+//! `Exchange.ManageAsApp` dc50a0fb-09a3-484d-be87-e023b12c6440; `SMTP.SendAsApp`
+//! 7146a1f0-8703-45b3-9eae-527a64c00995 from public app manifests only (docs/reference/exchange-app-only.md).
 
 use reqwest::Method;
 use serde::Deserialize;

@@ -3,7 +3,8 @@
 //! application permissions (`POST /servicePrincipals/{resource}/appRoleAssignedTo`).
 //!
 //! Role ids: IMAP.AccessAsApp, POP.AccessAsApp and Exchange.ManageAsApp as published in
-//! merill's permission tables for "Office 365 Exchange Online"; SMTP.SendAsApp INFERRED (mailreg
+//! merill's permission tables for "Office 365 Exchange Online"; SMTP.SendAsApp from two public
+//! app manifests (docs/reference/exchange-app-only.md), not Microsoft's own table (mailreg
 //! resolves roles by value, so it only needs to be stable). Error texts: the duplicate and
 //! unknown-role messages are Graph's as quoted in public issue threads; the rest INFERRED.
 
@@ -25,7 +26,7 @@ pub const EXCHANGE_APP_ROLES: &[(&str, &str, &str)] = &[
     ),
     (
         "SMTP.SendAsApp",
-        "a1c5e6f0-7b0e-4d3a-9f3e-2c6d8b1e4f70",
+        "7146a1f0-8703-45b3-9eae-527a64c00995",
         "SMTP.SendAsApp",
     ),
     (
