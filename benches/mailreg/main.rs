@@ -6,6 +6,7 @@
 //! records a run. Everything talks to 127.0.0.1 only, and the whole run takes well under two
 //! minutes.
 
+mod app_access;
 mod bound;
 
 use std::path::{Path, PathBuf};
@@ -809,6 +810,9 @@ fn main() {
     }
     if wants("startup") {
         startup();
+    }
+    if wants("app") {
+        app_access::app_access();
     }
     println!(
         "_Benchmark run took {:.0} s._",
