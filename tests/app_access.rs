@@ -354,3 +354,67 @@ fn up_ends_in_app_only_logins_as_each_mailbox() {
         v.stderr
     );
 }
+
+/// `mailbox check` with app access: Exchange's record of the app and each right beside the
+/// protocol settings, each mailbox judged on what its own rights open.
+#[test]
+fn mailbox_check_reports_exchanges_record_and_each_right() {
+    let h = harness();
+    h.emu
+        .with_state(|s| s.exchange.org_smtp_auth_disabled = false);
+    h.ok(APPLY);
+    let r = h.ok(&["-o", "json", "mailbox", "check", "--env", "test"]);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let checks = |user: &str| -> Vec<(String, bool)> {
+        doc["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user"] == user)
+            .unwrap()["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["check"].as_str().unwrap().to_owned(),
+                    c["ok"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let all_ok = |names: &[&str]| -> Vec<(String, bool)> {
+        names.iter().map(|n| ((*n).to_owned(), true)).collect()
+    };
+    assert_eq!(
+        checks(HELPDESK),
+        all_ok(&[
+            "user",
+            "licence",
+            "imap",
+            "pop",
+            "smtp_auth",
+            "exchange_sp",
+            "full_access",
+            "send_as"
+        ])
+    );
+    // noreply may only send: no IMAP/POP check, no FullAccess.
+    assert_eq!(
+        checks(NOREPLY),
+        all_ok(&["user", "licence", "smtp_auth", "exchange_sp", "send_as"])
+    );
+
+    // A right removed by hand: that check fails with its fix, exit 6.
+    assert!(
+        h.emu
+            .with_state(|s| s.exchange.app.remove_right(NOREPLY, "SendAs"))
+    );
+    let r = h.expect(6, &["mailbox", "check", "--env", "test"]);
+    assert!(
+        r.stdout
+            .contains("  FAIL send_as    the app does not hold SendAs (SMTP)\n       fix: `mailreg apply` gives it (Add-RecipientPermission); Exchange honours it after up to 30 minutes\n"),
+        "{}",
+        r.stdout
+    );
+}

@@ -22,7 +22,7 @@ use crate::microsoft::graph::Graph;
 use crate::microsoft::rights::MailboxRights;
 use crate::microsoft::users::{LicenseDetail, User};
 use crate::plan::{Action, Change, Plan};
-use crate::spec::{Access, Spec};
+use crate::spec::{Access, Right, Spec};
 
 pub const PROVIDER: &str = "microsoft";
 
@@ -53,6 +53,19 @@ impl Protocols {
             smtp: has("SMTP.Send") || has("SMTP.SendAsApp"),
         }
     }
+    /// App access: what one mailbox's rights open, with the app roles the permissions hold
+    /// (`read` → IMAP/POP per `IMAP.AccessAsApp`/`POP.AccessAsApp`, `send` → SMTP per
+    /// `SMTP.SendAsApp`). Below verify and readiness, which both judge by it.
+    pub fn from_rights(rights: &[Right], permissions: &[String]) -> Protocols {
+        let has = |p: &str| permissions.iter().any(|x| x.eq_ignore_ascii_case(p));
+        let read = rights.contains(&Right::Read);
+        Protocols {
+            imap: read && has("IMAP.AccessAsApp"),
+            pop: read && has("POP.AccessAsApp"),
+            smtp: rights.contains(&Right::Send) && has("SMTP.SendAsApp"),
+        }
+    }
+
     pub fn any(self) -> bool {
         self.imap || self.pop || self.smtp
     }
@@ -74,6 +87,8 @@ pub struct Checker {
     env: String,
     /// App access: Exchange's service principal and the mailboxes' rights are checked too.
     app: Option<super::app_access::AppAccess>,
+    /// App access: each mailbox's protocols follow its own rights.
+    per_mailbox: Vec<(String, Protocols)>,
 }
 
 /// The outcome of one mailbox's reads, kept for the fix.
@@ -103,8 +118,17 @@ impl Checker {
             }),
             Access::Delegated => None,
         };
+        let per_mailbox = ms
+            .app_mailboxes()
+            .into_iter()
+            .map(|(m, rights)| {
+                let p = Protocols::from_rights(&rights, &ms.permissions);
+                (m, p)
+            })
+            .collect();
         Ok(Checker {
             app,
+            per_mailbox,
             exchange,
             graph: Graph::new(http.clone(), endpoints, auth),
             protocols: Protocols::from_permissions(&ms.permissions),
@@ -167,9 +191,18 @@ impl Checker {
         Ok(out)
     }
 
+    /// The protocols checked for a mailbox: its rights' with app access, else the permissions'.
+    fn protocols_for(&self, upn: &str) -> Protocols {
+        self.per_mailbox
+            .iter()
+            .find(|(m, _)| m.eq_ignore_ascii_case(upn))
+            .map(|(_, p)| *p)
+            .unwrap_or(self.protocols)
+    }
+
     async fn read(&self, upn: &str) -> Result<Reads> {
         let cas = async {
-            if self.protocols.any() {
+            if self.protocols_for(upn).any() {
                 let anchor = format!("UPN:{upn}");
                 Some(
                     self.exchange
@@ -220,7 +253,7 @@ impl Checker {
         let mut cas = None;
         let no_user = matches!(&reads.user, Err(e) if e.status == Some(404));
         if no_user {
-            let p = self.protocols;
+            let p = self.protocols_for(upn);
             for (on, name) in [(p.imap, "imap"), (p.pop, "pop"), (p.smtp, "smtp_auth")] {
                 if on {
                     checks.push(Check::unknown(
@@ -231,7 +264,7 @@ impl Checker {
                 }
             }
         } else if let Some(answer) = &reads.cas {
-            let p = self.protocols;
+            let p = self.protocols_for(upn);
             match answer {
                 Ok(values) => {
                     let v = values.first().cloned().unwrap_or(Value::Null);

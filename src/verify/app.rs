@@ -32,15 +32,7 @@ const SOURCE: &str = "client_credentials";
 /// must be granted and the right it uses held by the mailbox (`read`: FullAccess, for IMAP and
 /// POP; `send`: SendAs, for SMTP; as in `spec::access`).
 pub fn protocols(rights: &[Right], permissions: &[String]) -> Protocols {
-    let granted = |protocol: Protocol, right: Right| {
-        let name = needed_role(protocol);
-        rights.contains(&right) && permissions.iter().any(|p| p.eq_ignore_ascii_case(name))
-    };
-    Protocols {
-        imap: granted(Protocol::Imap, Right::Read),
-        pop: granted(Protocol::Pop3, Right::Read),
-        smtp: granted(Protocol::Smtp, Right::Send),
-    }
+    Protocols::from_rights(rights, permissions)
 }
 
 /// The app role a login on `protocol` needs in the token.
