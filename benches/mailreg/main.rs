@@ -7,6 +7,7 @@
 //! minutes.
 
 mod bound;
+mod up;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -809,6 +810,9 @@ fn main() {
     }
     if wants("startup") {
         startup();
+    }
+    if wants("up") {
+        up::up();
     }
     println!(
         "_Benchmark run took {:.0} s._",

@@ -32,6 +32,7 @@ pub async fn run(args: &UpArgs, global: &Global) -> Result<ExitCode> {
     let logins = logins(&s, args);
     let done = apply::converge(&s, &args.apply, global, "up").await?;
     let applied = OffsetDateTime::now_utc();
+    let applied_at = std::time::Instant::now();
     let text = global.output == OutputFormat::Text && !global.quiet;
     if text {
         print!("{}", apply::report_text(&s, &done, "Up"));
@@ -56,6 +57,10 @@ pub async fn run(args: &UpArgs, global: &Global) -> Result<ExitCode> {
         .changes
         .iter()
         .any(|c| c.resource == "cas_mailbox");
+    if settings_changed {
+        // The wait's progress line counts its estimate from the change, not from the sign-in.
+        crate::verify::settings_changed(applied_at);
+    }
     let mut reports = Vec::new();
     let mut failure = None;
     for (provider, user, protocols) in &logins {

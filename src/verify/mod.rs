@@ -25,7 +25,7 @@ pub mod sasl;
 pub mod smtp;
 pub mod tls;
 mod wait;
-pub use wait::check_limit as check_wait_limit;
+pub use wait::{check_limit as check_wait_limit, settings_changed};
 
 use std::time::Duration;
 
