@@ -461,6 +461,7 @@ impl LoginArgs {
             wait,
             json: global.output == OutputFormat::Json,
             quiet: global.quiet,
+            settings_changed: None,
         }
     }
 }

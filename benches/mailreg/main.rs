@@ -8,6 +8,7 @@
 
 mod app_access;
 mod bound;
+mod up;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -813,6 +814,9 @@ fn main() {
     }
     if wants("app") {
         app_access::app_access();
+    }
+    if wants("up") {
+        up::up();
     }
     println!(
         "_Benchmark run took {:.0} s._",

@@ -32,6 +32,7 @@ pub async fn run(args: &UpArgs, global: &Global) -> Result<ExitCode> {
     let logins = logins(&s, args);
     let done = apply::converge(&s, &args.apply, global, "up").await?;
     let applied = OffsetDateTime::now_utc();
+    let applied_at = std::time::Instant::now();
     let text = global.output == OutputFormat::Text && !global.quiet;
     if text {
         print!("{}", apply::report_text(&s, &done, "Up"));
@@ -73,6 +74,8 @@ pub async fn run(args: &UpArgs, global: &Global) -> Result<ExitCode> {
         (options.imap, options.pop, options.smtp) = (protocols.imap, protocols.pop, protocols.smtp);
         // The document at the end carries every result; verify itself prints nothing.
         options.json = global.output == OutputFormat::Json;
+        // The wait's progress line counts its estimate from the change, not from the sign-in.
+        options.settings_changed = settings_changed.then_some(applied_at);
         match crate::verify::check(&options).await {
             Ok(r) => {
                 if text {

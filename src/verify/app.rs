@@ -320,6 +320,7 @@ pub(super) async fn check(
                 limit,
                 http.clock(),
                 started,
+                args.settings_changed,
                 interactive,
                 login_once,
             )

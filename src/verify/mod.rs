@@ -743,6 +743,7 @@ async fn delegated(
             limit,
             http.clock(),
             started,
+            args.settings_changed,
             interactive,
             login_once,
         )

@@ -43,4 +43,7 @@ pub struct Options {
     pub json: bool,
     /// Text output: only what went wrong.
     pub quiet: bool,
+    /// When the mailbox settings were changed (`up`): the wait's pace and its ETA count from
+    /// then. `None` for `verify --wait` on its own, where the change may be hours old.
+    pub settings_changed: Option<std::time::Instant>,
 }
