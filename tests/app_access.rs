@@ -28,20 +28,8 @@ fn harness() -> Harness {
     h
 }
 
-/// The Exchange cmdlets sent, in order.
 fn cmdlets(h: &Harness) -> Vec<String> {
-    h.emu
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains("/InvokeCommand"))
-        .map(|r| {
-            let body = r.body.clone().unwrap_or_default();
-            body["CmdletInput"]["CmdletName"]
-                .as_str()
-                .unwrap_or("?")
-                .to_owned()
-        })
-        .collect()
+    common::cmdlets(&h.emu)
 }
 
 /// (mailbox, right) held in Exchange, sorted.

@@ -56,20 +56,8 @@ fn cas(h: &Harness) -> Cas {
     })
 }
 
-/// The Exchange cmdlets sent, in order (`Get-CASMailbox`, `Set-CASMailbox`, …).
 fn cmdlets(h: &Harness) -> Vec<String> {
-    h.emu
-        .requests()
-        .iter()
-        .filter(|r| r.path.contains("/InvokeCommand"))
-        .map(|r| {
-            let body = r.body.clone().unwrap_or_default();
-            body["CmdletInput"]["CmdletName"]
-                .as_str()
-                .unwrap_or("?")
-                .to_owned()
-        })
-        .collect()
+    common::cmdlets(&h.emu)
 }
 
 const UP: &[&str] = &["up", "--env", "test", "--yes", "--no-verify"];

@@ -312,20 +312,7 @@ pub(super) async fn check(
                 passed_at,
             });
         }
-        if let Some(limit) = args.wait {
-            let interactive =
-                !args.json && !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-            wait::retry(
-                &mut outcomes,
-                limit,
-                http.clock(),
-                started,
-                args.settings_changed,
-                interactive,
-                login_once,
-            )
-            .await;
-        }
+        wait::when_asked(&mut outcomes, args, http.clock(), started, login_once).await;
         let roles = roles_of(tokens.current().await?.expose()).unwrap_or_default();
         reports.push(Report {
             provider: Provider::Microsoft,

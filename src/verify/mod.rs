@@ -735,20 +735,7 @@ async fn delegated(
             passed_at,
         });
     }
-    if let Some(limit) = args.wait {
-        let interactive =
-            !args.json && !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        wait::retry(
-            &mut outcomes,
-            limit,
-            http.clock(),
-            started,
-            args.settings_changed,
-            interactive,
-            login_once,
-        )
-        .await;
-    }
+    wait::when_asked(&mut outcomes, args, http.clock(), started, login_once).await;
 
     Ok(Report {
         provider,

@@ -56,6 +56,33 @@ pub fn pause(since: Duration) -> Duration {
 }
 
 /// Retries every failed outcome until it passes or `limit` (nominal) has passed since `started`.
+/// `--wait`, when asked for: retries what failed until it passes or the wait is up, with a
+/// progress line on a terminal (never for JSON or `-q`).
+pub async fn when_asked<F, Fut>(
+    outcomes: &mut [Outcome],
+    args: &super::Options,
+    clock: Clock,
+    started: Instant,
+    login: F,
+) where
+    F: Fn(super::Target) -> Fut,
+    Fut: Future<Output = Option<Error>>,
+{
+    let Some(limit) = args.wait else { return };
+    let interactive =
+        !args.json && !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    retry(
+        outcomes,
+        limit,
+        clock,
+        started,
+        args.settings_changed,
+        interactive,
+        login,
+    )
+    .await;
+}
+
 pub async fn retry<F, Fut>(
     outcomes: &mut [Outcome],
     limit: Duration,

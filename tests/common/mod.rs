@@ -347,3 +347,18 @@ pub fn run_killed_at(h: &Harness, args: &[&str], k: usize) -> bool {
     h.emu.with_state(|s| s.hook = None);
     killed.load(std::sync::atomic::Ordering::SeqCst)
 }
+
+/// The Exchange cmdlets the emulator received, in order (`Get-CASMailbox`, `Set-CASMailbox`, …).
+pub fn cmdlets(emu: &mailreg_emulator::Emulator) -> Vec<String> {
+    emu.requests()
+        .iter()
+        .filter(|r| r.path.contains("/InvokeCommand"))
+        .map(|r| {
+            let body = r.body.clone().unwrap_or_default();
+            body["CmdletInput"]["CmdletName"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned()
+        })
+        .collect()
+}
