@@ -20,6 +20,7 @@ mod clock;
 mod engine;
 mod google;
 mod http;
+mod jwt;
 mod mail;
 mod mailbox;
 mod microsoft;

@@ -7,7 +7,6 @@
 //! are ignored, and error texts are taken from wherever the answer puts the most specific one.
 //! Tokens come from the same credential chain as Graph's, for the Exchange resource.
 
-use base64::Engine as _;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -155,11 +154,7 @@ fn error_text(body: &[u8]) -> Option<String> {
 
 /// The `tid` claim of a JWT access token, read without verifying it: only to address the call.
 fn tenant_of(token: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let claims = crate::jwt::unverified_claims(token)?;
     let tid = claims.get("tid")?.as_str()?;
     (tid.len() <= 64
         && tid
@@ -171,6 +166,7 @@ fn tenant_of(token: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn the_most_specific_error_text_wins() {

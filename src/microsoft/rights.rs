@@ -52,23 +52,61 @@ pub struct Grant {
     pub right: Right,
 }
 
+/// How Exchange names a right: the cmdlets' noun, their trustee parameter, the access right,
+/// and the plan's resource name.
+struct Verbs {
+    noun: &'static str,
+    trustee: &'static str,
+    access: &'static str,
+    resource: &'static str,
+}
+
+fn verbs(right: Right) -> Verbs {
+    match right {
+        Right::Read => Verbs {
+            noun: "MailboxPermission",
+            trustee: "User",
+            access: "FullAccess",
+            resource: "mailbox_permission",
+        },
+        Right::Send => Verbs {
+            noun: "RecipientPermission",
+            trustee: "Trustee",
+            access: "SendAs",
+            resource: "recipient_permission",
+        },
+    }
+}
+
 impl Grant {
-    fn address(&self) -> String {
-        let kind = match self.right {
-            Right::Read => "mailbox_permission",
-            Right::Send => "recipient_permission",
-        };
-        format!("{KEY}.{kind}[{}]", self.mailbox)
+    fn change(&self, action: Action) -> Change {
+        let v = verbs(self.right);
+        Change::new(KEY, v.resource, action)
+            .address(format!("{KEY}.{}[{}]", v.resource, self.mailbox))
+            .field("access_rights", json!(null), json!(v.access))
     }
 
-    fn change(&self, action: Action) -> Change {
-        let (resource, rights) = match self.right {
-            Right::Read => ("mailbox_permission", "FullAccess"),
-            Right::Send => ("recipient_permission", "SendAs"),
-        };
-        Change::new(KEY, resource, action)
-            .address(self.address())
-            .field("access_rights", json!(null), json!(rights))
+    /// The cmdlet `Add`, `Remove` (or `Get`) of this right and its parameters for trustee `sp`.
+    fn cmdlet(&self, verb: &str, sp: &str) -> (String, Value) {
+        let v = verbs(self.right);
+        let mut params = json!({"Identity": self.mailbox, v.trustee: sp});
+        if verb != "Get" {
+            params["AccessRights"] = json!([v.access]);
+            if self.right == Right::Read {
+                params["InheritanceType"] = json!("All");
+            }
+        }
+        match (verb, self.right) {
+            // A service principal has no Outlook profile to map the mailbox into.
+            ("Add", Right::Read) => params["AutoMapping"] = json!(false),
+            ("Add", Right::Send) | ("Remove", _) => params["Confirm"] = json!(false),
+            _ => {}
+        }
+        (format!("{verb}-{}", v.noun), params)
+    }
+
+    fn anchor(&self) -> String {
+        format!("UPN:{}", self.mailbox)
     }
 }
 
@@ -181,31 +219,25 @@ impl MailboxRights {
     /// Whether `grant` is given to the service principal `sp`. An unknown mailbox is a spec
     /// error at its line; an unknown user (Exchange has no record of `sp` yet) is "not given".
     pub async fn holds(&self, grant: &Grant, sp: &str) -> Result<bool> {
-        let (cmdlet, user_key, right) = match grant.right {
-            Right::Read => ("Get-MailboxPermission", "User", "FullAccess"),
-            Right::Send => ("Get-RecipientPermission", "Trustee", "SendAs"),
-        };
-        let anchor = format!("UPN:{}", grant.mailbox);
+        let (cmdlet, params) = grant.cmdlet("Get", sp);
+        let access = verbs(grant.right).access;
         match self
             .exchange
-            .invoke(
-                cmdlet,
-                json!({"Identity": grant.mailbox, user_key: sp}),
-                Some(&anchor),
-            )
+            .invoke(&cmdlet, params, Some(&grant.anchor()))
             .await?
         {
-            Ok(entries) => Ok(entries.iter().any(|e| has_right(e, right))),
+            Ok(entries) => Ok(entries.iter().any(|e| has_right(e, access))),
             Err(r) if not_found(&r) && mentions(&r, &grant.mailbox) => {
                 Err(self.unknown_mailbox(&grant.mailbox))
             }
             Err(r) if not_found(&r) => Ok(false),
-            Err(r) => Err(refused(cmdlet, r)),
+            Err(r) => Err(refused(&cmdlet, r)),
         }
     }
 
     fn unknown_mailbox(&self, mailbox: &str) -> Error {
-        let i = self
+        // A recorded mailbox no longer in the spec is blamed on the list as a whole.
+        let field = self
             .spec
             .microsoft
             .as_ref()
@@ -214,23 +246,28 @@ impl MailboxRights {
                     .iter()
                     .position(|e| e.address.eq_ignore_ascii_case(mailbox))
             })
-            .unwrap_or(0);
+            .map(|i| format!("microsoft.mailboxes[{i}]"))
+            .unwrap_or_else(|| "microsoft.mailboxes".into());
         self.spec.field_error(
-            &format!("microsoft.mailboxes[{i}]"),
+            &field,
             format!("Exchange Online has no mailbox {mailbox:?} in this tenant"),
         )
     }
 
     /// Runs a write, waiting out Exchange's lag behind Entra (an object it cannot find yet).
-    async fn write(&self, cmdlet: &str, params: Value, anchor: Option<&str>) -> Result<()> {
+    /// `safety`: an `Add-*` of a right is idempotent (Exchange answers a present right with a
+    /// warning); `New-ServicePrincipal` is not.
+    async fn write(
+        &self,
+        cmdlet: &str,
+        params: Value,
+        anchor: Option<&str>,
+        safety: Safety,
+    ) -> Result<()> {
         // Nominal time: the clock's scale shortens the waits in tests, not the budget's meaning.
         let mut waited = Duration::ZERO;
         let mut poll = 0;
         loop {
-            let safety = match cmdlet {
-                "New-ServicePrincipal" => Safety::NotIdempotent,
-                _ => Safety::Idempotent,
-            };
             match self
                 .exchange
                 .invoke_as(cmdlet, params.clone(), anchor, safety)
@@ -256,37 +293,22 @@ impl MailboxRights {
     }
 
     async fn grant(&self, g: &Grant, sp: &str) -> Result<()> {
-        let anchor = format!("UPN:{}", g.mailbox);
-        let (cmdlet, params) = match g.right {
-            Right::Read => (
-                "Add-MailboxPermission",
-                json!({"Identity": g.mailbox, "User": sp, "AccessRights": ["FullAccess"], "InheritanceType": "All", "AutoMapping": false}),
-            ),
-            Right::Send => (
-                "Add-RecipientPermission",
-                json!({"Identity": g.mailbox, "Trustee": sp, "AccessRights": ["SendAs"], "Confirm": false}),
-            ),
-        };
-        self.write(cmdlet, params, Some(&anchor)).await
+        let (cmdlet, params) = g.cmdlet("Add", sp);
+        self.write(&cmdlet, params, Some(&g.anchor()), Safety::Idempotent)
+            .await
     }
 
     async fn revoke(&self, g: &Grant, sp: &str) -> Result<()> {
-        let anchor = format!("UPN:{}", g.mailbox);
-        let (cmdlet, params) = match g.right {
-            Right::Read => (
-                "Remove-MailboxPermission",
-                json!({"Identity": g.mailbox, "User": sp, "AccessRights": ["FullAccess"], "InheritanceType": "All", "Confirm": false}),
-            ),
-            Right::Send => (
-                "Remove-RecipientPermission",
-                json!({"Identity": g.mailbox, "Trustee": sp, "AccessRights": ["SendAs"], "Confirm": false}),
-            ),
-        };
-        match self.exchange.invoke(cmdlet, params, Some(&anchor)).await? {
+        let (cmdlet, params) = g.cmdlet("Remove", sp);
+        match self
+            .exchange
+            .invoke(&cmdlet, params, Some(&g.anchor()))
+            .await?
+        {
             Ok(_) => Ok(()),
             // Already gone (by hand, or with its mailbox).
             Err(r) if not_found(&r) => Ok(()),
-            Err(r) => Err(refused(cmdlet, r)),
+            Err(r) => Err(refused(&cmdlet, r)),
         }
     }
 
@@ -525,6 +547,7 @@ impl Carries<RightsWork> for MailboxRights {
                 "New-ServicePrincipal",
                 json!({"AppId": client_id, "ObjectId": sp, "DisplayName": display}),
                 None,
+                Safety::NotIdempotent,
             )
             .await?;
         }

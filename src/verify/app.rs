@@ -12,7 +12,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -48,13 +47,7 @@ fn needed_role(protocol: Protocol) -> &'static str {
 /// without roles (no admin consent), `None` when the token cannot be read. The signature is not
 /// checked: this only shapes the messages.
 pub fn roles_of(token: &str) -> Option<Vec<String>> {
-    let mut parts = token.split('.');
-    let (_, payload) = (parts.next()?, parts.next()?);
-    parts.next()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let claims = crate::jwt::unverified_claims(token)?;
     let roles = match claims.get("roles") {
         Some(serde_json::Value::Array(a)) => a
             .iter()
@@ -391,16 +384,8 @@ pub(super) fn print(reports: Vec<Report>, args: &Options) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::super::fail;
+    use super::super::tests::jwt;
     use super::*;
-
-    fn jwt(claims: serde_json::Value) -> String {
-        let e = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        format!(
-            "{}.{}.sig",
-            e(br#"{"alg":"RS256"}"#),
-            e(claims.to_string().as_bytes())
-        )
-    }
 
     const WHO: Identity = Identity {
         client_id: "11111111-2222-3333-4444-555555555555",

@@ -753,7 +753,8 @@ async fn delegated(
 mod tests {
     use super::*;
 
-    fn jwt(claims: serde_json::Value) -> String {
+    /// An unsigned JWT carrying `claims` (the verify modules' tests).
+    pub(super) fn jwt(claims: serde_json::Value) -> String {
         let e = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
         format!(
             "{}.{}.sig",

@@ -75,14 +75,8 @@ impl GraphState {
         if !roles.is_empty() {
             payload["roles"] = json!(roles);
         }
-        let sig: Vec<u8> = (0..32).map(|_| self.rng.u8(..)).collect();
-        let token = format!(
-            "{}.{}.{}",
-            URL_SAFE_NO_PAD
-                .encode(json!({"typ": "JWT", "alg": "RS256", "kid": "graph-emulator"}).to_string()),
-            URL_SAFE_NO_PAD.encode(payload.to_string()),
-            URL_SAFE_NO_PAD.encode(sig)
-        );
+        let header = json!({"typ": "JWT", "alg": "RS256", "kid": "graph-emulator"});
+        let token = self.sign_jwt(&header, &payload);
         let expires_at = now + Duration::seconds(life);
         self.app_tokens.insert(
             token.clone(),

@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
+use super::GraphState;
 use super::signin::Grant;
-use super::{GraphState, aad_ts};
 use crate::wire::{EmuRequest, EmuResponse};
 
 /// The grant type of a device-code poll at the token endpoint.
@@ -125,32 +125,14 @@ impl GraphState {
             || tenant.eq_ignore_ascii_case("organizations")
     }
 
-    /// The identity platform's JSON error, in the token endpoint's shape (`error`,
-    /// `error_description` with the AADSTS code and trace, `error_codes`, …).
+    /// The identity platform's JSON error for a device-code answer.
     fn aad_answer(&mut self, req: &EmuRequest, now: OffsetDateTime, e: GrantError) -> EmuResponse {
-        let (status, error, code, text) = e;
         let trace_id = self.uuid();
         let correlation_id = match req.header("client-request-id") {
             Some(c) => c.to_string(),
             None => self.uuid(),
         };
-        let ts = aad_ts(now);
-        let body = json!({
-            "error": error,
-            "error_description": format!(
-                "AADSTS{code}: {text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {ts}"
-            ),
-            "error_codes": [code],
-            "timestamp": ts,
-            "trace_id": trace_id,
-            "correlation_id": correlation_id,
-            "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
-        });
-        EmuResponse::json(status, &body)
-            .with_header("cache-control", "no-store, no-cache")
-            .with_header("pragma", "no-cache")
-            .with_header("x-ms-request-id", trace_id)
-            .with_header("client-request-id", correlation_id)
+        super::token::aad_error(e, &trace_id, &correlation_id, now)
     }
 
     /// `POST /{tenant}/oauth2/v2.0/devicecode` (form `client_id`, `scope`).

@@ -35,23 +35,7 @@ impl GraphState {
             None => self.uuid(),
         };
         let aad_err = |status: u16, error: &str, code: u32, text: String| {
-            let ts = aad_ts(now);
-            let body = json!({
-                "error": error,
-                "error_description": format!(
-                    "AADSTS{code}: {text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {ts}"
-                ),
-                "error_codes": [code],
-                "timestamp": ts,
-                "trace_id": trace_id,
-                "correlation_id": correlation_id,
-                "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
-            });
-            EmuResponse::json(status, &body)
-                .with_header("cache-control", "no-store, no-cache")
-                .with_header("pragma", "no-cache")
-                .with_header("x-ms-request-id", trace_id.clone())
-                .with_header("client-request-id", correlation_id.clone())
+            aad_error((status, error, code, text), &trace_id, &correlation_id, now)
         };
         let missing = |p: &str| {
             (
@@ -281,6 +265,12 @@ impl GraphState {
             "uti": uti,
             "ver": "1.0",
         });
+        self.sign_jwt(&header, &payload)
+    }
+
+    /// A JWT of `header` and `payload` with 32 random bytes for a signature: nothing checks it,
+    /// mailreg only reads the claims.
+    pub(super) fn sign_jwt(&mut self, header: &Value, payload: &Value) -> String {
         let sig: Vec<u8> = (0..32).map(|_| self.rng.u8(..)).collect();
         format!(
             "{}.{}.{}",
@@ -289,4 +279,31 @@ impl GraphState {
             URL_SAFE_NO_PAD.encode(sig)
         )
     }
+}
+
+/// The identity platform's JSON error, as the token and device-code endpoints answer it
+/// (`error`, `error_description` with the AADSTS code and trace, `error_codes`, …).
+pub(super) fn aad_error(
+    (status, error, code, text): (u16, &str, u32, String),
+    trace_id: &str,
+    correlation_id: &str,
+    now: OffsetDateTime,
+) -> EmuResponse {
+    let ts = aad_ts(now);
+    let body = json!({
+        "error": error,
+        "error_description": format!(
+            "AADSTS{code}: {text}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {ts}"
+        ),
+        "error_codes": [code],
+        "timestamp": ts,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
+    });
+    EmuResponse::json(status, &body)
+        .with_header("cache-control", "no-store, no-cache")
+        .with_header("pragma", "no-cache")
+        .with_header("x-ms-request-id", trace_id.to_owned())
+        .with_header("client-request-id", correlation_id.to_owned())
 }
